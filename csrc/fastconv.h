@@ -1,0 +1,76 @@
+/* fastconv's C interface.
+ *
+ * This file is both the C header and the cffi cdef: csrc/build_ffi.py drops the preprocessor
+ * lines and hands the rest to ffi.cdef(). So keep it to what cffi parses: typedefs, enums,
+ * structs and prototypes; no macros, no inline functions (those go in internal.h).
+ *
+ * Conventions (see ../shared/ARCHITECTURE.md):
+ *  - kernels never validate user arguments (the Python API did) and never allocate: workspace
+ *    sizes are queried and the caller (NumPy) hands buffers in;
+ *  - every kernel returns an fc_status;
+ *  - every array is described by element strides, so NCHW, NHWC, flipped kernels (negative
+ *    strides) and arbitrary views reach the kernels without copies;
+ *  - sizes and strides are int64_t: products of sizes can pass 2^31.
+ */
+#ifndef FASTCONV_H
+#define FASTCONV_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum fc_status {
+    FC_OK = 0,
+    FC_ERR_INVALID_ARGUMENT = 1,    /* a size, stride or pointer the kernel cannot use */
+    FC_ERR_UNSUPPORTED = 2,         /* a valid problem this kernel does not handle */
+    FC_ERR_WORKSPACE_TOO_SMALL = 3, /* the caller's workspace is below what was queried */
+    FC_ERR_ISA_UNAVAILABLE = 4      /* the requested ISA cannot run on this CPU */
+} fc_status;
+
+/* Instruction sets with kernels of their own, in increasing order of preference. */
+typedef enum fc_isa {
+    FC_ISA_SCALAR = 0, /* portable C, whatever the compiler makes of it for baseline x86-64 */
+    FC_ISA_AVX2 = 1,   /* AVX2 + FMA3 (Haswell, Zen 1 and later) */
+    FC_ISA_AVX512 = 2  /* AVX-512 F/BW/DQ/VL (Skylake-X, Zen 4 and later) */
+} fc_isa;
+
+/* The best ISA this CPU and OS support (CPUID + XGETBV), detected once. */
+fc_isa fc_cpu_isa(void);
+/* The ISA kernels dispatch to: min(fc_cpu_isa(), the limit set below). */
+fc_isa fc_active_isa(void);
+/* Caps the ISA kernels use, so tests and profiles can exercise every variant on one machine.
+ * FC_ERR_ISA_UNAVAILABLE if the CPU cannot run `isa`; the limit is then unchanged. */
+fc_status fc_set_isa_limit(fc_isa isa);
+/* 1 when compiled with OpenMP, else 0 (the kernels then run on one thread). */
+int fc_have_openmp(void);
+
+/* One 2-D convolution problem as the kernels see it: the C mirror of fastconv.problem.ConvProblem
+ * plus the strides of the concrete arrays. Everything is in logical NCHW order whatever the
+ * user's layout: x is (n, c_in, h, w), the weight (c_out, c_in / groups, kh, kw), y is
+ * (n, c_out, h_out, w_out). conv1d arrives as h = kh = h_out = 1.
+ *
+ * y[b, k, i, j] = bias[k] + sum_{c, r, s} w[k, c, r, s] * x[b, g*cg + c, i*stride_h + r*dil_h -
+ *                 pad_top, j*stride_w + s*dil_w - pad_left], with g = k / (c_out / groups),
+ *                 cg = c_in / groups, and x read as zero outside [0, h) x [0, w). */
+typedef struct fc_conv2d_desc {
+    int64_t n, c_in, h, w;
+    int64_t c_out, kh, kw;
+    int64_t h_out, w_out;
+    int64_t stride_h, stride_w;
+    int64_t dil_h, dil_w;
+    int64_t pad_top, pad_left; /* bottom/right padding only shape h_out/w_out */
+    int64_t groups;
+    int64_t x_stride[4];       /* element strides of x along n, c, h, w */
+    int64_t w_stride[4];       /* along c_out, c_in/groups, kh, kw (negative when flipped) */
+    int64_t y_stride[4];       /* along n, c_out, h_out, w_out */
+    int64_t bias_stride;       /* element stride of bias; ignored when bias is NULL */
+    int nthreads;              /* OpenMP threads the kernel may use (>= 1) */
+} fc_conv2d_desc;
+
+/* direct: loops over the definition above, register-blocked; no workspace. bias may be NULL.
+ * Every element of y is written (y is never read). */
+fc_status fc_f32_conv2d_direct(const fc_conv2d_desc *d, const float *x, const float *w,
+                               const float *bias, float *y);
+fc_status fc_f64_conv2d_direct(const fc_conv2d_desc *d, const double *x, const double *w,
+                               const double *bias, double *y);
+
+#endif /* FASTCONV_H */

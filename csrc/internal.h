@@ -1,0 +1,42 @@
+/* Private helpers for the C kernels: never seen by cffi (see fastconv.h for the public side). */
+#ifndef FASTCONV_INTERNAL_H
+#define FASTCONV_INTERNAL_H
+
+#include "fastconv.h"
+
+#if defined(__x86_64__) || defined(_M_X64)
+#define FC_X86_64 1
+#else
+#define FC_X86_64 0
+#endif
+
+/* Per-file instruction-set targets. A kernel file for one ISA opens with
+ * FC_BEGIN_TARGET(FC_TARGET_AVX2) and closes with FC_END_TARGET, so the default build needs no
+ * -march flag and still emits AVX2/AVX-512 code for those functions alone; fc_active_isa()
+ * decides at run time which of them may execute. */
+#define FC_TARGET_AVX2 "avx2,fma"
+#define FC_TARGET_AVX512 "avx512f,avx512bw,avx512dq,avx512vl,avx2,fma"
+
+#define FC_PRAGMA_STR(x) #x
+#if defined(__clang__)
+#define FC_BEGIN_TARGET(t) \
+    _Pragma(FC_PRAGMA_STR(clang attribute push(__attribute__((target(t))), apply_to = function)))
+#define FC_END_TARGET _Pragma("clang attribute pop")
+#elif defined(__GNUC__)
+#define FC_BEGIN_TARGET(t) _Pragma("GCC push_options") _Pragma(FC_PRAGMA_STR(GCC target(t)))
+#define FC_END_TARGET _Pragma("GCC pop_options")
+#else
+#error "fastconv's ISA-specific kernels need GCC or Clang (target pragmas)"
+#endif
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
+#define FC_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define FC_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* Ceiling division for non-negative a and positive b. */
+static inline int64_t fc_div_up(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+#endif /* FASTCONV_INTERNAL_H */

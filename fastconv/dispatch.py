@@ -1,0 +1,42 @@
+"""Choosing an implementation for a problem.
+
+For now the rule is the registry's priority order among the implementations that are available
+and accept the problem, restricted to what the user asked for; the cost model, measured choices
+and explain() arrive with the dispatcher issue. Choices are remembered per (problem, request).
+"""
+from __future__ import annotations
+
+import functools
+import warnings
+from typing import Optional
+
+from .problem import ConvProblem
+from .registry import REFERENCE, REGISTRY, Implementation
+
+
+def algo_names() -> tuple[str, ...]:
+    return tuple(dict.fromkeys(impl.algo for impl in REGISTRY))
+
+
+def candidates(problem: ConvProblem, algos: Optional[tuple[str, ...]],
+               backend: Optional[str]) -> list[tuple[Implementation, Optional[str]]]:
+    """Every implementation the request allows, with None or the reason it cannot run."""
+    return [(impl, impl.rejection(problem)) for impl in REGISTRY
+            if (algos is None or impl.algo in algos) and (backend is None or impl.backend == backend)]
+
+
+@functools.lru_cache(maxsize=1024)
+def select(problem: ConvProblem, algos: Optional[tuple[str, ...]],
+           backend: Optional[str]) -> Implementation:
+    """The implementation to run; NotImplementedError (with every reason) when none can."""
+    options = candidates(problem, algos, backend)
+    for impl, why in options:
+        if why is None:
+            if impl is REFERENCE and algos is None:
+                warnings.warn(f"fastconv: no compiled implementation can run {problem.id}; "
+                              "using the slow NumPy reference", RuntimeWarning, stacklevel=4)
+            return impl
+    wanted = " or ".join(filter(None, ["/".join(algos) if algos else None, backend])) or "any"
+    reasons = "; ".join(f"{impl.name}: {why}" for impl, why in options) or "no such pair"
+    raise NotImplementedError(f"{problem.id} is not supported by {wanted} implementation: "
+                              f"{reasons}")

@@ -1,0 +1,84 @@
+"""The implementations: one ordered list of ``algo:backend`` entries.
+
+The dispatcher, the tests and the benchmarks all iterate this list, so a new kernel is one
+function plus one entry here. Order is priority: most specialised first, the NumPy reference
+last (it is the last resort when nothing else can run).
+
+Each entry's ``run(problem, x, w, bias, y)`` receives arrays already in logical NCHW order
+(``x`` (n, c_in, h, w), ``w`` (c_out, c_in/groups, kh, kw), ``y`` (n, c_out, h_out, w_out)) of
+the problem's dtype, possibly strided, with ``flip`` already applied to ``w`` as a view, and
+writes every element of ``y``. Its ``supports(problem)`` returns None or the reason it cannot.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from . import backends, reference
+from .backends import c as c_backend
+from .problem import ConvProblem
+
+ALGOS = ("direct", "im2col", "fft")
+BACKENDS = ("c", "numba", "cuda")
+NOT_IMPLEMENTED = "not implemented yet"
+
+RunFn = Callable[..., None]
+SupportsFn = Callable[[ConvProblem], Optional[str]]
+
+
+def supports_everything(problem: ConvProblem) -> Optional[str]:
+    return None
+
+
+@dataclass(frozen=True)
+class Implementation:
+    algo: str
+    backend: str
+    run: Optional[RunFn] = None
+    supports: SupportsFn = supports_everything
+
+    @property
+    def name(self) -> str:
+        return f"{self.algo}:{self.backend}"
+
+    @property
+    def reason(self) -> Optional[str]:
+        """Why this implementation cannot run in this process (None when it can)."""
+        if self.run is None:
+            return NOT_IMPLEMENTED
+        return backends.unavailable_reason(self.backend)
+
+    @property
+    def available(self) -> bool:
+        return self.reason is None
+
+    def rejection(self, problem: ConvProblem) -> Optional[str]:
+        """Why this implementation cannot compute ``problem`` (None when it can)."""
+        return self.reason or self.supports(problem)
+
+    def __repr__(self) -> str:
+        state = "available" if self.available else f"unavailable: {self.reason}"
+        return f"<Implementation {self.name} ({state})>"
+
+
+REFERENCE = Implementation("reference", "numpy", reference.run_problem)
+
+REGISTRY: tuple[Implementation, ...] = (
+    Implementation("direct", "c", c_backend.conv2d_direct),
+    Implementation("im2col", "c"),
+    Implementation("fft", "c"),
+    Implementation("direct", "numba"),
+    Implementation("im2col", "numba"),
+    Implementation("fft", "numba"),
+    Implementation("direct", "cuda"),
+    Implementation("im2col", "cuda"),
+    Implementation("fft", "cuda"),
+    REFERENCE,
+)
+
+BY_NAME = {impl.name: impl for impl in REGISTRY}
+
+
+def implementations() -> list[Implementation]:
+    """Every registered implementation, in priority order, with ``.available`` and ``.reason``."""
+    return list(REGISTRY)

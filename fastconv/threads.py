@@ -1,0 +1,46 @@
+"""The number of threads every fastconv kernel uses: one process-wide setting.
+
+Default: ``FASTCONV_NUM_THREADS`` if set, else every core this process may run on. C kernels
+receive the count in their problem descriptor (an OpenMP ``num_threads`` clause), so setting it
+never touches other libraries' OpenMP pools.
+"""
+from __future__ import annotations
+
+import numbers
+import os
+
+_num_threads: int | None = None
+
+
+def _default_threads() -> int:
+    env = os.environ.get("FASTCONV_NUM_THREADS", "").strip()
+    if env:
+        try:
+            value = int(env)
+        except ValueError:
+            raise ValueError(f"FASTCONV_NUM_THREADS must be a positive integer, got {env!r}")
+        if value < 1:
+            raise ValueError(f"FASTCONV_NUM_THREADS must be a positive integer, got {env!r}")
+        return value
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def get_num_threads() -> int:
+    """Threads fastconv's kernels use."""
+    global _num_threads
+    if _num_threads is None:
+        _num_threads = _default_threads()
+    return _num_threads
+
+
+def set_num_threads(n: int) -> None:
+    """Set the threads fastconv's kernels use (an int >= 1)."""
+    global _num_threads
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
+        raise TypeError(f"set_num_threads: n must be an int, got {type(n).__name__}")
+    if n < 1:
+        raise ValueError(f"set_num_threads: n must be >= 1, got {n}")
+    _num_threads = int(n)

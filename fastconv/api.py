@@ -17,6 +17,7 @@ from .problem import CHANNELS_LAST, LAYOUTS_1D, LAYOUTS_2D, ConvProblem
 
 PADDING_MODES = ("valid", "same", "same_lower")
 BACKEND_NAMES = ("c", "numba", "cuda", "numpy")
+INT64_MAX = 2**63 - 1  # sizes, strides and paddings cross into C as int64_t
 
 
 class PreparedCall(NamedTuple):
@@ -120,8 +121,9 @@ def prepare(spatial_dims, x, weight, bias, stride, padding, dilation, groups, la
             zip((h, w), (kh, kw), stride2, dilation2, pads[0::2], pads[1::2])):
         if size + before + after < d * (k - 1) + 1:
             name = ("length" if spatial_dims == 1 else ("height", "width")[axis])
-            raise ValueError(f"kernel {name} {k} (dilation {d}: spans {d * (k - 1) + 1}) is "
-                             f"larger than the padded input {name} {size + before + after}")
+            raise ValueError(f"weight's kernel {name} {k} (dilation {d}: spans "
+                             f"{d * (k - 1) + 1}) is larger than the padded input {name} "
+                             f"{size + before + after} (x: {size}, padding: {before} + {after})")
 
     problem = ConvProblem(n=n, c_in=c_in, h=h, w=w, c_out=c_out, kh=kh, kw=kw, stride=stride2,
                           dilation=dilation2, padding=pads, groups=groups, dtype=dtype.name,
@@ -144,12 +146,14 @@ def _as_real_array(a, name: str) -> np.ndarray:
 
 
 def _compute_dtype(x, weight, bias) -> np.dtype:
+    for name, arr in (("x", x), ("weight", weight), ("bias", bias)):
+        if arr is not None and np.result_type(arr.dtype, np.float32) not in (np.float32,
+                                                                              np.float64):
+            raise TypeError(f"{name} has dtype {arr.dtype}, which is not supported: fastconv "
+                            f"computes in float32 or float64 (cast {name} explicitly)")
     dtype = np.result_type(x.dtype, weight.dtype, np.float32)
     if bias is not None:
         dtype = np.result_type(dtype, bias.dtype)
-    if dtype not in (np.float32, np.float64):
-        raise TypeError(f"dtype {dtype} is not supported: fastconv computes in float32 or "
-                        "float64 (cast x and weight explicitly)")
     return dtype
 
 
@@ -203,8 +207,8 @@ def _kernel_operand(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
 def _positive_int(value, name: str) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an int, got {type(value).__name__} ({value!r})")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}")
+    if not 1 <= value <= INT64_MAX:
+        raise ValueError(f"{name} must be >= 1 and fit in int64, got {value}")
     return int(value)
 
 
@@ -222,8 +226,8 @@ def _per_dim(value, name: str, spatial_dims: int) -> tuple[int, int]:
 def _nonnegative_int(value, name: str) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an int, got {type(value).__name__} ({value!r})")
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0, got {value}")
+    if not 0 <= value <= INT64_MAX:
+        raise ValueError(f"{name} must be >= 0 and fit in int64, got {value}")
     return int(value)
 
 

@@ -32,7 +32,7 @@ def select(problem: ConvProblem, algos: Optional[tuple[str, ...]],
     options = candidates(problem, algos, backend)
     for impl, why in options:
         if why is None:
-            if impl is REFERENCE and algos is None:
+            if impl is REFERENCE and algos is None and backend is None:
                 warnings.warn(f"fastconv: no compiled implementation can run {problem.id}; "
                               "using the slow NumPy reference", RuntimeWarning, stacklevel=4)
             return impl

@@ -66,9 +66,9 @@ def _convolve(spatial_dims, x, weight, bias, stride, padding, dilation, groups, 
     call = prepare(spatial_dims, x, weight, bias, stride, padding, dilation, groups, layout, flip)
     problem = call.problem
     result, y, copy_back = _output(problem, out, (x, weight, bias))
+    impl = dispatch.select(problem, algos, backend_name)
     if 0 in problem.out_shape:
         return result
-    impl = dispatch.select(problem, algos, backend_name)
     impl.run(problem, call.x, call.w, call.bias, y)
     if copy_back:
         logical_output(problem, result)[...] = y
@@ -151,10 +151,8 @@ def _compute_dtype(x, weight, bias) -> np.dtype:
                                                                               np.float64):
             raise TypeError(f"{name} has dtype {arr.dtype}, which is not supported: fastconv "
                             f"computes in float32 or float64 (cast {name} explicitly)")
-    dtype = np.result_type(x.dtype, weight.dtype, np.float32)
-    if bias is not None:
-        dtype = np.result_type(dtype, bias.dtype)
-    return dtype
+    # The output dtype follows x and weight alone (bias is cast to it), as the API promises.
+    return np.result_type(x.dtype, weight.dtype, np.float32)
 
 
 def _x_layout_text(layout: str) -> str:

@@ -323,6 +323,13 @@ def test_bias_dtype_float16_keeps_float32():
     np.testing.assert_allclose(y, conv2d(bias=B.astype(np.float16).astype(np.float32)))
 
 
+def test_bias_dtype_does_not_promote_the_output():
+    # The output dtype is np.result_type(x, weight, float32); bias is cast to it.
+    y = conv2d(bias=B.astype(np.float64))
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y, conv2d(bias=B), rtol=1e-6)
+
+
 def test_float64_result_is_float64_accurate():
     x, w = X.astype(np.float64) / 3, W.astype(np.float64) / 7
     y = fastconv.conv2d(x, w, groups=2)
@@ -455,6 +462,11 @@ def test_empty_batch(layout):
     assert y1.shape == (0, 6, 8)
     assert reference.conv2d(x, w, groups=2, layout=layout, stride=2, padding="same").shape == \
         expected_shape
+
+
+def test_empty_batch_still_honours_an_explicit_choice():
+    with pytest.raises(NotImplementedError, match="not supported"):
+        fastconv.conv2d(X[:0], W, groups=2, algo="fft", backend="cuda")
 
 
 @pytest.mark.parametrize("c_out", [4, 2 ** 14], ids=["2**60-bytes", "2**72-bytes"])

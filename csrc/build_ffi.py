@@ -62,6 +62,7 @@ ffibuilder.set_source(
     '#include "fastconv.h"\n',
     sources=sorted(str(p.relative_to(CSRC.parent)) for p in CSRC.glob("*.c")),
     include_dirs=[str(CSRC.relative_to(CSRC.parent))],
+    depends=sorted(str(p.relative_to(CSRC.parent)) for p in CSRC.glob("*.h")),  # rebuild on edits
     extra_compile_args=BASE_CFLAGS + OMP + USER_CFLAGS,
     extra_link_args=OMP,
 )

@@ -1,17 +1,52 @@
-/* TEMPORARY placeholder direct kernel so the skeleton builds; replaced by the real kernel. */
-#include "internal.h"
-#define DEFINE_DIRECT(T, NAME) \
-fc_status NAME(const fc_conv2d_desc *d, const T *x, const T *w, const T *bias, T *y) { \
-    const int64_t cg = d->c_in / d->groups, kg = d->c_out / d->groups; \
-    for (int64_t b = 0; b < d->n; b++) for (int64_t k = 0; k < d->c_out; k++) \
-    for (int64_t i = 0; i < d->h_out; i++) for (int64_t j = 0; j < d->w_out; j++) { \
-        T acc = bias ? bias[k * d->bias_stride] : 0; const int64_t g = k / kg; \
-        for (int64_t c = 0; c < cg; c++) for (int64_t r = 0; r < d->kh; r++) for (int64_t s = 0; s < d->kw; s++) { \
-            int64_t ii = i * d->stride_h + r * d->dil_h - d->pad_top, jj = j * d->stride_w + s * d->dil_w - d->pad_left; \
-            if (ii < 0 || ii >= d->h || jj < 0 || jj >= d->w) continue; \
-            acc += w[k*d->w_stride[0] + c*d->w_stride[1] + r*d->w_stride[2] + s*d->w_stride[3]] * \
-                   x[b*d->x_stride[0] + (g*cg+c)*d->x_stride[1] + ii*d->x_stride[2] + jj*d->x_stride[3]]; } \
-        y[b*d->y_stride[0] + k*d->y_stride[1] + i*d->y_stride[2] + j*d->y_stride[3]] = acc; } \
-    return FC_OK; }
-DEFINE_DIRECT(float, fc_f32_conv2d_direct)
-DEFINE_DIRECT(double, fc_f64_conv2d_direct)
+/* direct:c entry points: a cheap safety net on the descriptor, then the variant of the active
+ * ISA (fc_active_isa()). The kernels themselves are in conv_direct_impl.h, instantiated per ISA
+ * by conv_direct_scalar.c, conv_direct_avx2.c and conv_direct_avx512.c. */
+#include "conv_direct.h"
+
+/* Not argument validation (the Python API did that): only sizes no kernel could run with, so a
+ * marshalling bug surfaces as FC_ERR_INVALID_ARGUMENT instead of memory corruption. */
+static fc_status check_desc(const fc_conv2d_desc *d, const void *x, const void *w, const void *y) {
+    if (!d || !x || !w || !y) return FC_ERR_INVALID_ARGUMENT;
+    if (d->nthreads < 1) return FC_ERR_INVALID_ARGUMENT;
+    if (d->n < 0 || d->c_in < 1 || d->h < 1 || d->w < 1 || d->c_out < 0 || d->kh < 1 ||
+        d->kw < 1 || d->h_out < 0 || d->w_out < 0)
+        return FC_ERR_INVALID_ARGUMENT;
+    if (d->stride_h < 1 || d->stride_w < 1 || d->dil_h < 1 || d->dil_w < 1 || d->pad_top < 0 ||
+        d->pad_left < 0)
+        return FC_ERR_INVALID_ARGUMENT;
+    if (d->groups < 1 || d->c_in % d->groups != 0 || d->c_out % d->groups != 0)
+        return FC_ERR_INVALID_ARGUMENT;
+    return FC_OK;
+}
+
+static int empty_output(const fc_conv2d_desc *d) {
+    return d->n == 0 || d->c_out == 0 || d->h_out == 0 || d->w_out == 0;
+}
+
+fc_status fc_f32_conv2d_direct(const fc_conv2d_desc *d, const float *x, const float *w,
+                               const float *bias, float *y) {
+    const fc_status st = check_desc(d, x, w, y);
+    if (st != FC_OK) return st;
+    if (empty_output(d)) return FC_OK;
+    switch (fc_active_isa()) {
+#if FC_X86_64
+    case FC_ISA_AVX512: return fc_f32_conv2d_direct__avx512(d, x, w, bias, y);
+    case FC_ISA_AVX2: return fc_f32_conv2d_direct__avx2(d, x, w, bias, y);
+#endif
+    default: return fc_f32_conv2d_direct__scalar(d, x, w, bias, y);
+    }
+}
+
+fc_status fc_f64_conv2d_direct(const fc_conv2d_desc *d, const double *x, const double *w,
+                               const double *bias, double *y) {
+    const fc_status st = check_desc(d, x, w, y);
+    if (st != FC_OK) return st;
+    if (empty_output(d)) return FC_OK;
+    switch (fc_active_isa()) {
+#if FC_X86_64
+    case FC_ISA_AVX512: return fc_f64_conv2d_direct__avx512(d, x, w, bias, y);
+    case FC_ISA_AVX2: return fc_f64_conv2d_direct__avx2(d, x, w, bias, y);
+#endif
+    default: return fc_f64_conv2d_direct__scalar(d, x, w, bias, y);
+    }
+}

@@ -1,0 +1,44 @@
+/* The per-ISA variants of the direct kernel (csrc/conv_direct_<isa>.c, all generated from the one
+ * template csrc/conv_direct_impl.h) and the tile sizes they use. Private: conv_direct.c picks one
+ * per call from fc_active_isa(); nothing else calls them. Same contract as fc_*_conv2d_direct in
+ * fastconv.h, except that the descriptor has already passed conv_direct.c's safety checks. */
+#ifndef FASTCONV_CONV_DIRECT_H
+#define FASTCONV_CONV_DIRECT_H
+
+#include "internal.h"
+
+/* Register tile of each variant: KB output channels x NV vectors of VL output pixels along w.
+ * Chosen so that KB*NV accumulators + NV input vectors + 1 broadcast weight fit the register
+ * file (scalar/x86-64: 16 xmm; AVX2: 16 ymm; AVX-512: 32 zmm). KB must be a power of two: a
+ * channel remainder is split into power-of-two pieces (7 = 4 + 2 + 1). */
+#define FC_DIRECT_SCALAR_KB 4
+#define FC_DIRECT_SCALAR_NV 2
+#define FC_DIRECT_AVX2_KB 4
+#define FC_DIRECT_AVX2_NV 3
+#define FC_DIRECT_AVX512_KB 8
+#define FC_DIRECT_AVX512_NV 3
+
+/* Stack limits of the fast paths (problems beyond them take the generic scalar path):
+ * KWMAX: kernel widths whose border masks are precomputed per tile;
+ * BUFMAX: elements of the per-thread packed-input buffer (strided / non-unit-stride inputs);
+ * NQMAX: input phases (min(stride_w, span of the kernel)) the packed buffer holds. */
+#define FC_DIRECT_KWMAX 16
+#define FC_DIRECT_BUFMAX 4096
+#define FC_DIRECT_NQMAX 16
+
+fc_status fc_f32_conv2d_direct__scalar(const fc_conv2d_desc *d, const float *x, const float *w,
+                                       const float *bias, float *y);
+fc_status fc_f64_conv2d_direct__scalar(const fc_conv2d_desc *d, const double *x,
+                                       const double *w, const double *bias, double *y);
+#if FC_X86_64
+fc_status fc_f32_conv2d_direct__avx2(const fc_conv2d_desc *d, const float *x, const float *w,
+                                     const float *bias, float *y);
+fc_status fc_f64_conv2d_direct__avx2(const fc_conv2d_desc *d, const double *x, const double *w,
+                                     const double *bias, double *y);
+fc_status fc_f32_conv2d_direct__avx512(const fc_conv2d_desc *d, const float *x, const float *w,
+                                       const float *bias, float *y);
+fc_status fc_f64_conv2d_direct__avx512(const fc_conv2d_desc *d, const double *x,
+                                       const double *w, const double *bias, double *y);
+#endif
+
+#endif /* FASTCONV_CONV_DIRECT_H */

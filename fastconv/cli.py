@@ -9,22 +9,19 @@ from typing import Callable, Optional
 import numpy as np
 
 from . import __version__, api, get_num_threads, implementations, set_num_threads
-from .problem import ConvProblem
+from .testing import Case, c1, c2, case_rng, make_inputs
 from .timing import best_time, gflops
 
-# The quick suite: one layer of each kind a user meets (a dense 3x3, a 1x1, a deep 3x3 with a
-# small image, a depthwise 3x3, a strided 7x7 stem, a 1-D audio filter bank), small enough that
-# every implementation and peer finishes in well under a minute on two cores.
-QUICK_SUITE: tuple[tuple[str, ConvProblem], ...] = (
-    ("resnet50 conv2 3x3", ConvProblem(1, 64, 56, 56, 64, 3, 3, padding=(1, 1, 1, 1))),
-    ("resnet50 conv2 1x1", ConvProblem(1, 256, 56, 56, 64, 1, 1)),
-    ("resnet50 conv5 3x3", ConvProblem(1, 512, 7, 7, 512, 3, 3, padding=(1, 1, 1, 1))),
-    ("resnet50 stem 7x7/2", ConvProblem(1, 3, 224, 224, 64, 7, 7, stride=(2, 2),
-                                         padding=(3, 3, 3, 3))),
-    ("mobilenetv2 dw 3x3", ConvProblem(1, 144, 56, 56, 144, 3, 3, padding=(1, 1, 1, 1),
-                                        groups=144)),
-    ("audio conv1d k9", ConvProblem(8, 16, 1, 16000, 32, 1, 9, padding=(0, 0, 4, 4),
-                                     spatial_dims=1)),
+# The quick suite: one layer of each kind a user meets (dense 3x3, 1x1, deep 3x3 on a small
+# image, the strided 7x7 stem, a depthwise 3x3, a 1-D audio conv), small enough that every
+# implementation and peer finishes in well under a minute on two cores.
+QUICK_SUITE: tuple[Case, ...] = (
+    c2(1, 64, 56, 56, 64, 3, 3, padding=1, name="resnet50.res2.3x3"),
+    c2(1, 256, 56, 56, 64, 1, 1, name="resnet50.res2.1x1_reduce"),
+    c2(1, 512, 7, 7, 512, 3, 3, padding=1, name="resnet50.res5.3x3"),
+    c2(1, 3, 224, 224, 64, 7, 7, stride=2, padding=3, name="resnet50.conv1"),
+    c2(1, 144, 56, 56, 144, 3, 3, padding=1, groups=144, name="mobilenet_v2.b2.dw"),
+    c1(8, 16, 16000, 32, 9, padding=4, name="audio.conv1d_k9"),
 )
 
 
@@ -69,42 +66,32 @@ def cmd_info(args) -> int:
     return 0
 
 
-def random_inputs(problem: ConvProblem, seed: int = 0):
-    """x, weight, bias of the problem's user-facing shapes and dtype, N(0, 1) entries."""
-    rng = np.random.default_rng(seed)
-    dtype = problem.np_dtype
-    return (rng.standard_normal(problem.user_x_shape, dtype=np.float32).astype(dtype),
-            rng.standard_normal(problem.user_weight_shape, dtype=np.float32).astype(dtype),
-            rng.standard_normal(problem.c_out, dtype=np.float32).astype(dtype))
+def fastconv_runner(case: Case, impl) -> Callable[[], object]:
+    x, w, b = make_inputs(case, case_rng(case))
+    out = np.empty(case.out_shape, case.dtype)
+    return lambda: case.conv(x, w, b, algo=impl.algo, backend=impl.backend, out=out,
+                             **case.kwargs)
 
 
-def fastconv_runner(problem: ConvProblem, impl) -> Callable[[], object]:
-    x, w, b = random_inputs(problem)
-    conv = api.conv1d if problem.spatial_dims == 1 else api.conv2d
-    out = np.empty(problem.user_out_shape, problem.np_dtype)
-    kwargs = problem.conv_kwargs()
-    return lambda: conv(x, w, b, algo=impl.algo, backend=impl.backend, out=out, **kwargs)
-
-
-def torch_runner(problem: ConvProblem) -> Optional[Callable[[], object]]:
-    """torch.nn.functional.conv{1,2}d on the same problem (NCHW only), or None without torch."""
+def torch_runner(case: Case) -> Optional[Callable[[], object]]:
+    """torch.nn.functional.conv{1,2}d on the same problem, or None (no torch, channels-last,
+    flip, asymmetric padding)."""
     try:
         import torch
         import torch.nn.functional as F
     except ImportError:
         return None
-    if problem.layout not in ("NCHW", "NCL") or problem.flip:
+    problem = case.problem
+    top, bottom, left, right = problem.padding
+    if case.channels_last or case.flip or top != bottom or left != right:
         return None
-    x, w, b = (torch.from_numpy(a) for a in random_inputs(problem))
-    t, bo, l, r = problem.padding
+    x, w, b = (None if a is None else torch.from_numpy(a)
+               for a in make_inputs(case, case_rng(case)))
     if problem.spatial_dims == 1:
-        if l != r:
-            return None
-        return lambda: F.conv1d(x, w, b, problem.stride[1], l, problem.dilation[1],
+        return lambda: F.conv1d(x, w, b, problem.stride[1], left, problem.dilation[1],
                                 problem.groups)
-    if t != bo or l != r:
-        return None
-    return lambda: F.conv2d(x, w, b, problem.stride, (t, l), problem.dilation, problem.groups)
+    return lambda: F.conv2d(x, w, b, problem.stride, (top, left), problem.dilation,
+                            problem.groups)
 
 
 def cmd_bench(args) -> int:
@@ -125,25 +112,26 @@ def cmd_bench(args) -> int:
     header = ("layer", "problem", "GFLOP") + tuple(i.name for i in impls) + tuple(peers) + (
         "best/peer",)
     rows = []
-    for label, problem in QUICK_SUITE:
+    for case in QUICK_SUITE:
+        problem = case.problem
         rates = {}
         for impl in impls:
             if impl.rejection(problem):
                 continue
-            rates[impl.name] = gflops(problem.flops, best_time(fastconv_runner(problem, impl),
+            rates[impl.name] = gflops(problem.flops, best_time(fastconv_runner(case, impl),
                                                                **budget))
         peer_rates = {}
-        runner = torch_runner(problem) if torch is not None else None
+        runner = torch_runner(case) if torch is not None else None
         if runner is not None:
             peer_rates["torch"] = gflops(problem.flops, best_time(runner, **budget))
         ours = max(rates.values(), default=float("nan"))
         peer = max(peer_rates.values(), default=float("nan"))
-        rows.append((label, problem.id, f"{problem.flops / 1e9:.2f}")
+        rows.append((case.name, problem.id, f"{problem.flops / 1e9:.2f}")
                     + tuple(f"{rates[i.name]:.1f}" if i.name in rates else "-" for i in impls)
                     + tuple(f"{peer_rates[p]:.1f}" if p in peer_rates else "-" for p in peers)
                     + (f"{ours / peer:.2f}x" if peer == peer else "-",))
         if not args.quiet:
-            print(f"  {label}: done", file=sys.stderr)
+            print(f"  {case.name}: done", file=sys.stderr)
     print(f"GFLOP/s, float32, {threads} thread(s), best of several runs (fastconv {__version__})")
     print_table(header, rows)
     return 0

@@ -89,34 +89,6 @@ class ConvProblem:
         return (n, ho, wo, k) if self.layout in CHANNELS_LAST else (n, k, ho, wo)
 
     @property
-    def user_x_shape(self) -> tuple[int, ...]:
-        """Input shape as the user passes it."""
-        if self.spatial_dims == 1:
-            return (self.n, self.w, self.c_in) if self.layout in CHANNELS_LAST else (
-                self.n, self.c_in, self.w)
-        return ((self.n, self.h, self.w, self.c_in) if self.layout in CHANNELS_LAST
-                else self.x_shape)
-
-    @property
-    def user_weight_shape(self) -> tuple[int, ...]:
-        """Weight shape as the user passes it (OIHW / HWIO; conv1d OIW / WIO)."""
-        k, cg = self.c_out, self.c_in_per_group
-        if self.spatial_dims == 1:
-            return (self.kw, cg, k) if self.layout in CHANNELS_LAST else (k, cg, self.kw)
-        return ((self.kh, self.kw, cg, k) if self.layout in CHANNELS_LAST
-                else self.weight_shape)
-
-    def conv_kwargs(self) -> dict:
-        """Keyword arguments that make fastconv.conv2d (conv1d) pose exactly this problem."""
-        if self.spatial_dims == 1:
-            return dict(stride=self.stride[1], padding=(self.padding[2:4],),
-                        dilation=self.dilation[1], groups=self.groups, layout=self.layout,
-                        flip=self.flip)
-        return dict(stride=self.stride, padding=(self.padding[0:2], self.padding[2:4]),
-                    dilation=self.dilation, groups=self.groups, layout=self.layout,
-                    flip=self.flip)
-
-    @property
     def macs(self) -> int:
         return (self.n * self.c_out * self.h_out * self.w_out
                 * self.c_in_per_group * self.kh * self.kw)

@@ -63,6 +63,9 @@ def _convolve(spatial_dims, x, weight, bias, stride, padding, dilation, groups, 
               algo, backend, out):
     algos = _parse_algo(algo)
     backend_name = _parse_backend(backend)
+    if any(_on_cuda_device(a) for a in (x, weight, bias)):
+        return _convolve_on_device(spatial_dims, x, weight, bias, stride, padding, dilation,
+                                   groups, layout, flip, algos, backend_name, out)
     call = prepare(spatial_dims, x, weight, bias, stride, padding, dilation, groups, layout, flip)
     problem = call.problem
     result, y, copy_back = _output(problem, out, (x, weight, bias))
@@ -73,6 +76,34 @@ def _convolve(spatial_dims, x, weight, bias, stride, padding, dilation, groups, 
     if copy_back:
         logical_output(problem, result)[...] = y
     return result
+
+
+# ---- CUDA device arrays ------------------------------------------------------------------
+def _on_cuda_device(a) -> bool:
+    """Whether ``a`` lives on a CUDA device: __cuda_array_interface__ (CuPy, torch CUDA
+    tensors, Numba device arrays) or a Numba device array (the simulator's lack the interface).
+    Attribute checks only: nothing is imported or copied."""
+    return hasattr(a, "__cuda_array_interface__") or bool(getattr(a, "__cuda_ndarray__", False))
+
+
+def _convolve_on_device(spatial_dims, x, weight, bias, stride, padding, dilation, groups,
+                        layout, flip, algos, backend_name, out):
+    """Device inputs: validated by the same ``prepare`` on zero-stride host placeholders of
+    their shapes and dtypes (no copy), computed by a cuda implementation on the device, and
+    answered with a device array in the user's layout (host weight or bias are copied over)."""
+    if backend_name not in (None, "cuda"):
+        raise NotImplementedError(f"CUDA device arrays are not supported by backend "
+                                  f"{backend_name!r}: use backend='cuda' (or 'auto')")
+    if out is not None:
+        raise NotImplementedError("out= is not supported for CUDA device arrays: the result "
+                                  "is returned as a new device array")
+    from .backends import numba_cuda
+    placeholders = [None if a is None else numba_cuda.host_placeholder(a)
+                    for a in (x, weight, bias)]
+    problem = prepare(spatial_dims, *placeholders, stride, padding, dilation, groups, layout,
+                      flip).problem
+    impl = dispatch.select(problem, algos, "cuda")
+    return numba_cuda.run_on_device(impl, problem, x, weight, bias)
 
 
 # ---- argument normalisation ----------------------------------------------------------------

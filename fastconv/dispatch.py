@@ -18,10 +18,18 @@ def algo_names() -> tuple[str, ...]:
     return tuple(dict.fromkeys(impl.algo for impl in REGISTRY))
 
 
+# Host arrays would have to travel to the GPU and back; until the cost model can weigh those
+# transfers, backend="auto" never picks the cuda backend for them (device arrays go to it
+# directly: fastconv.api asks for backend "cuda").
+AUTO_SKIPS_CUDA = "backend='auto' does not ship host arrays to the GPU (ask for backend='cuda')"
+
+
 def candidates(problem: ConvProblem, algos: Optional[tuple[str, ...]],
                backend: Optional[str]) -> list[tuple[Implementation, Optional[str]]]:
     """Every implementation the request allows, with None or the reason it cannot run."""
-    return [(impl, impl.rejection(problem)) for impl in REGISTRY
+    return [(impl, impl.rejection(problem) or (AUTO_SKIPS_CUDA if backend is None
+                                                and impl.backend == "cuda" else None))
+            for impl in REGISTRY
             if (algos is None or impl.algo in algos) and (backend is None or impl.backend == backend)]
 
 

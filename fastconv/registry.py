@@ -16,6 +16,7 @@ from typing import Callable, Optional
 
 from . import backends, reference
 from .backends import c as c_backend
+from .backends import numba_cuda as cuda_backend
 from .problem import ConvProblem
 
 ALGOS = ("direct", "im2col", "fft")
@@ -70,9 +71,9 @@ REGISTRY: tuple[Implementation, ...] = (
     Implementation("direct", "numba"),
     Implementation("im2col", "numba"),
     Implementation("fft", "numba"),
-    Implementation("direct", "cuda"),
-    Implementation("im2col", "cuda"),
-    Implementation("fft", "cuda"),
+    Implementation("direct", "cuda", cuda_backend.run_direct, cuda_backend.supports_direct),
+    Implementation("im2col", "cuda", cuda_backend.run_im2col, cuda_backend.supports_im2col),
+    Implementation("fft", "cuda", cuda_backend.run_fft, cuda_backend.supports_fft),
     REFERENCE,
 )
 

@@ -200,7 +200,6 @@ def test_out_is_untouched_on_error(no_kernel_runs):
 @pytest.mark.parametrize("kwargs, reason", [
     (dict(algo="fft"), NOT_IMPLEMENTED),
     (dict(backend="numba"), NOT_IMPLEMENTED),
-    (dict(backend="cuda"), NOT_IMPLEMENTED),
     (dict(algo="im2col", backend="c"), NOT_IMPLEMENTED),
     (dict(algo="reference", backend="c"), "no such pair"),
     (dict(algo=("fft", "im2col"), backend="numba"), NOT_IMPLEMENTED),
@@ -466,7 +465,7 @@ def test_empty_batch(layout):
 
 def test_empty_batch_still_honours_an_explicit_choice():
     with pytest.raises(NotImplementedError, match="not supported"):
-        fastconv.conv2d(X[:0], W, groups=2, algo="fft", backend="cuda")
+        fastconv.conv2d(X[:0], W, groups=2, algo="reference", backend="c")
 
 
 @pytest.mark.parametrize("c_out", [4, 2 ** 14], ids=["2**60-bytes", "2**72-bytes"])

@@ -105,9 +105,10 @@ def test_check_against_oracle_catches_wrong_results(monkeypatch):
 
 
 @pytest.mark.parametrize("threads", [1, 3])
-@pytest.mark.parametrize("impl, case", matrix(SMOKE, IMPLS))
+@pytest.mark.parametrize("impl, case", matrix(SMOKE, [i for i in IMPLS if i.backend != "cuda"]))
 def test_matches_oracle_with_thread_counts(impl, case, threads, monkeypatch):
-    """One thread and more threads than this CI machine has cores: same answers."""
+    """One thread and more threads than this CI machine has cores: same answers (CPU
+    backends: fastconv's thread count does not apply to GPU kernels)."""
     from fastconv import threads as thread_state
     monkeypatch.setattr(thread_state, "_num_threads", threads)
     run_or_skip(impl, case, strided=False)

@@ -88,6 +88,7 @@ class GemmGeometry:
 class FftGeometry:
     threads: int = 256        # threads per block of the FFT kernels
     min_tile: int = 16        # smallest tile side (when the problem is not smaller)
+    max_side: int = 512       # largest tile side (twiddle table: max_side / 2 entries)
 
 
 @dataclass(frozen=True)
@@ -138,15 +139,19 @@ class FftTiles:
 def fft_tiles(problem: ConvProblem) -> Optional[FftTiles]:
     """Overlap-save tiles for ``problem``, or None when its kernel span does not fit."""
     cap = fft_capacity(problem.dtype)
-    spans = ((problem.kh - 1) * problem.dilation[0] + 1, (problem.kw - 1) * problem.dilation[1] + 1)
-    # dense (stride-1) outputs we need per axis: positions 0, s, 2s, ... (out - 1) * s
-    dense = ((problem.h_out - 1) * problem.stride[0] + 1, (problem.w_out - 1) * problem.stride[1] + 1)
+    (sh, sw), (dh, dw) = problem.stride, problem.dilation
+    spans = ((problem.kh - 1) * dh + 1, (problem.kw - 1) * dw + 1)
+    # dense (stride-1) outputs needed per axis: positions 0, s, 2s, ... (out - 1) * s
+    dense = ((problem.h_out - 1) * sh + 1, (problem.w_out - 1) * sw + 1)
+    max_side = geometry().fft.max_side
+    if max(_pow2(spans[0]), _pow2(spans[1])) > max_side:
+        return None
     sides = []
     for span, d in zip(spans, dense):
         # at least twice the span (>= half of each tile is useful), but no bigger than what
         # covers the whole problem in one tile
         t = min(_pow2(max(2 * span, geometry().fft.min_tile)), _pow2(d + span - 1))
-        sides.append(max(t, _pow2(span)))
+        sides.append(min(max(t, _pow2(span)), max_side))
     th, tw = sides
     while th * tw > cap:  # shrink the larger side while it still holds its span
         if tw >= th and tw // 2 >= spans[1]:
@@ -176,8 +181,9 @@ def supports_im2col(problem: ConvProblem) -> Optional[str]:
 
 def supports_fft(problem: ConvProblem) -> Optional[str]:
     if fft_tiles(problem) is None:
-        return (f"the dilated kernel span does not fit one shared-memory FFT tile of "
-                f"{fft_capacity(problem.dtype)} {problem.dtype} complex elements")
+        return (f"the dilated kernel span does not fit one shared-memory FFT tile (at most "
+                f"{fft_capacity(problem.dtype)} {problem.dtype} complex elements, sides <= "
+                f"{geometry().fft.max_side})")
     return None
 
 
@@ -243,7 +249,7 @@ def _compile(dtype_name: str, G: Geometry):
     GX, GY = G.gemm.threads
     NT_GEMM = GX * GY
     CAP = G.shared_bytes // (2 * np.dtype(dtype_name).itemsize)
-    HALF_CAP = CAP // 2  # twiddles: at most max(th, tw) / 2 <= CAP / 2
+    HALF_SIDE = G.fft.max_side // 2  # twiddles: max(th, tw) / 2 <= max_side / 2
     NT_FFT = G.fft.threads
 
     @cuda.jit
@@ -453,8 +459,8 @@ def _compile(dtype_name: str, G: Geometry):
         """Block (n * C_in + c, tile): the spectrum of one th x tw overlap-save input tile."""
         re = cuda.shared.array(CAP, dt)
         im = cuda.shared.array(CAP, dt)
-        twr = cuda.shared.array(HALF_CAP, dt)
-        twi = cuda.shared.array(HALF_CAP, dt)
+        twr = cuda.shared.array(HALF_SIDE, dt)
+        twi = cuda.shared.array(HALF_SIDE, dt)
         tid = cuda.threadIdx.x
         nc, tile = cuda.blockIdx.x, cuda.blockIdx.y
         C = x.shape[1]
@@ -484,8 +490,8 @@ def _compile(dtype_name: str, G: Geometry):
         """Block (co * C_in/g + ci): the spectrum of one dilated kernel, zero-padded to a tile."""
         re = cuda.shared.array(CAP, dt)
         im = cuda.shared.array(CAP, dt)
-        twr = cuda.shared.array(HALF_CAP, dt)
-        twi = cuda.shared.array(HALF_CAP, dt)
+        twr = cuda.shared.array(HALF_SIDE, dt)
+        twi = cuda.shared.array(HALF_SIDE, dt)
         tid = cuda.threadIdx.x
         oc = cuda.blockIdx.x
         CG, KH, KW = w.shape[1], w.shape[2], w.shape[3]
@@ -513,8 +519,8 @@ def _compile(dtype_name: str, G: Geometry):
         (correlation, not convolution), inverse FFT, and the strided valid outputs."""
         re = cuda.shared.array(CAP, dt)
         im = cuda.shared.array(CAP, dt)
-        twr = cuda.shared.array(HALF_CAP, dt)
-        twi = cuda.shared.array(HALF_CAP, dt)
+        twr = cuda.shared.array(HALF_SIDE, dt)
+        twi = cuda.shared.array(HALF_SIDE, dt)
         tid = cuda.threadIdx.x
         nk, tile = cuda.blockIdx.x, cuda.blockIdx.y
         CO, CI = y.shape[1], ci_g * (y.shape[1] // co_g)
@@ -600,23 +606,30 @@ def _elementwise():
             dst[i] = src[i]
 
     @cuda.jit
-    def scatter_channels_last(src, dst):
-        """dst (N, H, W, C) or (N, L, C) from src (N, C, H, W) / (N, C, 1, L)."""
+    def scatter4(src, dst):
+        """dst (N, H, W, C) from src (N, C, H, W)."""
         i = cuda.grid(1)
         if i < dst.size:
-            C = src.shape[1]
-            H, W = src.shape[2], src.shape[3]
+            N, H, W, C = dst.shape
             c = i % C
             w = (i // C) % W
             h = (i // (C * W)) % H
             n = i // (C * W * H)
-            if dst.ndim == 4:
-                dst[n, h, w, c] = src[n, c, h, w]
-            else:
-                dst[n, w, c] = src[n, c, 0, w]
+            dst[n, h, w, c] = src[n, c, h, w]
 
-    return dict(gather4=gather4, gather3=gather3, gather1=gather1,
-                scatter_channels_last=scatter_channels_last)
+    @cuda.jit
+    def scatter3(src, dst):
+        """dst (N, L, C) from src (N, C, 1, L)."""
+        i = cuda.grid(1)
+        if i < dst.size:
+            N, L, C = dst.shape
+            c = i % C
+            w = (i // C) % L
+            n = i // (C * L)
+            dst[n, w, c] = src[n, c, 0, w]
+
+    return dict(gather4=gather4, gather3=gather3, gather1=gather1, scatter4=scatter4,
+                scatter3=scatter3)
 
 
 def _launch_1d(kernel, size, *args):
@@ -761,6 +774,7 @@ def run_on_device(impl, problem: ConvProblem, x, weight, bias):
     impl.run(problem, xl, wl, bl, yd)
     if problem.layout in CHANNELS_LAST:
         out = cuda.device_array(problem.user_out_shape, dtype)
-        _launch_1d(_elementwise()["scatter_channels_last"], out.size, yd, out)
+        scatter = _elementwise()["scatter4" if out.ndim == 4 else "scatter3"]
+        _launch_1d(scatter, out.size, yd, out)
         return out
     return yd.reshape(problem.user_out_shape)

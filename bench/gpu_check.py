@@ -88,7 +88,9 @@ def main(argv=None) -> int:
         return 2
     torch = Torch.load(args.tiny)
     impls = [i for i in implementations() if i.backend == "cuda" and args.only in i.name]
-    mode = "simulator (no timings)" if args.tiny else cuda.get_current_device().name.decode()
+    name = cuda.get_current_device().name
+    mode = ("CUDA simulator (no timings)" if numba_cuda.simulator()
+            else name.decode() if isinstance(name, bytes) else str(name))
     print(f"fastconv gpu_check: {mode}; peer: "
           f"{'torch ' + torch.__version__ + ' cuDNN fp32, TF32 off' if torch else 'none'}")
 
@@ -149,7 +151,7 @@ def main(argv=None) -> int:
             tol = tolerance(case.dtype, impl.algo)
             ok = err <= tol
             failures += not ok
-            if args.tiny:
+            if args.tiny or numba_cuda.simulator():
                 ms_text = gf_text = ratio_text = "-"
             else:
                 ms = timed(call)

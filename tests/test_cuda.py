@@ -149,3 +149,22 @@ def test_auto_keeps_host_arrays_off_the_gpu():
 def test_medium_problem_on_a_gpu(impl):
     """Full GPU geometry on a problem with many blocks (skipped under the simulator)."""
     check_against_oracle(impl, c2(4, 32, 40, 44, 48, 3, 3, padding=1))
+
+
+# ---- the GPU check script -------------------------------------------------------------------
+def test_gpu_check_script_runs_tiny(capsys, monkeypatch):
+    """bench/gpu_check.py --tiny (one implementation, to stay cheap): every row within tolerance."""
+    import importlib.util
+    import os
+    import sys
+    from pathlib import Path
+    # main() sets NUMBA_ENABLE_CUDASIM and extends sys.path: restore both afterwards
+    monkeypatch.setenv("NUMBA_ENABLE_CUDASIM", os.environ.get("NUMBA_ENABLE_CUDASIM", "0"))
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    path = Path(__file__).resolve().parents[1] / "bench" / "gpu_check.py"
+    spec = importlib.util.spec_from_file_location("gpu_check", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--tiny", "--only", "im2col"]) == 0
+    out = capsys.readouterr().out
+    assert "0 failure(s)" in out and out.count("im2col:cuda") == 5

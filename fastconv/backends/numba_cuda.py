@@ -62,7 +62,7 @@ class DirectGeometry:
     tile_w: int = 16          # output columns per block (= threads in x)
     tile_h: int = 16          # output rows per block
     threads_h: int = 8        # threads in y; each thread owns tile_h / threads_h rows
-    co_tile: int = 4          # output channels per block (per thread, in registers)
+    co_tile: int = 8          # output channels per block (per thread, in registers)
     smem_in: int = 4096       # shared elements for the input tile + halo
     smem_w: int = 1024        # shared elements for co_tile kernels
 
@@ -171,20 +171,31 @@ def _blocks(n: int, per_block: int) -> int:
 
 
 # ---- availability and supports ---------------------------------------------------------------
+MAX_GRID_YZ = 65535  # CUDA's limit on gridDim.y and gridDim.z (gridDim.x: 2**31 - 1)
+
+
+def _grid_too_large(grid) -> Optional[str]:
+    if grid[0] > 2**31 - 1 or max(grid[1:]) > MAX_GRID_YZ:
+        return f"launch grid {grid} exceeds CUDA's limits"
+    return None
+
+
 def supports_direct(problem: ConvProblem) -> Optional[str]:
-    return None  # tiles that do not fit shared memory read global memory instead
+    # tiles that do not fit shared memory read global memory instead: no shape limit
+    return _grid_too_large(direct_launch(problem)[0])
 
 
 def supports_im2col(problem: ConvProblem) -> Optional[str]:
-    return None
+    return _grid_too_large(gemm_launch(problem)[0])
 
 
 def supports_fft(problem: ConvProblem) -> Optional[str]:
-    if fft_tiles(problem) is None:
+    t = fft_tiles(problem)
+    if t is None:
         return (f"the dilated kernel span does not fit one shared-memory FFT tile (at most "
                 f"{fft_capacity(problem.dtype)} {problem.dtype} complex elements, sides <= "
                 f"{geometry().fft.max_side})")
-    return None
+    return _grid_too_large((problem.n * max(problem.c_in, problem.c_out), t.nth * t.ntw, 1))
 
 
 # ---- device arrays ---------------------------------------------------------------------------
@@ -241,10 +252,9 @@ def _compile(dtype_name: str, G: Geometry):
 
     dt = {"float32": float32, "float64": float64}[dtype_name]
     D = G.direct
-    TW, TH, BH, CO_T = D.tile_w, D.tile_h, D.threads_h, D.co_tile
+    TW, TH, BH = D.tile_w, D.tile_h, D.threads_h
     ROWS, SMEM_IN, SMEM_W = D.rows_per_thread, D.smem_in, D.smem_w
     NT_DIRECT = TW * BH
-    ACC_DIRECT = ROWS * CO_T
     BM, BN, BK, TM, TN = G.gemm.bm, G.gemm.bn, G.gemm.bk, G.gemm.tm, G.gemm.tn
     GX, GY = G.gemm.threads
     NT_GEMM = GX * GY
@@ -252,84 +262,91 @@ def _compile(dtype_name: str, G: Geometry):
     HALF_SIDE = G.fft.max_side // 2  # twiddles: max(th, tw) / 2 <= max_side / 2
     NT_FFT = G.fft.threads
 
-    @cuda.jit
-    def direct(x, w, bias, y, has_bias, sh, sw, dh, dw, pt, pl, ci_g, co_g, co_tiles,
-               span_h, span_w, smem_x, smem_w):
-        """y[n, co0:co0+CO_T, tile] for block (tile x, tile y, (n, group, channel tile))."""
-        xs = cuda.shared.array(SMEM_IN, dt)
-        ws = cuda.shared.array(SMEM_W, dt)
-        acc = cuda.local.array(ACC_DIRECT, dt)
-        wv = cuda.local.array(CO_T, dt)
-        tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
-        tid = ty * TW + tx
-        z = cuda.blockIdx.z
-        ct = z % co_tiles
-        z //= co_tiles
-        groups = y.shape[1] // co_g
-        g = z % groups
-        n = z // groups
-        co0 = g * co_g + ct * CO_T
-        co_end = (g + 1) * co_g
-        H, W = x.shape[2], x.shape[3]
-        KH, KW = w.shape[2], w.shape[3]
-        HO, WO = y.shape[2], y.shape[3]
-        oh_base, ow_base = cuda.blockIdx.y * TH, cuda.blockIdx.x * TW
-        ih_base, iw_base = oh_base * sh - pt, ow_base * sw - pl
-        ow = ow_base + tx
-        for i in range(ACC_DIRECT):
-            acc[i] = 0
-        for ci in range(ci_g):
-            c = g * ci_g + ci
-            cuda.syncthreads()  # the previous channel's tiles are no longer read
-            if smem_x:
-                for idx in range(tid, span_h * span_w, NT_DIRECT):
-                    ih = ih_base + idx // span_w
-                    iw = iw_base + idx % span_w
-                    v = dt(0)
-                    if ih >= 0 and ih < H and iw >= 0 and iw < W:
-                        v = x[n, c, ih, iw]
-                    xs[idx] = v
-            if smem_w:
-                for idx in range(tid, CO_T * KH * KW, NT_DIRECT):
-                    j = idx // (KH * KW)
-                    rs = idx % (KH * KW)
-                    v = dt(0)
-                    if co0 + j < co_end:
-                        v = w[co0 + j, ci, rs // KW, rs % KW]
-                    ws[idx] = v
-            cuda.syncthreads()
-            for r in range(KH):
-                for s in range(KW):
-                    for j in range(CO_T):
-                        if smem_w:
-                            wv[j] = ws[(j * KH + r) * KW + s]
-                        elif co0 + j < co_end:
-                            wv[j] = w[co0 + j, ci, r, s]
-                        else:
-                            wv[j] = 0
-                    for rr in range(ROWS):
-                        lh = (ty + rr * BH) * sh + r * dh
-                        lw = tx * sw + s * dw
-                        if smem_x:
-                            v = xs[lh * span_w + lw]
-                        else:
-                            v = dt(0)
-                            ih, iw = ih_base + lh, iw_base + lw
-                            if ih >= 0 and ih < H and iw >= 0 and iw < W:
-                                v = x[n, c, ih, iw]
+    def make_direct(CO_T):
+        """The direct kernel for CO_T output channels per block (and per thread)."""
+        ACC_DIRECT = ROWS * CO_T
+
+        @cuda.jit
+        def direct(x, w, bias, y, has_bias, sh, sw, dh, dw, pt, pl, ci_g, co_g, co_tiles,
+                   span_h, span_w, smem_x, smem_w):
+            """y[n, co0:co0+CO_T, tile] for block (tile x, tile y, (n, group, channel tile))."""
+            xs = cuda.shared.array(SMEM_IN, dt)
+            ws = cuda.shared.array(SMEM_W, dt)
+            acc = cuda.local.array(ACC_DIRECT, dt)
+            wv = cuda.local.array(CO_T, dt)
+            tx, ty = cuda.threadIdx.x, cuda.threadIdx.y
+            tid = ty * TW + tx
+            z = cuda.blockIdx.z
+            ct = z % co_tiles
+            z //= co_tiles
+            groups = y.shape[1] // co_g
+            g = z % groups
+            n = z // groups
+            co0 = g * co_g + ct * CO_T
+            co_end = (g + 1) * co_g
+            H, W = x.shape[2], x.shape[3]
+            KH, KW = w.shape[2], w.shape[3]
+            HO, WO = y.shape[2], y.shape[3]
+            oh_base, ow_base = cuda.blockIdx.y * TH, cuda.blockIdx.x * TW
+            ih_base, iw_base = oh_base * sh - pt, ow_base * sw - pl
+            ow = ow_base + tx
+            for i in range(ACC_DIRECT):
+                acc[i] = 0
+            for ci in range(ci_g):
+                c = g * ci_g + ci
+                cuda.syncthreads()  # the previous channel's tiles are no longer read
+                if smem_x:
+                    for idx in range(tid, span_h * span_w, NT_DIRECT):
+                        ih = ih_base + idx // span_w
+                        iw = iw_base + idx % span_w
+                        v = dt(0)
+                        if ih >= 0 and ih < H and iw >= 0 and iw < W:
+                            v = x[n, c, ih, iw]
+                        xs[idx] = v
+                if smem_w:
+                    for idx in range(tid, CO_T * KH * KW, NT_DIRECT):
+                        j = idx // (KH * KW)
+                        rs = idx % (KH * KW)
+                        v = dt(0)
+                        if co0 + j < co_end:
+                            v = w[co0 + j, ci, rs // KW, rs % KW]
+                        ws[idx] = v
+                cuda.syncthreads()
+                for r in range(KH):
+                    for s in range(KW):
                         for j in range(CO_T):
-                            acc[rr * CO_T + j] += v * wv[j]
-        if ow < WO:
-            for rr in range(ROWS):
-                oh = oh_base + ty + rr * BH
-                if oh < HO:
-                    for j in range(CO_T):
-                        co = co0 + j
-                        if co < co_end:
-                            v = acc[rr * CO_T + j]
-                            if has_bias:
-                                v += bias[co]
-                            y[n, co, oh, ow] = v
+                            if smem_w:
+                                wv[j] = ws[(j * KH + r) * KW + s]
+                            elif co0 + j < co_end:
+                                wv[j] = w[co0 + j, ci, r, s]
+                            else:
+                                wv[j] = 0
+                        for rr in range(ROWS):
+                            lh = (ty + rr * BH) * sh + r * dh
+                            lw = tx * sw + s * dw
+                            if smem_x:
+                                v = xs[lh * span_w + lw]
+                            else:
+                                v = dt(0)
+                                ih, iw = ih_base + lh, iw_base + lw
+                                if ih >= 0 and ih < H and iw >= 0 and iw < W:
+                                    v = x[n, c, ih, iw]
+                            for j in range(CO_T):
+                                acc[rr * CO_T + j] += v * wv[j]
+            if ow < WO:
+                for rr in range(ROWS):
+                    oh = oh_base + ty + rr * BH
+                    if oh < HO:
+                        for j in range(CO_T):
+                            co = co0 + j
+                            if co < co_end:
+                                v = acc[rr * CO_T + j]
+                                if has_bias:
+                                    v += bias[co]
+                                y[n, co, oh, ow] = v
+
+        return direct
+
 
     @cuda.jit
     def implicit_gemm(x, w2, bias, y, has_bias, sh, sw, dh, dw, pt, pl, ci_g, co_g, KH, KW):
@@ -355,7 +372,7 @@ def _compile(dtype_name: str, G: Geometry):
         for k0 in range(0, K, BK):
             # A slice: BK x BM weights of the group (zero beyond its rows or K)
             for idx in range(tid, BK * BM, NT_GEMM):
-                kk, m = idx // BM, idx % BM
+                m, kk = idx // BK, idx % BK  # k fastest: W's rows are contiguous in k
                 v = dt(0)
                 if m0 + m < co_g and k0 + kk < K:
                     v = w2[g * co_g + m0 + m, k0 + kk]
@@ -554,7 +571,8 @@ def _compile(dtype_name: str, G: Geometry):
                     val += bias[co]
                 y[n, co, u // sh, v // sw] = val
 
-    return dict(direct=direct, implicit_gemm=implicit_gemm, fft_input_tiles=fft_input_tiles,
+    return dict(direct=make_direct(D.co_tile), direct_single=make_direct(1),
+                implicit_gemm=implicit_gemm, fft_input_tiles=fft_input_tiles,
                 fft_kernel_tiles=fft_kernel_tiles, fft_contract_inverse=fft_contract_inverse)
 
 
@@ -665,17 +683,25 @@ def _conv_args(problem: ConvProblem):
     return sh, sw, dh, dw, problem.padding[0], problem.padding[2]
 
 
+def direct_co_tile(problem: ConvProblem) -> int:
+    """Output channels per block: the geometry's co_tile, or 1 when a group has a single
+    output channel (depthwise, single-channel filters), so that no FMA is wasted."""
+    return 1 if problem.c_out_per_group == 1 else geometry().direct.co_tile
+
+
 def direct_launch(problem: ConvProblem):
-    """(grid, block, span_h, span_w, stage x in shared memory, stage w in shared memory)."""
+    """(grid, block, co_tiles, span_h, span_w, stage x in shared memory, stage w in shared
+    memory)."""
     D = geometry().direct
+    co_tile = direct_co_tile(problem)
     (sh, sw), (dh, dw) = problem.stride, problem.dilation
     span_h = (D.tile_h - 1) * sh + (problem.kh - 1) * dh + 1
     span_w = (D.tile_w - 1) * sw + (problem.kw - 1) * dw + 1
-    co_tiles = _blocks(problem.c_out_per_group, D.co_tile)
+    co_tiles = _blocks(problem.c_out_per_group, co_tile)
     grid = (_blocks(problem.w_out, D.tile_w), _blocks(problem.h_out, D.tile_h),
             problem.n * problem.groups * co_tiles)
     return (grid, (D.tile_w, D.threads_h), co_tiles, span_h, span_w,
-            span_h * span_w <= D.smem_in, D.co_tile * problem.kh * problem.kw <= D.smem_w)
+            span_h * span_w <= D.smem_in, co_tile * problem.kh * problem.kw <= D.smem_w)
 
 
 def gemm_launch(problem: ConvProblem):
@@ -688,7 +714,8 @@ def gemm_launch(problem: ConvProblem):
 def run_direct(problem: ConvProblem, x, w, bias, y) -> None:
     xd, wd, bd, yd = _operands(problem, x, w, bias, y)
     grid, block, co_tiles, span_h, span_w, smem_x, smem_w = direct_launch(problem)
-    _kernels(problem.dtype)["direct"][grid, block](
+    kernel = "direct_single" if direct_co_tile(problem) == 1 else "direct"
+    _kernels(problem.dtype)[kernel][grid, block](
         xd, wd, bd, yd, bias is not None, *_conv_args(problem), problem.c_in_per_group,
         problem.c_out_per_group, co_tiles, span_h, span_w, smem_x, smem_w)
     _finish(y, yd)

@@ -88,9 +88,11 @@ def main(argv=None) -> int:
         return 2
     torch = Torch.load(args.tiny)
     impls = [i for i in implementations() if i.backend == "cuda" and args.only in i.name]
-    name = cuda.get_current_device().name
-    mode = ("CUDA simulator (no timings)" if numba_cuda.simulator()
-            else name.decode() if isinstance(name, bytes) else str(name))
+    if numba_cuda.simulator():
+        mode = "CUDA simulator (no timings)"
+    else:
+        name = cuda.get_current_device().name
+        mode = name.decode() if isinstance(name, bytes) else str(name)
     print(f"fastconv gpu_check: {mode}; peer: "
           f"{'torch ' + torch.__version__ + ' cuDNN fp32, TF32 off' if torch else 'none'}")
 

@@ -168,3 +168,20 @@ def test_gpu_check_script_runs_tiny(capsys, monkeypatch):
     assert module.main(["--tiny", "--only", "im2col"]) == 0
     out = capsys.readouterr().out
     assert "0 failure(s)" in out and out.count("im2col:cuda") == 5
+
+
+def test_kernels_compile_to_ptx_for_a_real_gpu():
+    """The real compiler's view (the simulator only runs Python): every kernel, both dtypes,
+    for sm_90, in a subprocess with the simulator off. Skips where NVVM/NVRTC are missing."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+    here = Path(__file__).resolve().parent
+    env = dict(os.environ, NUMBA_ENABLE_CUDASIM="0",
+               PYTHONPATH=os.pathsep.join([str(here.parent), os.environ.get("PYTHONPATH", "")]))
+    proc = subprocess.run([sys.executable, str(here / "cuda_ptx_check.py")], env=env,
+                          capture_output=True, text=True, timeout=600)
+    if proc.returncode == 77:
+        pytest.skip(proc.stdout.strip()[-300:])
+    assert proc.returncode == 0, proc.stdout + proc.stderr[-3000:]

@@ -98,10 +98,14 @@ def _convolve_on_device(spatial_dims, x, weight, bias, stride, padding, dilation
         raise NotImplementedError("out= is not supported for CUDA device arrays: the result "
                                   "is returned as a new device array")
     from .backends import numba_cuda
-    placeholders = [None if a is None else numba_cuda.host_placeholder(a)
-                    for a in (x, weight, bias)]
-    problem = prepare(spatial_dims, *placeholders, stride, padding, dilation, groups, layout,
-                      flip).problem
+    shadows = [None if a is None else _as_real_array(numba_cuda.host_placeholder(a), name)
+               for a, name in ((x, "x"), (weight, "weight"), (bias, "bias"))]
+    dtype = _compute_dtype(*shadows)
+    # placeholders already in the compute dtype, so that prepare() converts nothing
+    shadows = [None if a is None else np.broadcast_to(np.zeros((), dtype), a.shape)
+               for a in shadows]
+    problem = prepare(spatial_dims, *shadows, stride, padding, dilation, groups, layout, flip,
+                      dtype=dtype).problem
     impl = dispatch.select(problem, algos, "cuda")
     return numba_cuda.run_on_device(impl, problem, x, weight, bias)
 

@@ -124,6 +124,15 @@ def test_host_weight_with_device_input_and_dtype_promotion():
     assert normwise_error(y.copy_to_host(), ref) <= tolerance("float64", "direct")
 
 
+def test_device_arrays_validate_without_host_copies_and_handle_empty_batches():
+    x16 = cuda().to_device(np.ones((0, 2, 5, 5), np.float16))
+    y = fastconv.conv2d(x16, cuda().to_device(np.ones((3, 2, 3, 3), np.float16)), algo="direct")
+    assert y.shape == (0, 3, 3, 3) and np.dtype(y.dtype) == np.float32
+    with pytest.raises(TypeError, match="x"):
+        fastconv.conv2d(cuda().to_device(np.ones((1, 1, 3, 3), np.complex64)),
+                        np.ones((1, 1, 1, 1), np.float32))
+
+
 def test_device_arrays_refuse_other_backends_and_out():
     xd = cuda().to_device(np.zeros((1, 1, 4, 4), np.float32))
     w = np.ones((1, 1, 3, 3), np.float32)

@@ -75,6 +75,8 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     if args.tiny:  # before anything imports numba.cuda
         os.environ["NUMBA_ENABLE_CUDASIM"] = "1"
+    # small tiny-shape grids would print a NumbaPerformanceWarning per launch
+    os.environ.setdefault("NUMBA_CUDA_LOW_OCCUPANCY_WARNINGS", "0")
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     import numpy as np
     from numba import cuda

@@ -43,7 +43,7 @@ def test_unavailable_without_a_gpu(monkeypatch):
 # GEMM 8 x 16, FFT tiles of 8) with ragged edges, plus spans beyond direct's shared budget.
 EDGE_TILES = (
     c2(1, 3, 13, 21, 5, 3, 3, padding=1),
-    c2(2, 4, 9, 11, 6, 3, 3, stride=2, padding=(0, 2), groups=2, dtype="float64"),
+    c2(2, 2, 9, 11, 4, 3, 3, stride=2, padding=(0, 2), groups=2, dtype="float64"),
     c2(1, 2, 9, 9, 3, 7, 7, padding=3),          # direct: input and kernel from global memory
     c1(1, 3, 40, 5, 9, padding=4, dilation=2),   # conv1d, several FFT tiles along the length
 )

@@ -16,6 +16,7 @@ from typing import Callable, Optional
 
 from . import backends, reference
 from .backends import c as c_backend
+from .backends import numba_entry
 from .problem import ConvProblem
 
 ALGOS = ("direct", "im2col", "fft")
@@ -67,9 +68,9 @@ REGISTRY: tuple[Implementation, ...] = (
     Implementation("direct", "c", c_backend.conv2d_direct),
     Implementation("im2col", "c"),
     Implementation("fft", "c"),
-    Implementation("direct", "numba"),
-    Implementation("im2col", "numba"),
-    Implementation("fft", "numba"),
+    Implementation("direct", "numba", numba_entry.run_direct),
+    Implementation("im2col", "numba", numba_entry.run_im2col),
+    Implementation("fft", "numba", numba_entry.run_fft, numba_entry.supports_fft),
     Implementation("direct", "cuda"),
     Implementation("im2col", "cuda"),
     Implementation("fft", "cuda"),

@@ -27,17 +27,23 @@ def kernel(mr, nr):
     lines = [f"\n\n@njit(cache=True, fastmath={{'contract'}})",
              f"def uk_{mr}x{nr}(kc, ap, ao, bp, bo, koff, ct):"]
     lines.append(ind + "o = bo + koff[0]")
-    lines += [ind + f"b{j} = bp[o + {j}]" for j in range(nr)]
-    lines += [ind + f"a{i} = ap[ao + {i}]" for i in range(mr)]
+    lines.append(ind + f"br = bp[o:o + {nr}]")
+    lines.append(ind + f"ar = ap[ao:ao + {mr}]")
+    lines += [ind + f"b{j} = br[{j}]" for j in range(nr)]
+    lines += [ind + f"a{i} = ar[{i}]" for i in range(mr)]
     lines += [ind + f"c{i}_{j} = a{i} * b{j}" for i in range(mr) for j in range(nr)]
     lines.append(ind + "for k in range(1, kc):")
     i2 = ind * 2
     lines.append(i2 + "o = bo + koff[k]")
     lines.append(i2 + f"p = ao + k * {mr}")
-    lines += [i2 + f"b{j} = bp[o + {j}]" for j in range(nr)]
+    lines.append(i2 + f"br = bp[o:o + {nr}]")
+    lines.append(i2 + f"ar = ap[p:p + {mr}]")
+    lines += [i2 + f"b{j} = br[{j}]" for j in range(nr)]
     for i in range(mr):
-        lines.append(i2 + f"a = ap[p + {i}]")
+        lines.append(i2 + f"a = ar[{i}]")
         lines += [i2 + f"c{i}_{j} += a * b{j}" for j in range(nr)]
+    # literal indices: no negative-index wrap-around selects, so the loads and stores of a
+    # row are provably consecutive and LLVM's SLP vectoriser turns them into vector moves
     lines += [ind + f"ct[{i * nr + j}] = c{i}_{j}" for i in range(mr) for j in range(nr)]
     return "\n".join(lines) + "\n"
 

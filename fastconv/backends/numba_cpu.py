@@ -25,6 +25,7 @@ dilation. Each tap (ci, r, s) is then one offset ``koff`` into that buffer, and
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import Optional
 
@@ -33,6 +34,7 @@ from numba import njit, prange
 
 from ..problem import ConvProblem
 from ..threads import get_num_threads
+from .numba_fft_rules import fft_sizes, smooth_size  # noqa: F401 (re-exported)
 from .numba_ukernels import uk_6x8, uk_6x16
 
 MR = 6
@@ -46,6 +48,25 @@ def set_threads() -> None:
     """Numba's pool follows fastconv.set_num_threads (capped at the pool's size)."""
     import numba
     numba.set_num_threads(max(1, min(get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
+
+
+@contextlib.contextmanager
+def slp_vectorize():
+    """Compile (on a cache miss) with LLVM's SLP vectoriser on.
+
+    Numba turns SLP off by default (NUMBA_SLP_VECTORIZE=0) and reads the flag when it
+    optimises a freshly compiled library, so it is set only around our kernels' calls; a cache
+    hit compiles nothing. Without SLP the microkernels' 96 scalar accumulators stay scalar
+    (vfmadd231ss, ~2 GFLOP/s); with it each row becomes two ymm FMAs (vfmadd231ps). Numba
+    compiles under a global lock, so no other compilation sees the flag in between.
+    """
+    import numba
+    old = numba.config.SLP_VECTORIZE
+    numba.config.SLP_VECTORIZE = 1
+    try:
+        yield
+    finally:
+        numba.config.SLP_VECTORIZE = old
 
 
 # ---- input / weight / output marshalling -------------------------------------------------
@@ -240,12 +261,14 @@ def run_direct(problem: ConvProblem, x, w, bias, y) -> None:
     b = _bias(p, bias)
     if p.c_out_per_group < SMALL_M:
         wf = np.ascontiguousarray(w, dtype=p.np_dtype).reshape(-1)
-        direct_rows(xs, wf, b, out, p.n, p.c_in, p.c_out, p.groups, p.kh, p.kw, p.h_out,
-                    p.w_out, p.stride[0], p.dilation[0], p.dilation[1], lay.sw, lay.wq,
-                    lay.rowstride, lay.plane)
+        with slp_vectorize():
+            direct_rows(xs, wf, b, out, p.n, p.c_in, p.c_out, p.groups, p.kh, p.kw,
+                        p.h_out, p.w_out, p.stride[0], p.dilation[0], p.dilation[1], lay.sw,
+                        lay.wq, lay.rowstride, lay.plane)
     else:
-        direct_igemm(xs, _pack_weights(p, w), lay.koff, b, out, p.n, p.c_in, p.c_out,
-                     p.groups, p.h_out, p.w_out, p.stride[0], lay.rowstride, lay.plane, nr)
+        with slp_vectorize():
+            direct_igemm(xs, _pack_weights(p, w), lay.koff, b, out, p.n, p.c_in, p.c_out,
+                         p.groups, p.h_out, p.w_out, p.stride[0], lay.rowstride, lay.plane, nr)
     if copy:
         y[...] = out.reshape(y.shape)
 
@@ -254,7 +277,360 @@ def run_im2col(problem: ConvProblem, x, w, bias, y) -> None:
     set_threads()
     p = problem
     nr, lay, xs, out, copy = _gemm_args(p, x, w, bias, y)
-    im2col_gemm(xs, _pack_weights(p, w), lay.koff, _bias(p, bias), out, p.n, p.c_in, p.c_out,
-                p.groups, p.h_out, p.w_out, p.stride[0], lay.rowstride, lay.plane, nr)
+    with slp_vectorize():
+        im2col_gemm(xs, _pack_weights(p, w), lay.koff, _bias(p, bias), out, p.n, p.c_in,
+                    p.c_out, p.groups, p.h_out, p.w_out, p.stride[0], lay.rowstride, lay.plane,
+                    nr)
+    if copy:
+        y[...] = out.reshape(y.shape)
+
+
+# ---- FFT ---------------------------------------------------------------------------------
+# fft:numba is a 2-D FFT convolution written here, not rocket-fft: rocket-fft would make
+# np.fft work inside @njit, but it is one more compiled dependency to install, and its
+# interface transforms one array at a time, while the convolution wants batched transforms
+# whose inner loop runs along a contiguous batch axis (that is what vectorises in Numba).
+#
+# Complex data are split (separate real and imaginary float arrays). A length-F transform of
+# a (F, B) block runs Stockham autosort decimation-in-frequency passes of radix 4, 2, 3, 5
+# (sizes are padded to 2^a 3^b 5^c); in each pass the innermost loop runs over s*B
+# contiguous elements (s: the pass's stride), so it vectorises even for the first pass. A 2-D
+# transform is: FFT along H (batch W), transpose, FFT along W (batch H): the spectrum stays
+# transposed, (W, H), which the per-frequency contraction does not care about, and the
+# inverse undoes it in the opposite order. Real input: two real planes a, b are transformed
+# as one complex plane a + ib and separated by Hermitian symmetry; only the Fw//2 + 1
+# non-redundant columns are kept. Correlation is X * conj(W); circular wrap-around never
+# reaches a valid output since F >= padded input size.
+
+def fft_factors(n: int) -> np.ndarray:
+    out = []
+    for p in (4, 2, 3, 5):
+        while n % p == 0:
+            out.append(p)
+            n //= p
+    assert n == 1
+    return np.array(out, dtype=np.int64)
+
+
+@njit(cache=True, fastmath={"contract"})
+def _fft_pass(xr, xi, yr, yi, n, s, p, B, N, twr, twi):
+    """One Stockham DIF radix-p pass on length-n sub-sequences at stride s (elements are
+    length-B batch vectors): y[q + s(p*j + t)] = (sum_r x[q + s(j + r m)] w_p^(rt)) w_n^(jt).
+    twr/twi: w_N^k, k < N, with the transform's sign folded in."""
+    m = n // p
+    sb = s * B
+    step = N // n
+    if p == 2:
+        for j in range(m):
+            c = twr[j * step]
+            d = twi[j * step]
+            i0 = j * sb
+            i1 = (j + m) * sb
+            o0 = 2 * j * sb
+            o1 = o0 + sb
+            for q in range(sb):
+                ar = xr[i0 + q]
+                ai = xi[i0 + q]
+                br = xr[i1 + q]
+                bi = xi[i1 + q]
+                yr[o0 + q] = ar + br
+                yi[o0 + q] = ai + bi
+                tr = ar - br
+                ti = ai - bi
+                yr[o1 + q] = tr * c - ti * d
+                yi[o1 + q] = tr * d + ti * c
+    elif p == 4:
+        # w_4 = -i for the forward sign; twi[N//4] is -1 (forward) or +1 (inverse)
+        sg = twi[N // 4]
+        for j in range(m):
+            c1 = twr[j * step]
+            d1 = twi[j * step]
+            c2 = twr[2 * j * step]
+            d2 = twi[2 * j * step]
+            c3 = twr[3 * j * step]
+            d3 = twi[3 * j * step]
+            i0 = j * sb
+            i1 = (j + m) * sb
+            i2 = (j + 2 * m) * sb
+            i3 = (j + 3 * m) * sb
+            o0 = 4 * j * sb
+            for q in range(sb):
+                ar = xr[i0 + q]
+                ai = xi[i0 + q]
+                br = xr[i1 + q]
+                bi = xi[i1 + q]
+                cr = xr[i2 + q]
+                ci = xi[i2 + q]
+                dr = xr[i3 + q]
+                di = xi[i3 + q]
+                s0r = ar + cr
+                s0i = ai + ci
+                d0r = ar - cr
+                d0i = ai - ci
+                s1r = br + dr
+                s1i = bi + di
+                d1r = br - dr
+                d1i = bi - di
+                # (b - d) * w_4 = (b - d) * (sg * i)
+                er = -sg * d1i
+                ei = sg * d1r
+                yr[o0 + q] = s0r + s1r
+                yi[o0 + q] = s0i + s1i
+                tr = d0r + er
+                ti = d0i + ei
+                yr[o0 + sb + q] = tr * c1 - ti * d1
+                yi[o0 + sb + q] = tr * d1 + ti * c1
+                tr = s0r - s1r
+                ti = s0i - s1i
+                yr[o0 + 2 * sb + q] = tr * c2 - ti * d2
+                yi[o0 + 2 * sb + q] = tr * d2 + ti * c2
+                tr = d0r - er
+                ti = d0i - ei
+                yr[o0 + 3 * sb + q] = tr * c3 - ti * d3
+                yi[o0 + 3 * sb + q] = tr * d3 + ti * c3
+    else:
+        # generic small radix (3, 5): p^2 complex multiply-adds per butterfly
+        for j in range(m):
+            for t in range(p):
+                o = (p * j + t) * sb
+                i0 = j * sb
+                for q in range(sb):
+                    yr[o + q] = xr[i0 + q]
+                    yi[o + q] = xi[i0 + q]
+                for r in range(1, p):
+                    e = ((r * t) % p) * (N // p)
+                    c = twr[e]
+                    d = twi[e]
+                    i1 = (j + r * m) * sb
+                    for q in range(sb):
+                        ar = xr[i1 + q]
+                        ai = xi[i1 + q]
+                        yr[o + q] += ar * c - ai * d
+                        yi[o + q] += ar * d + ai * c
+                e = (j * t * step) % N
+                c = twr[e]
+                d = twi[e]
+                if e != 0:
+                    for q in range(sb):
+                        tr = yr[o + q]
+                        ti = yi[o + q]
+                        yr[o + q] = tr * c - ti * d
+                        yi[o + q] = tr * d + ti * c
+
+
+@njit(cache=True)
+def _fft_axis0(ar, ai, br, bi, N, B, factors, twr, twi):
+    """Transform the (N, B) block in (ar, ai) along axis 0, using (br, bi) as scratch; returns
+    True when the result ended up in (br, bi)."""
+    n = N
+    s = 1
+    swapped = False
+    for f in range(factors.size):
+        p = factors[f]
+        if swapped:
+            _fft_pass(br, bi, ar, ai, n, s, p, B, N, twr, twi)
+        else:
+            _fft_pass(ar, ai, br, bi, n, s, p, B, N, twr, twi)
+        swapped = not swapped
+        n //= p
+        s *= p
+    return swapped
+
+
+@njit(cache=True)
+def _transpose(src, dst, rows, cols):
+    """dst (cols, rows) = src (rows, cols)^T, in 32 x 32 tiles."""
+    for i0 in range(0, rows, 32):
+        for j0 in range(0, cols, 32):
+            for i in range(i0, min(i0 + 32, rows)):
+                for j in range(j0, min(j0 + 32, cols)):
+                    dst[j * rows + i] = src[i * cols + j]
+
+
+@njit(cache=True)
+def _fft2_forward_pair(za_r, za_i, zb_r, zb_i, Fh, Fw, fh, twh_r, twh_i, fw, tww_r, tww_i):
+    """2-D FFT of the (Fh, Fw) plane in (za_r, za_i); the (Fw, Fh) spectrum ends in (za_*)."""
+    if _fft_axis0(za_r, za_i, zb_r, zb_i, Fh, Fw, fh, twh_r, twh_i):
+        _transpose(zb_r, za_r, Fh, Fw)
+        _transpose(zb_i, za_i, Fh, Fw)
+    else:
+        _transpose(za_r, zb_r, Fh, Fw)
+        _transpose(za_i, zb_i, Fh, Fw)
+        za_r[:] = zb_r
+        za_i[:] = zb_i
+    if _fft_axis0(za_r, za_i, zb_r, zb_i, Fw, Fh, fw, tww_r, tww_i):
+        za_r[:] = zb_r
+        za_i[:] = zb_i
+
+
+@njit(cache=True)
+def _fft2_inverse_pair(za_r, za_i, zb_r, zb_i, Fh, Fw, fh, twh_r, twh_i, fw, tww_r, tww_i):
+    """Inverse of _fft2_forward_pair (unscaled): (Fw, Fh) spectrum -> (Fh, Fw) plane in za."""
+    if _fft_axis0(za_r, za_i, zb_r, zb_i, Fw, Fh, fw, tww_r, tww_i):
+        _transpose(zb_r, za_r, Fw, Fh)
+        _transpose(zb_i, za_i, Fw, Fh)
+    else:
+        _transpose(za_r, zb_r, Fw, Fh)
+        _transpose(za_i, zb_i, Fw, Fh)
+        za_r[:] = zb_r
+        za_i[:] = zb_i
+    if _fft_axis0(za_r, za_i, zb_r, zb_i, Fh, Fw, fh, twh_r, twh_i):
+        za_r[:] = zb_r
+        za_i[:] = zb_i
+
+
+@njit(parallel=True, cache=True)
+def fft_real_planes(src, nplanes, rows, cols, row0, col0, rstep, cstep, Fh, Fw, fh, twh_r,
+                    twh_i, fw, tww_r, tww_i, out_r, out_i):
+    """Half spectra of nplanes real planes: plane p is src[p*rows*cols ...] (rows, cols),
+    placed at (row0 + i*rstep, col0 + j*cstep) of a zero (Fh, Fw) grid (rstep, cstep > 1
+    dilate a kernel). out_*[p] is (Fw//2 + 1, Fh): frequency along W major."""
+    U = Fw // 2 + 1
+    F = Fh * Fw
+    for pp in prange((nplanes + 1) // 2):
+        zr = np.zeros(F, dtype=src.dtype)
+        zi = np.zeros(F, dtype=src.dtype)
+        tr = np.empty(F, dtype=src.dtype)
+        ti = np.empty(F, dtype=src.dtype)
+        pa = 2 * pp
+        pb = pa + 1
+        for i in range(rows):
+            for j in range(cols):
+                zr[(row0 + i * rstep) * Fw + col0 + j * cstep] = src[(pa * rows + i) * cols + j]
+        if pb < nplanes:
+            for i in range(rows):
+                for j in range(cols):
+                    zi[(row0 + i * rstep) * Fw + col0 + j * cstep] = \
+                        src[(pb * rows + i) * cols + j]
+        _fft2_forward_pair(zr, zi, tr, ti, Fh, Fw, fh, twh_r, twh_i, fw, tww_r, tww_i)
+        # separate: X_a = (S + conj(S~)) / 2, X_b = (S - conj(S~)) / 2i, S~[u, v] = S[-u, -v]
+        for u in range(U):
+            um = (Fw - u) % Fw
+            for v in range(Fh):
+                vm = (Fh - v) % Fh
+                sr = zr[u * Fh + v]
+                si = zi[u * Fh + v]
+                cr = zr[um * Fh + vm]
+                ci = -zi[um * Fh + vm]
+                o = u * Fh + v
+                out_r[pa, o] = 0.5 * (sr + cr)
+                out_i[pa, o] = 0.5 * (si + ci)
+                if pb < nplanes:
+                    out_r[pb, o] = 0.5 * (si - ci)
+                    out_i[pb, o] = -0.5 * (sr - cr)
+
+
+@njit(parallel=True, cache=True)
+def fft_contract(xr, xi, wr, wi, yr, yi, n, c_in, c_out, groups, nf):
+    """Y[n, k, f] = sum_ci X[n, g*cg + ci, f] * conj(W[k, ci, f]) over frequency chunks of 256
+    and blocks of 4 output channels (X loaded once per 4 channels)."""
+    cg = c_in // groups
+    kg = c_out // groups
+    FB = 256
+    nfb = (nf + FB - 1) // FB
+    nkb = (c_out + 3) // 4
+    for t in prange(n * nkb * nfb):
+        fb = t % nfb
+        rest = t // nfb
+        kb = rest % nkb
+        ni = rest // nkb
+        f0 = fb * FB
+        f1 = min(nf, f0 + FB)
+        for k in range(kb * 4, min(c_out, kb * 4 + 4)):
+            for f in range(f0, f1):
+                yr[ni * c_out + k, f] = 0.0
+                yi[ni * c_out + k, f] = 0.0
+        for k in range(kb * 4, min(c_out, kb * 4 + 4)):
+            gi = k // kg
+            for ci in range(cg):
+                xp = ni * c_in + gi * cg + ci
+                for f in range(f0, f1):
+                    ar = xr[xp, f]
+                    ai = xi[xp, f]
+                    br = wr[k * cg + ci, f]
+                    bi = wi[k * cg + ci, f]
+                    yr[ni * c_out + k, f] += ar * br + ai * bi
+                    yi[ni * c_out + k, f] += ai * br - ar * bi
+
+
+@njit(parallel=True, cache=True)
+def ifft_real_planes(sr, si, nplanes, Fh, Fw, fh, twh_r, twh_i, fw, tww_r, tww_i, y, c_out,
+                     ho, wo, sh, sw, bias):
+    """Inverse of the half spectra sr/si (nplanes = n * c_out, plane = n*c_out + k) into y
+    (n, c_out, ho, wo): y = ifft2(S)[oh*sh, ow*sw] + bias[k]."""
+    U = Fw // 2 + 1
+    F = Fh * Fw
+    scale = 1.0 / F
+    for pp in prange((nplanes + 1) // 2):
+        zr = np.empty(F, dtype=y.dtype)
+        zi = np.empty(F, dtype=y.dtype)
+        tr = np.empty(F, dtype=y.dtype)
+        ti = np.empty(F, dtype=y.dtype)
+        pa = 2 * pp
+        pb = pa + 1
+        # Z = Ya + i Yb on the full (Fw, Fh) grid, the upper half from Hermitian symmetry
+        for u in range(Fw):
+            for v in range(Fh):
+                if u < U:
+                    o = u * Fh + v
+                    ar = sr[pa, o]
+                    ai = si[pa, o]
+                    br = sr[pb, o] if pb < nplanes else 0.0
+                    bi = si[pb, o] if pb < nplanes else 0.0
+                else:
+                    o = (Fw - u) * Fh + (Fh - v) % Fh
+                    ar = sr[pa, o]
+                    ai = -si[pa, o]
+                    br = sr[pb, o] if pb < nplanes else 0.0
+                    bi = -si[pb, o] if pb < nplanes else 0.0
+                zr[u * Fh + v] = ar - bi
+                zi[u * Fh + v] = ai + br
+        _fft2_inverse_pair(zr, zi, tr, ti, Fh, Fw, fh, twh_r, twh_i, fw, tww_r, tww_i)
+        for q in range(2):
+            pl = pa + q
+            if pl >= nplanes:
+                break
+            z = zr if q == 0 else zi
+            bv = bias[pl % c_out]
+            for i in range(ho):
+                for j in range(wo):
+                    y[(pl * ho + i) * wo + j] = z[(i * sh) * Fw + j * sw] * scale + bv
+
+
+def _twiddles(n: int, sign: float, dtype):
+    k = np.arange(n)
+    ang = sign * 2.0 * np.pi * k / n
+    return np.cos(ang).astype(dtype), np.sin(ang).astype(dtype)
+
+
+def run_fft(problem: ConvProblem, x, w, bias, y) -> None:
+    set_threads()
+    p = problem
+    dt = p.np_dtype
+    hp, wp, Fh, Fw = fft_sizes(p)
+    fh, fw = fft_factors(Fh), fft_factors(Fw)
+    thr, thi = _twiddles(Fh, -1.0, dt)
+    twr, twi = _twiddles(Fw, -1.0, dt)
+    nf = (Fw // 2 + 1) * Fh
+    xc = np.ascontiguousarray(x, dtype=dt).reshape(-1)
+    wc = np.ascontiguousarray(w, dtype=dt).reshape(-1)
+    npx = p.n * p.c_in
+    npw = p.c_out * p.c_in_per_group
+    npy = p.n * p.c_out
+    xs_r = np.empty((npx, nf), dt)
+    xs_i = np.empty((npx, nf), dt)
+    ws_r = np.empty((npw, nf), dt)
+    ws_i = np.empty((npw, nf), dt)
+    ys_r = np.empty((npy, nf), dt)
+    ys_i = np.empty((npy, nf), dt)
+    out, copy = _out_buffer(y)
+    with slp_vectorize():
+        fft_real_planes(xc, npx, p.h, p.w, p.padding[0], p.padding[2], 1, 1, Fh, Fw, fh, thr,
+                        thi, fw, twr, twi, xs_r, xs_i)
+        fft_real_planes(wc, npw, p.kh, p.kw, 0, 0, p.dilation[0], p.dilation[1], Fh, Fw, fh,
+                        thr, thi, fw, twr, twi, ws_r, ws_i)
+        fft_contract(xs_r, xs_i, ws_r, ws_i, ys_r, ys_i, p.n, p.c_in, p.c_out, p.groups, nf)
+        ifft_real_planes(ys_r, ys_i, npy, Fh, Fw, fh, thr, -thi, fw, twr, -twi, out,
+                            p.c_out, p.h_out, p.w_out, p.stride[0], p.stride[1], _bias(p, bias))
     if copy:
         y[...] = out.reshape(y.shape)

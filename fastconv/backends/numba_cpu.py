@@ -166,7 +166,7 @@ def direct_igemm(xs, apk, koff, bias, y, n, c_in, c_out, groups, ho, wo, sh, row
                     y[yo + j] = ct[i * nr + j] + bv
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath={"contract"})
 def direct_rows(xs, wf, bias, y, n, c_in, c_out, groups, kh, kw, ho, wo, sh, dh, dw, sw, wq,
                 rowstride, plane):
     """Row kernel for few output channels per group (depthwise): y row += w tap * x row."""
@@ -180,16 +180,18 @@ def direct_rows(xs, wf, bias, y, n, c_in, c_out, groups, kh, kw, ho, wo, sh, dh,
         gi = k // kg
         yo = t * wo
         bv = bias[k]
+        yrow = y[yo:yo + wo]
         for j in range(wo):
-            y[yo + j] = bv
+            yrow[j] = bv
         for ci in range(cg):
             xo = (ni * c_in + gi * cg + ci) * plane + oh * sh * rowstride
             for r in range(kh):
                 for s in range(kw):
                     wv = wf[((k * cg + ci) * kh + r) * kw + s]
                     src = xo + r * dh * rowstride + ((s * dw) % sw) * wq + (s * dw) // sw
+                    xrow = xs[src:src + wo]
                     for j in range(wo):
-                        y[yo + j] += wv * xs[src + j]
+                        yrow[j] += wv * xrow[j]
 
 
 @njit(parallel=True, cache=True)
@@ -316,7 +318,11 @@ def fft_factors(n: int) -> np.ndarray:
 def _fft_pass(xr, xi, yr, yi, n, s, p, B, N, twr, twi):
     """One Stockham DIF radix-p pass on length-n sub-sequences at stride s (elements are
     length-B batch vectors): y[q + s(p*j + t)] = (sum_r x[q + s(j + r m)] w_p^(rt)) w_n^(jt).
-    twr/twi: w_N^k, k < N, with the transform's sign folded in."""
+    twr/twi: w_N^k, k < N, with the transform's sign folded in.
+
+    Inner loops index slice views (``a[q]``, q from range) rather than ``x[i0 + q]``: Numba
+    wraps negative indices, and only for a bare loop counter can LLVM prove the wrap-around
+    select away and vectorise."""
     m = n // p
     sb = s * B
     step = N // n
@@ -324,21 +330,25 @@ def _fft_pass(xr, xi, yr, yi, n, s, p, B, N, twr, twi):
         for j in range(m):
             c = twr[j * step]
             d = twi[j * step]
-            i0 = j * sb
-            i1 = (j + m) * sb
-            o0 = 2 * j * sb
-            o1 = o0 + sb
+            ar_ = xr[j * sb:(j + 1) * sb]
+            ai_ = xi[j * sb:(j + 1) * sb]
+            br_ = xr[(j + m) * sb:(j + m + 1) * sb]
+            bi_ = xi[(j + m) * sb:(j + m + 1) * sb]
+            y0r = yr[2 * j * sb:(2 * j + 1) * sb]
+            y0i = yi[2 * j * sb:(2 * j + 1) * sb]
+            y1r = yr[(2 * j + 1) * sb:(2 * j + 2) * sb]
+            y1i = yi[(2 * j + 1) * sb:(2 * j + 2) * sb]
             for q in range(sb):
-                ar = xr[i0 + q]
-                ai = xi[i0 + q]
-                br = xr[i1 + q]
-                bi = xi[i1 + q]
-                yr[o0 + q] = ar + br
-                yi[o0 + q] = ai + bi
+                ar = ar_[q]
+                ai = ai_[q]
+                br = br_[q]
+                bi = bi_[q]
+                y0r[q] = ar + br
+                y0i[q] = ai + bi
                 tr = ar - br
                 ti = ai - bi
-                yr[o1 + q] = tr * c - ti * d
-                yi[o1 + q] = tr * d + ti * c
+                y1r[q] = tr * c - ti * d
+                y1i[q] = tr * d + ti * c
     elif p == 4:
         # w_4 = -i for the forward sign; twi[N//4] is -1 (forward) or +1 (inverse)
         sg = twi[N // 4]
@@ -349,73 +359,90 @@ def _fft_pass(xr, xi, yr, yi, n, s, p, B, N, twr, twi):
             d2 = twi[2 * j * step]
             c3 = twr[3 * j * step]
             d3 = twi[3 * j * step]
-            i0 = j * sb
-            i1 = (j + m) * sb
-            i2 = (j + 2 * m) * sb
-            i3 = (j + 3 * m) * sb
+            x0r = xr[j * sb:(j + 1) * sb]
+            x0i = xi[j * sb:(j + 1) * sb]
+            x1r = xr[(j + m) * sb:(j + m + 1) * sb]
+            x1i = xi[(j + m) * sb:(j + m + 1) * sb]
+            x2r = xr[(j + 2 * m) * sb:(j + 2 * m + 1) * sb]
+            x2i = xi[(j + 2 * m) * sb:(j + 2 * m + 1) * sb]
+            x3r = xr[(j + 3 * m) * sb:(j + 3 * m + 1) * sb]
+            x3i = xi[(j + 3 * m) * sb:(j + 3 * m + 1) * sb]
             o0 = 4 * j * sb
+            y0r = yr[o0:o0 + sb]
+            y0i = yi[o0:o0 + sb]
+            y1r = yr[o0 + sb:o0 + 2 * sb]
+            y1i = yi[o0 + sb:o0 + 2 * sb]
+            y2r = yr[o0 + 2 * sb:o0 + 3 * sb]
+            y2i = yi[o0 + 2 * sb:o0 + 3 * sb]
+            y3r = yr[o0 + 3 * sb:o0 + 4 * sb]
+            y3i = yi[o0 + 3 * sb:o0 + 4 * sb]
             for q in range(sb):
-                ar = xr[i0 + q]
-                ai = xi[i0 + q]
-                br = xr[i1 + q]
-                bi = xi[i1 + q]
-                cr = xr[i2 + q]
-                ci = xi[i2 + q]
-                dr = xr[i3 + q]
-                di = xi[i3 + q]
+                ar = x0r[q]
+                ai = x0i[q]
+                br = x1r[q]
+                bi = x1i[q]
+                cr = x2r[q]
+                ci = x2i[q]
+                dr = x3r[q]
+                di = x3i[q]
                 s0r = ar + cr
                 s0i = ai + ci
-                d0r = ar - cr
-                d0i = ai - ci
+                e0r = ar - cr
+                e0i = ai - ci
                 s1r = br + dr
                 s1i = bi + di
-                d1r = br - dr
-                d1i = bi - di
+                e1r = br - dr
+                e1i = bi - di
                 # (b - d) * w_4 = (b - d) * (sg * i)
-                er = -sg * d1i
-                ei = sg * d1r
-                yr[o0 + q] = s0r + s1r
-                yi[o0 + q] = s0i + s1i
-                tr = d0r + er
-                ti = d0i + ei
-                yr[o0 + sb + q] = tr * c1 - ti * d1
-                yi[o0 + sb + q] = tr * d1 + ti * c1
+                er = -sg * e1i
+                ei = sg * e1r
+                y0r[q] = s0r + s1r
+                y0i[q] = s0i + s1i
+                tr = e0r + er
+                ti = e0i + ei
+                y1r[q] = tr * c1 - ti * d1
+                y1i[q] = tr * d1 + ti * c1
                 tr = s0r - s1r
                 ti = s0i - s1i
-                yr[o0 + 2 * sb + q] = tr * c2 - ti * d2
-                yi[o0 + 2 * sb + q] = tr * d2 + ti * c2
-                tr = d0r - er
-                ti = d0i - ei
-                yr[o0 + 3 * sb + q] = tr * c3 - ti * d3
-                yi[o0 + 3 * sb + q] = tr * d3 + ti * c3
+                y2r[q] = tr * c2 - ti * d2
+                y2i[q] = tr * d2 + ti * c2
+                tr = e0r - er
+                ti = e0i - ei
+                y3r[q] = tr * c3 - ti * d3
+                y3i[q] = tr * d3 + ti * c3
     else:
         # generic small radix (3, 5): p^2 complex multiply-adds per butterfly
         for j in range(m):
             for t in range(p):
                 o = (p * j + t) * sb
-                i0 = j * sb
+                ytr = yr[o:o + sb]
+                yti = yi[o:o + sb]
+                x0r = xr[j * sb:(j + 1) * sb]
+                x0i = xi[j * sb:(j + 1) * sb]
                 for q in range(sb):
-                    yr[o + q] = xr[i0 + q]
-                    yi[o + q] = xi[i0 + q]
+                    ytr[q] = x0r[q]
+                    yti[q] = x0i[q]
                 for r in range(1, p):
                     e = ((r * t) % p) * (N // p)
                     c = twr[e]
                     d = twi[e]
                     i1 = (j + r * m) * sb
+                    xar = xr[i1:i1 + sb]
+                    xai = xi[i1:i1 + sb]
                     for q in range(sb):
-                        ar = xr[i1 + q]
-                        ai = xi[i1 + q]
-                        yr[o + q] += ar * c - ai * d
-                        yi[o + q] += ar * d + ai * c
+                        ar = xar[q]
+                        ai = xai[q]
+                        ytr[q] += ar * c - ai * d
+                        yti[q] += ar * d + ai * c
                 e = (j * t * step) % N
-                c = twr[e]
-                d = twi[e]
                 if e != 0:
+                    c = twr[e]
+                    d = twi[e]
                     for q in range(sb):
-                        tr = yr[o + q]
-                        ti = yi[o + q]
-                        yr[o + q] = tr * c - ti * d
-                        yi[o + q] = tr * d + ti * c
+                        tr = ytr[q]
+                        ti = yti[q]
+                        ytr[q] = tr * c - ti * d
+                        yti[q] = tr * d + ti * c
 
 
 @njit(cache=True)
@@ -487,6 +514,8 @@ def fft_real_planes(src, nplanes, rows, cols, row0, col0, rstep, cstep, Fh, Fw, 
     dilate a kernel). out_*[p] is (Fw//2 + 1, Fh): frequency along W major."""
     U = Fw // 2 + 1
     F = Fh * Fw
+    nf = U * Fh
+    half = out_r[:0].sum() + 0.5   # 0.5 in the data's dtype
     for pp in prange((nplanes + 1) // 2):
         zr = np.zeros(F, dtype=src.dtype)
         zi = np.zeros(F, dtype=src.dtype)
@@ -513,14 +542,14 @@ def fft_real_planes(src, nplanes, rows, cols, row0, col0, rstep, cstep, Fh, Fw, 
                 cr = zr[um * Fh + vm]
                 ci = -zi[um * Fh + vm]
                 o = u * Fh + v
-                out_r[pa, o] = 0.5 * (sr + cr)
-                out_i[pa, o] = 0.5 * (si + ci)
+                out_r[pa * nf + o] = half * (sr + cr)
+                out_i[pa * nf + o] = half * (si + ci)
                 if pb < nplanes:
-                    out_r[pb, o] = 0.5 * (si - ci)
-                    out_i[pb, o] = -0.5 * (sr - cr)
+                    out_r[pb * nf + o] = half * (si - ci)
+                    out_i[pb * nf + o] = -half * (sr - cr)
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath={"contract"})
 def fft_contract(xr, xi, wr, wi, yr, yi, n, c_in, c_out, groups, nf):
     """Y[n, k, f] = sum_ci X[n, g*cg + ci, f] * conj(W[k, ci, f]) over frequency chunks of 256
     and blocks of 4 output channels (X loaded once per 4 channels)."""
@@ -536,21 +565,28 @@ def fft_contract(xr, xi, wr, wi, yr, yi, n, c_in, c_out, groups, nf):
         ni = rest // nkb
         f0 = fb * FB
         f1 = min(nf, f0 + FB)
-        for k in range(kb * 4, min(c_out, kb * 4 + 4)):
-            for f in range(f0, f1):
-                yr[ni * c_out + k, f] = 0.0
-                yi[ni * c_out + k, f] = 0.0
+        nfc = f1 - f0
         for k in range(kb * 4, min(c_out, kb * 4 + 4)):
             gi = k // kg
+            yo = (ni * c_out + k) * nf
+            ykr = yr[yo + f0:yo + f1]
+            yki = yi[yo + f0:yo + f1]
+            ykr[:] = 0.0
+            yki[:] = 0.0
             for ci in range(cg):
-                xp = ni * c_in + gi * cg + ci
-                for f in range(f0, f1):
-                    ar = xr[xp, f]
-                    ai = xi[xp, f]
-                    br = wr[k * cg + ci, f]
-                    bi = wi[k * cg + ci, f]
-                    yr[ni * c_out + k, f] += ar * br + ai * bi
-                    yi[ni * c_out + k, f] += ai * br - ar * bi
+                xo = (ni * c_in + gi * cg + ci) * nf
+                wo_ = (k * cg + ci) * nf
+                xcr = xr[xo + f0:xo + f1]
+                xci = xi[xo + f0:xo + f1]
+                wcr = wr[wo_ + f0:wo_ + f1]
+                wci = wi[wo_ + f0:wo_ + f1]
+                for f in range(nfc):
+                    ar = xcr[f]
+                    ai = xci[f]
+                    br = wcr[f]
+                    bi = wci[f]
+                    ykr[f] += ar * br + ai * bi
+                    yki[f] += ai * br - ar * bi
 
 
 @njit(parallel=True, cache=True)
@@ -560,6 +596,8 @@ def ifft_real_planes(sr, si, nplanes, Fh, Fw, fh, twh_r, twh_i, fw, tww_r, tww_i
     (n, c_out, ho, wo): y = ifft2(S)[oh*sh, ow*sw] + bias[k]."""
     U = Fw // 2 + 1
     F = Fh * Fw
+    nf = U * Fh
+    zero = sr[:0].sum()   # 0 in the data's dtype
     scale = 1.0 / F
     for pp in prange((nplanes + 1) // 2):
         zr = np.empty(F, dtype=y.dtype)
@@ -573,16 +611,16 @@ def ifft_real_planes(sr, si, nplanes, Fh, Fw, fh, twh_r, twh_i, fw, tww_r, tww_i
             for v in range(Fh):
                 if u < U:
                     o = u * Fh + v
-                    ar = sr[pa, o]
-                    ai = si[pa, o]
-                    br = sr[pb, o] if pb < nplanes else 0.0
-                    bi = si[pb, o] if pb < nplanes else 0.0
+                    ar = sr[pa * nf + o]
+                    ai = si[pa * nf + o]
+                    br = sr[pb * nf + o] if pb < nplanes else zero
+                    bi = si[pb * nf + o] if pb < nplanes else zero
                 else:
                     o = (Fw - u) * Fh + (Fh - v) % Fh
-                    ar = sr[pa, o]
-                    ai = -si[pa, o]
-                    br = sr[pb, o] if pb < nplanes else 0.0
-                    bi = -si[pb, o] if pb < nplanes else 0.0
+                    ar = sr[pa * nf + o]
+                    ai = -si[pa * nf + o]
+                    br = sr[pb * nf + o] if pb < nplanes else zero
+                    bi = -si[pb * nf + o] if pb < nplanes else zero
                 zr[u * Fh + v] = ar - bi
                 zi[u * Fh + v] = ai + br
         _fft2_inverse_pair(zr, zi, tr, ti, Fh, Fw, fh, twh_r, twh_i, fw, tww_r, tww_i)
@@ -595,6 +633,63 @@ def ifft_real_planes(sr, si, nplanes, Fh, Fw, fh, twh_r, twh_i, fw, tww_r, tww_i
             for i in range(ho):
                 for j in range(wo):
                     y[(pl * ho + i) * wo + j] = z[(i * sh) * Fw + j * sw] * scale + bv
+
+
+@njit(parallel=True, cache=True, fastmath={"contract"})
+def dft_kernel_planes(src, nplanes, kh, kw, dh, dw, Fh, Fw, twh_r, twh_i, tww_r, tww_i, out_r,
+                      out_i):
+    """Half spectra of small kernels by a separable direct DFT (same layout as
+    fft_real_planes): A[s, v] = sum_r w[r, s] e^(-2 pi i v r dh / Fh), then
+    W[u, v] = sum_s A[s, v] e^(-2 pi i u s dw / Fw); (kh + U) kw Fh complex multiply-adds per
+    plane instead of a full Fh x Fw transform of a grid that is almost all zeros."""
+    U = Fw // 2 + 1
+    # e^(-2 pi i v r dh / Fh) for every (r, v), shared by all planes
+    rr = np.empty(kh * Fh, dtype=out_r.dtype)
+    ri = np.empty(kh * Fh, dtype=out_r.dtype)
+    for r in range(kh):
+        for v in range(Fh):
+            e = (v * r * dh) % Fh
+            rr[r * Fh + v] = twh_r[e]
+            ri[r * Fh + v] = twh_i[e]
+    for pl in prange(nplanes):
+        ar = np.zeros(kw * Fh, dtype=out_r.dtype)
+        ai = np.zeros(kw * Fh, dtype=out_r.dtype)
+        for s in range(kw):
+            asr = ar[s * Fh:(s + 1) * Fh]
+            asi = ai[s * Fh:(s + 1) * Fh]
+            for r in range(kh):
+                wv = src[(pl * kh + r) * kw + s]
+                trr = rr[r * Fh:(r + 1) * Fh]
+                tri = ri[r * Fh:(r + 1) * Fh]
+                for v in range(Fh):
+                    asr[v] += wv * trr[v]
+                    asi[v] += wv * tri[v]
+        for u in range(U):
+            o = (pl * U + u) * Fh
+            orow = out_r[o:o + Fh]
+            oiow = out_i[o:o + Fh]
+            orow[:] = 0.0
+            oiow[:] = 0.0
+            for s in range(kw):
+                e = (u * s * dw) % Fw
+                c = tww_r[e]
+                d = tww_i[e]
+                asr = ar[s * Fh:(s + 1) * Fh]
+                asi = ai[s * Fh:(s + 1) * Fh]
+                for v in range(Fh):
+                    xr = asr[v]
+                    xi = asi[v]
+                    orow[v] += xr * c - xi * d
+                    oiow[v] += xr * d + xi * c
+
+
+def kernel_by_dft(problem: ConvProblem, fh: int, fw: int) -> bool:
+    """Separable DFT of the kernels when it costs less than a pair-packed 2-D FFT (rough
+    operation counts: (kh + U) kw Fh multiply-adds vs Fh Fw log2(Fh Fw) / 2)."""
+    p = problem
+    dft = (p.kh + fw // 2 + 1) * p.kw * fh
+    fft = 0.5 * fh * fw * np.log2(max(2, fh * fw))
+    return dft <= fft
 
 
 def _twiddles(n: int, sign: float, dtype):
@@ -617,20 +712,49 @@ def run_fft(problem: ConvProblem, x, w, bias, y) -> None:
     npx = p.n * p.c_in
     npw = p.c_out * p.c_in_per_group
     npy = p.n * p.c_out
-    xs_r = np.empty((npx, nf), dt)
-    xs_i = np.empty((npx, nf), dt)
-    ws_r = np.empty((npw, nf), dt)
-    ws_i = np.empty((npw, nf), dt)
-    ys_r = np.empty((npy, nf), dt)
-    ys_i = np.empty((npy, nf), dt)
+    xs_r = np.empty(npx * nf, dt)
+    xs_i = np.empty(npx * nf, dt)
+    ws_r = np.empty(npw * nf, dt)
+    ws_i = np.empty(npw * nf, dt)
+    ys_r = np.empty(npy * nf, dt)
+    ys_i = np.empty(npy * nf, dt)
     out, copy = _out_buffer(y)
     with slp_vectorize():
         fft_real_planes(xc, npx, p.h, p.w, p.padding[0], p.padding[2], 1, 1, Fh, Fw, fh, thr,
                         thi, fw, twr, twi, xs_r, xs_i)
-        fft_real_planes(wc, npw, p.kh, p.kw, 0, 0, p.dilation[0], p.dilation[1], Fh, Fw, fh,
-                        thr, thi, fw, twr, twi, ws_r, ws_i)
+        if kernel_by_dft(p, Fh, Fw):
+            dft_kernel_planes(wc, npw, p.kh, p.kw, p.dilation[0], p.dilation[1], Fh, Fw, thr,
+                              thi, twr, twi, ws_r, ws_i)
+        else:
+            fft_real_planes(wc, npw, p.kh, p.kw, 0, 0, p.dilation[0], p.dilation[1], Fh, Fw,
+                            fh, thr, thi, fw, twr, twi, ws_r, ws_i)
         fft_contract(xs_r, xs_i, ws_r, ws_i, ys_r, ys_i, p.n, p.c_in, p.c_out, p.groups, nf)
         ifft_real_planes(ys_r, ys_i, npy, Fh, Fw, fh, thr, -thi, fw, twr, -twi, out,
                             p.c_out, p.h_out, p.w_out, p.stride[0], p.stride[1], _bias(p, bias))
     if copy:
         y[...] = out.reshape(y.shape)
+
+
+# ---- cache status ------------------------------------------------------------------------
+# The kernels a call may compile; the microkernels and FFT helpers are compiled into them.
+KERNELS = (direct_igemm, direct_rows, im2col_gemm, fft_real_planes, dft_kernel_planes,
+           fft_contract, ifft_real_planes)
+
+
+def numba_cache_status() -> str:
+    """Whether Numba's on-disk cache holds compiled code for this module's kernels, e.g.
+    "warm: 6/6 kernels, 12 signatures in /path" or "cold: 0/6 kernels ...". A cold cache
+    means the first call of each kernel and dtype compiles (seconds to a minute)."""
+    warm = sigs = 0
+    where = "?"
+    for kernel in KERNELS:
+        try:
+            cache = kernel._cache
+            where = cache._cache_path
+            entries = len(cache._cache_file._load_index())  # {} when absent or stale
+        except Exception:  # private Numba API: report unknown rather than fail `info`
+            return "unknown (this Numba's cache layout is not the one expected)"
+        warm += entries > 0
+        sigs += entries
+    state = "warm" if warm == len(KERNELS) else ("partly warm" if warm else "cold")
+    return f"{state}: {warm}/{len(KERNELS)} kernels, {sigs} signatures cached in {where}"

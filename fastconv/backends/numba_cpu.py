@@ -115,10 +115,20 @@ def _pack_weights(problem: ConvProblem, w: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(a.reshape(g, mp, MR, k).transpose(0, 1, 3, 2)).reshape(-1)
 
 
+def _flat(a: np.ndarray, dtype) -> np.ndarray:
+    """``a`` as a flat, C-contiguous, writeable array of ``dtype`` (a copy only when needed).
+    Writeable too: Numba types read-only arrays separately, which would compile every kernel
+    again for the read-only inputs the tests (and users) pass."""
+    a = np.ascontiguousarray(a, dtype=dtype)
+    if not a.flags.writeable:
+        a = a.copy()
+    return a.reshape(-1)
+
+
 def _bias(problem: ConvProblem, bias) -> np.ndarray:
     if bias is None:
         return np.zeros(problem.c_out, dtype=problem.np_dtype)
-    return np.ascontiguousarray(bias, dtype=problem.np_dtype)
+    return _flat(bias, problem.np_dtype)
 
 
 def _out_buffer(y: np.ndarray):
@@ -262,7 +272,7 @@ def run_direct(problem: ConvProblem, x, w, bias, y) -> None:
     nr, lay, xs, out, copy = _gemm_args(p, x, w, bias, y)
     b = _bias(p, bias)
     if p.c_out_per_group < SMALL_M:
-        wf = np.ascontiguousarray(w, dtype=p.np_dtype).reshape(-1)
+        wf = _flat(w, p.np_dtype)
         with slp_vectorize():
             direct_rows(xs, wf, b, out, p.n, p.c_in, p.c_out, p.groups, p.kh, p.kw,
                         p.h_out, p.w_out, p.stride[0], p.dilation[0], p.dilation[1], lay.sw,
@@ -707,8 +717,8 @@ def run_fft(problem: ConvProblem, x, w, bias, y) -> None:
     thr, thi = _twiddles(Fh, -1.0, dt)
     twr, twi = _twiddles(Fw, -1.0, dt)
     nf = (Fw // 2 + 1) * Fh
-    xc = np.ascontiguousarray(x, dtype=dt).reshape(-1)
-    wc = np.ascontiguousarray(w, dtype=dt).reshape(-1)
+    xc = _flat(x, dt)
+    wc = _flat(w, dt)
     npx = p.n * p.c_in
     npw = p.c_out * p.c_in_per_group
     npy = p.n * p.c_out

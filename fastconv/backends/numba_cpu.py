@@ -150,15 +150,19 @@ def _uk(nr, kc, ap, ao, bp, bo, koff, ct):
 @njit(parallel=True, cache=True)
 def direct_igemm(xs, apk, koff, bias, y, n, c_in, c_out, groups, ho, wo, sh, rowstride, plane,
                  nr):
-    """Implicit-GEMM direct convolution (see module docstring); y is (n, c_out, ho, wo)."""
+    """Implicit-GEMM direct convolution (see module docstring); y is (n, c_out, ho, wo).
+    One prange job = one MR x nr tile: (image, group, output row, column block, M panel),
+    M panel fastest so that a thread's consecutive jobs reuse the same input rows."""
     kk = koff.size
     cg = c_in // groups
     kg = c_out // groups
     mp = (kg + MR - 1) // MR
     nwb = (wo + nr - 1) // nr
-    for t in prange(n * groups * ho * nwb):
-        wb = t % nwb
-        rest = t // nwb
+    for t in prange(n * groups * ho * nwb * mp):
+        m = t % mp
+        rest = t // mp
+        wb = rest % nwb
+        rest //= nwb
         oh = rest % ho
         rest //= ho
         gi = rest % groups
@@ -166,14 +170,13 @@ def direct_igemm(xs, apk, koff, bias, y, n, c_in, c_out, groups, ho, wo, sh, row
         bo = (ni * c_in + gi * cg) * plane + oh * sh * rowstride + wb * nr
         ct = np.empty(MR * nr, dtype=y.dtype)
         jn = min(nr, wo - wb * nr)
-        for m in range(mp):
-            _uk(nr, kk, apk, (gi * mp + m) * kk * MR, xs, bo, koff, ct)
-            for i in range(min(MR, kg - m * MR)):
-                k = gi * kg + m * MR + i
-                yo = ((ni * c_out + k) * ho + oh) * wo + wb * nr
-                bv = bias[k]
-                for j in range(jn):
-                    y[yo + j] = ct[i * nr + j] + bv
+        _uk(nr, kk, apk, (gi * mp + m) * kk * MR, xs, bo, koff, ct)
+        for i in range(min(MR, kg - m * MR)):
+            k = gi * kg + m * MR + i
+            yo = ((ni * c_out + k) * ho + oh) * wo + wb * nr
+            bv = bias[k]
+            for j in range(jn):
+                y[yo + j] = ct[i * nr + j] + bv
 
 
 @njit(parallel=True, cache=True, fastmath={"contract"})
@@ -206,8 +209,11 @@ def direct_rows(xs, wf, bias, y, n, c_in, c_out, groups, kh, kw, ho, wo, sh, dh,
 
 @njit(parallel=True, cache=True)
 def im2col_gemm(xs, apk, koff, bias, y, n, c_in, c_out, groups, ho, wo, sh, rowstride, plane,
-                nr):
-    """GEMM y[k, col] = sum_K A[k, K] B[K, col] with B = im2col(x) packed panel by panel."""
+                nr, mgroups):
+    """GEMM y[k, col] = sum_K A[k, K] B[K, col] with B = im2col(x) packed panel by panel.
+    One prange job: (image, group, block of NC_PANELS column panels, one of ``mgroups``
+    slices of the M panels); small-N layers use mgroups > 1 so every thread has work (each
+    slice packs its B block again)."""
     kk = koff.size
     cg = c_in // groups
     kg = c_out // groups
@@ -215,9 +221,12 @@ def im2col_gemm(xs, apk, koff, bias, y, n, c_in, c_out, groups, ho, wo, sh, rows
     ncol = ho * wo
     npan = (ncol + nr - 1) // nr
     nblk = (npan + NC_PANELS - 1) // NC_PANELS
-    for t in prange(n * groups * nblk):
-        blk = t % nblk
-        rest = t // nblk
+    mper = (mp + mgroups - 1) // mgroups
+    for t in prange(n * groups * nblk * mgroups):
+        mg = t % mgroups
+        rest = t // mgroups
+        blk = rest % nblk
+        rest = rest // nblk
         gi = rest % groups
         ni = rest // groups
         p0 = blk * NC_PANELS
@@ -238,7 +247,7 @@ def im2col_gemm(xs, apk, koff, bias, y, n, c_in, c_out, groups, ho, wo, sh, rows
                     dst = (p * kc + q) * nr
                     for j in range(nr):
                         bpk[dst + j] = xs[src + colbase[p * nr + j]]
-            for m in range(mp):
+            for m in range(mg * mper, min(mp, (mg + 1) * mper)):
                 ao = ((gi * mp + m) * kk + k0) * MR
                 mi = min(MR, kg - m * MR)
                 for p in range(np_):
@@ -258,8 +267,10 @@ def im2col_gemm(xs, apk, koff, bias, y, n, c_in, c_out, groups, ho, wo, sh, rows
 
 
 # ---- run functions (the registry's entries) ----------------------------------------------
-def _gemm_args(problem, x, w, bias, y):
+def _gemm_args(problem, x, w, bias, y, narrow_ok=False):
     nr = NR_BY_DTYPE[problem.dtype]
+    if narrow_ok and problem.w_out <= nr // 2:
+        nr //= 2   # 7-wide rows (ResNet res5) waste less of a 6x8 tile than of a 6x16 one
     lay = Layout(problem, nr)
     xs = _relayout_input(problem, x, lay)
     out, copy = _out_buffer(y)
@@ -269,7 +280,7 @@ def _gemm_args(problem, x, w, bias, y):
 def run_direct(problem: ConvProblem, x, w, bias, y) -> None:
     set_threads()
     p = problem
-    nr, lay, xs, out, copy = _gemm_args(p, x, w, bias, y)
+    nr, lay, xs, out, copy = _gemm_args(p, x, w, bias, y, narrow_ok=p.dtype == "float32")
     b = _bias(p, bias)
     if p.c_out_per_group < SMALL_M:
         wf = _flat(w, p.np_dtype)
@@ -289,10 +300,14 @@ def run_im2col(problem: ConvProblem, x, w, bias, y) -> None:
     set_threads()
     p = problem
     nr, lay, xs, out, copy = _gemm_args(p, x, w, bias, y)
+    npan = -(-(p.h_out * p.w_out) // nr)
+    jobs = p.n * p.groups * -(-npan // NC_PANELS)
+    mp = -(-p.c_out_per_group // MR)
+    mgroups = max(1, min(mp, -(-4 * get_num_threads() // jobs)))
     with slp_vectorize():
         im2col_gemm(xs, _pack_weights(p, w), lay.koff, _bias(p, bias), out, p.n, p.c_in,
                     p.c_out, p.groups, p.h_out, p.w_out, p.stride[0], lay.rowstride, lay.plane,
-                    nr)
+                    nr, mgroups)
     if copy:
         y[...] = out.reshape(y.shape)
 

@@ -41,7 +41,8 @@ for case in CASES:
         xt, wt, bt = map(torch.from_numpy, (x, w, b))
         pad = p.padding
         f = lambda: torch.nn.functional.conv2d(
-            torch.nn.functional.pad(xt, (pad[2], pad[3], pad[0], pad[1])) if len(set(pad)) > 1 else xt,
+            torch.nn.functional.pad(xt, (pad[2], pad[3], pad[0], pad[1]))
+            if len(set(pad)) > 1 else xt,
             wt, bt, stride=p.stride, padding=0 if len(set(pad)) > 1 else pad[0],
             dilation=p.dilation, groups=p.groups)
         with torch.no_grad():

@@ -26,8 +26,6 @@ dilation. Each tap (ci, r, s) is then one offset ``koff`` into that buffer, and
 from __future__ import annotations
 
 import contextlib
-import os
-from typing import Optional
 
 import numpy as np
 from numba import njit, prange

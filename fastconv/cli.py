@@ -50,7 +50,9 @@ def numba_summary() -> str:
         import numba
     except Exception as exc:
         return f"not importable ({exc})"
-    return f"{numba.__version__}, {numba.config.NUMBA_NUM_THREADS} threads available"
+    from .backends.numba_cpu import numba_cache_status
+    return (f"{numba.__version__}, {numba.config.NUMBA_NUM_THREADS} threads available; "
+            f"cache {numba_cache_status()}")
 
 
 def cmd_info(args) -> int:

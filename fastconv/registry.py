@@ -17,6 +17,7 @@ from typing import Callable, Optional
 from . import backends, reference
 from .backends import c as c_backend
 from .backends import numba_cuda as cuda_backend
+from .backends import numba_entry
 from .problem import ConvProblem
 
 ALGOS = ("direct", "im2col", "fft")
@@ -68,9 +69,9 @@ REGISTRY: tuple[Implementation, ...] = (
     Implementation("direct", "c", c_backend.conv2d_direct),
     Implementation("im2col", "c"),
     Implementation("fft", "c"),
-    Implementation("direct", "numba"),
-    Implementation("im2col", "numba"),
-    Implementation("fft", "numba"),
+    Implementation("direct", "numba", numba_entry.run_direct),
+    Implementation("im2col", "numba", numba_entry.run_im2col),
+    Implementation("fft", "numba", numba_entry.run_fft, numba_entry.supports_fft),
     Implementation("direct", "cuda", cuda_backend.run_direct, cuda_backend.supports_direct),
     Implementation("im2col", "cuda", cuda_backend.run_im2col, cuda_backend.supports_im2col),
     Implementation("fft", "cuda", cuda_backend.run_fft, cuda_backend.supports_fft),

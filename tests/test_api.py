@@ -198,11 +198,9 @@ def test_out_is_untouched_on_error(no_kernel_runs):
 
 # ---- not supported ----------------------------------------------------------------------------
 @pytest.mark.parametrize("kwargs, reason", [
-    (dict(algo="fft"), NOT_IMPLEMENTED),
-    (dict(backend="numba"), NOT_IMPLEMENTED),
     (dict(algo="im2col", backend="c"), NOT_IMPLEMENTED),
     (dict(algo="reference", backend="c"), "no such pair"),
-    (dict(algo=("fft", "im2col"), backend="numba"), NOT_IMPLEMENTED),
+    (dict(algo="reference", backend="numba"), "no such pair"),
 ])
 def test_explicit_choice_that_cannot_run(kwargs, reason, no_kernel_runs):
     with pytest.raises(NotImplementedError) as info:

@@ -1,0 +1,783 @@
+"""The Numba CPU backend: direct, im2col and fft as parallel ``@njit`` kernels.
+
+Shape of the code
+-----------------
+Python (this module's ``run_*`` functions) normalises; kernels compute. Every kernel sees only
+C-contiguous 1-D arrays of the problem's dtype plus ints, so each kernel compiles exactly twice
+(float32, float64) whatever the caller's layout, strides, flip or conv1d-ness: the catalog's
+strided, NHWC and flipped cases reuse the same machine code, and ``cache=True`` keeps it on disk.
+
+The input is re-laid once per call (``_relayout_input``): zero padding applied, and the width
+axis split into ``stride_w`` phases, ``xs[n, c, hp, phase, q] = xpad[n, c, hp, q*stride_w +
+phase]``, so that tap (r, s) of output column ow lives at ``q = ow + (s*dil_w) // stride_w`` of
+phase ``(s*dil_w) % stride_w``: unit stride along the output width for every stride and
+dilation. Each tap (ci, r, s) is then one offset ``koff`` into that buffer, and
+
+- ``direct:numba`` is an implicit GEMM: an MR x NR microkernel (numba_ukernels.py) reads its B
+  rows straight from the image at ``base + koff[k]`` (NR output columns of one output row),
+  A is the weight packed in MR-row panels; prange over (image, group, output row, column block).
+  Problems with fewer than 4 output channels per group (depthwise) use a row kernel instead:
+  one output row accumulated tap by tap, vectorised along the width.
+- ``im2col:numba`` packs im2col panels (KC x NR, im2col fused into the packing, no lowered
+  matrix) of the flattened output pixels and runs the same microkernel over them, cache
+  blocked over K; prange over (image, group, block of column panels).
+- ``fft:numba``: see the FFT section below.
+"""
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+from numba import njit, prange
+
+from ..problem import ConvProblem
+from ..threads import get_num_threads
+from .numba_fft_rules import fft_sizes, smooth_size  # noqa: F401 (re-exported)
+from .numba_ukernels import uk_6x8, uk_6x16
+
+MR = 6
+NR_BY_DTYPE = {"float32": 16, "float64": 8}   # one row of the tile = two 256-bit vectors
+KC = 256          # K block of the im2col GEMM: a KC x NR fp32 panel is 16 KiB (half of L1d)
+NC_PANELS = 8     # column panels packed together: one prange job of the im2col GEMM
+SMALL_M = 4       # fewer output channels per group than this: direct uses the row kernel
+
+
+def set_threads() -> None:
+    """Numba's pool follows fastconv.set_num_threads (capped at the pool's size)."""
+    import numba
+    numba.set_num_threads(max(1, min(get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
+
+
+@contextlib.contextmanager
+def slp_vectorize():
+    """Compile (on a cache miss) with LLVM's SLP vectoriser on.
+
+    Numba turns SLP off by default (NUMBA_SLP_VECTORIZE=0) and reads the flag when it
+    optimises a freshly compiled library, so it is set only around our kernels' calls; a cache
+    hit compiles nothing. Without SLP the microkernels' 96 scalar accumulators stay scalar
+    (vfmadd231ss, ~2 GFLOP/s); with it each row becomes two ymm FMAs (vfmadd231ps). Numba
+    compiles under a global lock, so no other compilation sees the flag in between.
+    """
+    import numba
+    old = numba.config.SLP_VECTORIZE
+    numba.config.SLP_VECTORIZE = 1
+    try:
+        yield
+    finally:
+        numba.config.SLP_VECTORIZE = old
+
+
+# ---- input / weight / output marshalling -------------------------------------------------
+class Layout:
+    """Geometry of the re-laid input buffer (see the module docstring)."""
+
+    def __init__(self, problem: ConvProblem, nr: int):
+        p = problem
+        sh, sw = p.stride
+        dh, dw = p.dilation
+        self.hp = p.h + p.padding[0] + p.padding[1]
+        wp = p.w + p.padding[2] + p.padding[3]
+        nwb = -(-p.w_out // nr)
+        # columns q the kernels may read: q < nwb*nr + max tap shift (direct reads whole NR
+        # blocks; the extra columns are zeros whose outputs are discarded)
+        self.wq = max(-(-wp // sw), nwb * nr + ((p.kw - 1) * dw) // sw)
+        self.sw = sw
+        self.rowstride = sw * self.wq
+        self.plane = self.hp * self.rowstride
+        r, s = np.meshgrid(np.arange(p.kh), np.arange(p.kw), indexing="ij")
+        tap = (r * dh * self.rowstride + ((s * dw) % sw) * self.wq + (s * dw) // sw).ravel()
+        ci = np.arange(p.c_in_per_group)[:, None] * self.plane
+        self.koff = (ci + tap[None, :]).ravel().astype(np.int64)   # order (ci, r, s)
+
+
+def _relayout_input(problem: ConvProblem, x: np.ndarray, lay: Layout) -> np.ndarray:
+    p = problem
+    pt, _, pl, _ = p.padding
+    n, c = p.n, p.c_in
+    buf = np.zeros((n, c, lay.hp, lay.wq, lay.sw), dtype=p.np_dtype)
+    flat = buf.reshape(n, c, lay.hp, lay.wq * lay.sw)
+    flat[:, :, pt:pt + p.h, pl:pl + p.w] = x
+    if lay.sw == 1:
+        return buf.reshape(-1)
+    return np.ascontiguousarray(buf.transpose(0, 1, 2, 4, 3)).reshape(-1)
+
+
+def _pack_weights(problem: ConvProblem, w: np.ndarray) -> np.ndarray:
+    """A panels: (groups, ceil(kg/MR), K, MR), rows beyond kg zero; K ordered (ci, r, s)."""
+    p = problem
+    g, kg = p.groups, p.c_out_per_group
+    k = p.c_in_per_group * p.kh * p.kw
+    mp = -(-kg // MR)
+    a = np.zeros((g, mp * MR, k), dtype=p.np_dtype)
+    a[:, :kg] = w.reshape(g, kg, k)
+    return np.ascontiguousarray(a.reshape(g, mp, MR, k).transpose(0, 1, 3, 2)).reshape(-1)
+
+
+def _flat(a: np.ndarray, dtype) -> np.ndarray:
+    """``a`` as a flat, C-contiguous, writeable array of ``dtype`` (a copy only when needed).
+    Writeable too: Numba types read-only arrays separately, which would compile every kernel
+    again for the read-only inputs the tests (and users) pass."""
+    a = np.ascontiguousarray(a, dtype=dtype)
+    if not a.flags.writeable:
+        a = a.copy()
+    return a.reshape(-1)
+
+
+def _bias(problem: ConvProblem, bias) -> np.ndarray:
+    if bias is None:
+        return np.zeros(problem.c_out, dtype=problem.np_dtype)
+    return _flat(bias, problem.np_dtype)
+
+
+def _out_buffer(y: np.ndarray):
+    """A flat contiguous buffer the kernel writes; (buffer, whether to copy it into y)."""
+    if y.flags.c_contiguous and y.flags.writeable:
+        return y.reshape(-1), False
+    return np.empty(y.size, dtype=y.dtype), True
+
+
+# ---- kernels -----------------------------------------------------------------------------
+@njit(cache=True, inline="always")
+def _uk(nr, kc, ap, ao, bp, bo, koff, ct):
+    if nr == 16:
+        uk_6x16(kc, ap, ao, bp, bo, koff, ct)
+    else:
+        uk_6x8(kc, ap, ao, bp, bo, koff, ct)
+
+
+@njit(parallel=True, cache=True)
+def direct_igemm(xs, apk, koff, bias, y, n, c_in, c_out, groups, ho, wo, sh, rowstride, plane,
+                 nr):
+    """Implicit-GEMM direct convolution (see module docstring); y is (n, c_out, ho, wo).
+    One prange job = one MR x nr tile: (image, group, output row, column block, M panel),
+    M panel fastest so that a thread's consecutive jobs reuse the same input rows."""
+    kk = koff.size
+    cg = c_in // groups
+    kg = c_out // groups
+    mp = (kg + MR - 1) // MR
+    nwb = (wo + nr - 1) // nr
+    for t in prange(n * groups * ho * nwb * mp):
+        m = t % mp
+        rest = t // mp
+        wb = rest % nwb
+        rest //= nwb
+        oh = rest % ho
+        rest //= ho
+        gi = rest % groups
+        ni = rest // groups
+        bo = (ni * c_in + gi * cg) * plane + oh * sh * rowstride + wb * nr
+        ct = np.empty(MR * nr, dtype=y.dtype)
+        jn = min(nr, wo - wb * nr)
+        _uk(nr, kk, apk, (gi * mp + m) * kk * MR, xs, bo, koff, ct)
+        for i in range(min(MR, kg - m * MR)):
+            k = gi * kg + m * MR + i
+            yo = ((ni * c_out + k) * ho + oh) * wo + wb * nr
+            bv = bias[k]
+            for j in range(jn):
+                y[yo + j] = ct[i * nr + j] + bv
+
+
+@njit(parallel=True, cache=True, fastmath={"contract"})
+def direct_rows(xs, wf, bias, y, n, c_in, c_out, groups, kh, kw, ho, wo, sh, dh, dw, sw, wq,
+                rowstride, plane):
+    """Row kernel for few output channels per group (depthwise): y row += w tap * x row."""
+    cg = c_in // groups
+    kg = c_out // groups
+    for t in prange(n * c_out * ho):
+        oh = t % ho
+        rest = t // ho
+        k = rest % c_out
+        ni = rest // c_out
+        gi = k // kg
+        yo = t * wo
+        bv = bias[k]
+        yrow = y[yo:yo + wo]
+        for j in range(wo):
+            yrow[j] = bv
+        for ci in range(cg):
+            xo = (ni * c_in + gi * cg + ci) * plane + oh * sh * rowstride
+            for r in range(kh):
+                for s in range(kw):
+                    wv = wf[((k * cg + ci) * kh + r) * kw + s]
+                    src = xo + r * dh * rowstride + ((s * dw) % sw) * wq + (s * dw) // sw
+                    xrow = xs[src:src + wo]
+                    for j in range(wo):
+                        yrow[j] += wv * xrow[j]
+
+
+@njit(parallel=True, cache=True)
+def im2col_gemm(xs, apk, koff, bias, y, n, c_in, c_out, groups, ho, wo, sh, rowstride, plane,
+                nr, mgroups):
+    """GEMM y[k, col] = sum_K A[k, K] B[K, col] with B = im2col(x) packed panel by panel.
+    One prange job: (image, group, block of NC_PANELS column panels, one of ``mgroups``
+    slices of the M panels); small-N layers use mgroups > 1 so every thread has work (each
+    slice packs its B block again)."""
+    kk = koff.size
+    cg = c_in // groups
+    kg = c_out // groups
+    mp = (kg + MR - 1) // MR
+    ncol = ho * wo
+    npan = (ncol + nr - 1) // nr
+    nblk = (npan + NC_PANELS - 1) // NC_PANELS
+    mper = (mp + mgroups - 1) // mgroups
+    for t in prange(n * groups * nblk * mgroups):
+        mg = t % mgroups
+        rest = t // mgroups
+        blk = rest % nblk
+        rest = rest // nblk
+        gi = rest % groups
+        ni = rest // groups
+        p0 = blk * NC_PANELS
+        np_ = min(NC_PANELS, npan - p0)
+        xb = (ni * c_in + gi * cg) * plane
+        colbase = np.empty(np_ * nr, dtype=np.int64)
+        for j in range(np_ * nr):
+            col = min(p0 * nr + j, ncol - 1)   # tail columns repeat the last (discarded)
+            colbase[j] = (col // wo) * sh * rowstride + col % wo
+        bpk = np.empty(np_ * KC * nr, dtype=y.dtype)
+        pk = np.arange(KC) * nr
+        ct = np.empty(MR * nr, dtype=y.dtype)
+        for k0 in range(0, kk, KC):
+            kc = min(KC, kk - k0)
+            for p in range(np_):
+                for q in range(kc):
+                    src = xb + koff[k0 + q]
+                    dst = (p * kc + q) * nr
+                    for j in range(nr):
+                        bpk[dst + j] = xs[src + colbase[p * nr + j]]
+            for m in range(mg * mper, min(mp, (mg + 1) * mper)):
+                ao = ((gi * mp + m) * kk + k0) * MR
+                mi = min(MR, kg - m * MR)
+                for p in range(np_):
+                    _uk(nr, kc, apk, ao, bpk, p * kc * nr, pk, ct)
+                    c0 = (p0 + p) * nr
+                    jn = min(nr, ncol - c0)
+                    for i in range(mi):
+                        k = gi * kg + m * MR + i
+                        yo = (ni * c_out + k) * ncol + c0
+                        if k0 == 0:
+                            bv = bias[k]
+                            for j in range(jn):
+                                y[yo + j] = ct[i * nr + j] + bv
+                        else:
+                            for j in range(jn):
+                                y[yo + j] += ct[i * nr + j]
+
+
+# ---- run functions (the registry's entries) ----------------------------------------------
+def _gemm_args(problem, x, w, bias, y, narrow_ok=False):
+    nr = NR_BY_DTYPE[problem.dtype]
+    if narrow_ok and problem.w_out <= nr // 2:
+        nr //= 2   # 7-wide rows (ResNet res5) waste less of a 6x8 tile than of a 6x16 one
+    lay = Layout(problem, nr)
+    xs = _relayout_input(problem, x, lay)
+    out, copy = _out_buffer(y)
+    return nr, lay, xs, out, copy
+
+
+def run_direct(problem: ConvProblem, x, w, bias, y) -> None:
+    set_threads()
+    p = problem
+    nr, lay, xs, out, copy = _gemm_args(p, x, w, bias, y, narrow_ok=p.dtype == "float32")
+    b = _bias(p, bias)
+    if p.c_out_per_group < SMALL_M:
+        wf = _flat(w, p.np_dtype)
+        with slp_vectorize():
+            direct_rows(xs, wf, b, out, p.n, p.c_in, p.c_out, p.groups, p.kh, p.kw,
+                        p.h_out, p.w_out, p.stride[0], p.dilation[0], p.dilation[1], lay.sw,
+                        lay.wq, lay.rowstride, lay.plane)
+    else:
+        with slp_vectorize():
+            direct_igemm(xs, _pack_weights(p, w), lay.koff, b, out, p.n, p.c_in, p.c_out,
+                         p.groups, p.h_out, p.w_out, p.stride[0], lay.rowstride, lay.plane, nr)
+    if copy:
+        y[...] = out.reshape(y.shape)
+
+
+def run_im2col(problem: ConvProblem, x, w, bias, y) -> None:
+    set_threads()
+    p = problem
+    nr, lay, xs, out, copy = _gemm_args(p, x, w, bias, y)
+    npan = -(-(p.h_out * p.w_out) // nr)
+    jobs = p.n * p.groups * -(-npan // NC_PANELS)
+    mp = -(-p.c_out_per_group // MR)
+    mgroups = max(1, min(mp, -(-4 * get_num_threads() // jobs)))
+    with slp_vectorize():
+        im2col_gemm(xs, _pack_weights(p, w), lay.koff, _bias(p, bias), out, p.n, p.c_in,
+                    p.c_out, p.groups, p.h_out, p.w_out, p.stride[0], lay.rowstride, lay.plane,
+                    nr, mgroups)
+    if copy:
+        y[...] = out.reshape(y.shape)
+
+
+# ---- FFT ---------------------------------------------------------------------------------
+# fft:numba is a 2-D FFT convolution written here, not rocket-fft: rocket-fft would make
+# np.fft work inside @njit, but it is one more compiled dependency to install, and its
+# interface transforms one array at a time, while the convolution wants batched transforms
+# whose inner loop runs along a contiguous batch axis (that is what vectorises in Numba).
+#
+# Complex data are split (separate real and imaginary float arrays). A length-F transform of
+# a (F, B) block runs Stockham autosort decimation-in-frequency passes of radix 4, 2, 3, 5
+# (sizes are padded to 2^a 3^b 5^c); in each pass the innermost loop runs over s*B
+# contiguous elements (s: the pass's stride), so it vectorises even for the first pass. A 2-D
+# transform is: FFT along H (batch W), transpose, FFT along W (batch H): the spectrum stays
+# transposed, (W, H), which the per-frequency contraction does not care about, and the
+# inverse undoes it in the opposite order. Real input: two real planes a, b are transformed
+# as one complex plane a + ib and separated by Hermitian symmetry; only the Fw//2 + 1
+# non-redundant columns are kept. Correlation is X * conj(W); circular wrap-around never
+# reaches a valid output since F >= padded input size.
+
+def fft_factors(n: int) -> np.ndarray:
+    out = []
+    for p in (4, 2, 3, 5):
+        while n % p == 0:
+            out.append(p)
+            n //= p
+    assert n == 1
+    return np.array(out, dtype=np.int64)
+
+
+@njit(cache=True, fastmath={"contract"})
+def _fft_pass(xr, xi, yr, yi, n, s, p, B, N, twr, twi):
+    """One Stockham DIF radix-p pass on length-n sub-sequences at stride s (elements are
+    length-B batch vectors): y[q + s(p*j + t)] = (sum_r x[q + s(j + r m)] w_p^(rt)) w_n^(jt).
+    twr/twi: w_N^k, k < N, with the transform's sign folded in.
+
+    Inner loops index slice views (``a[q]``, q from range) rather than ``x[i0 + q]``: Numba
+    wraps negative indices, and only for a bare loop counter can LLVM prove the wrap-around
+    select away and vectorise."""
+    m = n // p
+    sb = s * B
+    step = N // n
+    if p == 2:
+        for j in range(m):
+            c = twr[j * step]
+            d = twi[j * step]
+            ar_ = xr[j * sb:(j + 1) * sb]
+            ai_ = xi[j * sb:(j + 1) * sb]
+            br_ = xr[(j + m) * sb:(j + m + 1) * sb]
+            bi_ = xi[(j + m) * sb:(j + m + 1) * sb]
+            y0r = yr[2 * j * sb:(2 * j + 1) * sb]
+            y0i = yi[2 * j * sb:(2 * j + 1) * sb]
+            y1r = yr[(2 * j + 1) * sb:(2 * j + 2) * sb]
+            y1i = yi[(2 * j + 1) * sb:(2 * j + 2) * sb]
+            for q in range(sb):
+                ar = ar_[q]
+                ai = ai_[q]
+                br = br_[q]
+                bi = bi_[q]
+                y0r[q] = ar + br
+                y0i[q] = ai + bi
+                tr = ar - br
+                ti = ai - bi
+                y1r[q] = tr * c - ti * d
+                y1i[q] = tr * d + ti * c
+    elif p == 4:
+        # w_4 = -i for the forward sign; twi[N//4] is -1 (forward) or +1 (inverse)
+        sg = twi[N // 4]
+        for j in range(m):
+            c1 = twr[j * step]
+            d1 = twi[j * step]
+            c2 = twr[2 * j * step]
+            d2 = twi[2 * j * step]
+            c3 = twr[3 * j * step]
+            d3 = twi[3 * j * step]
+            x0r = xr[j * sb:(j + 1) * sb]
+            x0i = xi[j * sb:(j + 1) * sb]
+            x1r = xr[(j + m) * sb:(j + m + 1) * sb]
+            x1i = xi[(j + m) * sb:(j + m + 1) * sb]
+            x2r = xr[(j + 2 * m) * sb:(j + 2 * m + 1) * sb]
+            x2i = xi[(j + 2 * m) * sb:(j + 2 * m + 1) * sb]
+            x3r = xr[(j + 3 * m) * sb:(j + 3 * m + 1) * sb]
+            x3i = xi[(j + 3 * m) * sb:(j + 3 * m + 1) * sb]
+            o0 = 4 * j * sb
+            y0r = yr[o0:o0 + sb]
+            y0i = yi[o0:o0 + sb]
+            y1r = yr[o0 + sb:o0 + 2 * sb]
+            y1i = yi[o0 + sb:o0 + 2 * sb]
+            y2r = yr[o0 + 2 * sb:o0 + 3 * sb]
+            y2i = yi[o0 + 2 * sb:o0 + 3 * sb]
+            y3r = yr[o0 + 3 * sb:o0 + 4 * sb]
+            y3i = yi[o0 + 3 * sb:o0 + 4 * sb]
+            for q in range(sb):
+                ar = x0r[q]
+                ai = x0i[q]
+                br = x1r[q]
+                bi = x1i[q]
+                cr = x2r[q]
+                ci = x2i[q]
+                dr = x3r[q]
+                di = x3i[q]
+                s0r = ar + cr
+                s0i = ai + ci
+                e0r = ar - cr
+                e0i = ai - ci
+                s1r = br + dr
+                s1i = bi + di
+                e1r = br - dr
+                e1i = bi - di
+                # (b - d) * w_4 = (b - d) * (sg * i)
+                er = -sg * e1i
+                ei = sg * e1r
+                y0r[q] = s0r + s1r
+                y0i[q] = s0i + s1i
+                tr = e0r + er
+                ti = e0i + ei
+                y1r[q] = tr * c1 - ti * d1
+                y1i[q] = tr * d1 + ti * c1
+                tr = s0r - s1r
+                ti = s0i - s1i
+                y2r[q] = tr * c2 - ti * d2
+                y2i[q] = tr * d2 + ti * c2
+                tr = e0r - er
+                ti = e0i - ei
+                y3r[q] = tr * c3 - ti * d3
+                y3i[q] = tr * d3 + ti * c3
+    else:
+        # generic small radix (3, 5): p^2 complex multiply-adds per butterfly
+        for j in range(m):
+            for t in range(p):
+                o = (p * j + t) * sb
+                ytr = yr[o:o + sb]
+                yti = yi[o:o + sb]
+                x0r = xr[j * sb:(j + 1) * sb]
+                x0i = xi[j * sb:(j + 1) * sb]
+                for q in range(sb):
+                    ytr[q] = x0r[q]
+                    yti[q] = x0i[q]
+                for r in range(1, p):
+                    e = ((r * t) % p) * (N // p)
+                    c = twr[e]
+                    d = twi[e]
+                    i1 = (j + r * m) * sb
+                    xar = xr[i1:i1 + sb]
+                    xai = xi[i1:i1 + sb]
+                    for q in range(sb):
+                        ar = xar[q]
+                        ai = xai[q]
+                        ytr[q] += ar * c - ai * d
+                        yti[q] += ar * d + ai * c
+                e = (j * t * step) % N
+                if e != 0:
+                    c = twr[e]
+                    d = twi[e]
+                    for q in range(sb):
+                        tr = ytr[q]
+                        ti = yti[q]
+                        ytr[q] = tr * c - ti * d
+                        yti[q] = tr * d + ti * c
+
+
+@njit(cache=True)
+def _fft_axis0(ar, ai, br, bi, N, B, factors, twr, twi):
+    """Transform the (N, B) block in (ar, ai) along axis 0, using (br, bi) as scratch; returns
+    True when the result ended up in (br, bi)."""
+    n = N
+    s = 1
+    swapped = False
+    for f in range(factors.size):
+        p = factors[f]
+        if swapped:
+            _fft_pass(br, bi, ar, ai, n, s, p, B, N, twr, twi)
+        else:
+            _fft_pass(ar, ai, br, bi, n, s, p, B, N, twr, twi)
+        swapped = not swapped
+        n //= p
+        s *= p
+    return swapped
+
+
+@njit(cache=True)
+def _transpose(src, dst, rows, cols):
+    """dst (cols, rows) = src (rows, cols)^T, in 32 x 32 tiles."""
+    for i0 in range(0, rows, 32):
+        for j0 in range(0, cols, 32):
+            for i in range(i0, min(i0 + 32, rows)):
+                for j in range(j0, min(j0 + 32, cols)):
+                    dst[j * rows + i] = src[i * cols + j]
+
+
+@njit(cache=True)
+def _fft2_forward_pair(za_r, za_i, zb_r, zb_i, Fh, Fw, fh, twh_r, twh_i, fw, tww_r, tww_i):
+    """2-D FFT of the (Fh, Fw) plane in (za_r, za_i); the (Fw, Fh) spectrum ends in (za_*)."""
+    if _fft_axis0(za_r, za_i, zb_r, zb_i, Fh, Fw, fh, twh_r, twh_i):
+        _transpose(zb_r, za_r, Fh, Fw)
+        _transpose(zb_i, za_i, Fh, Fw)
+    else:
+        _transpose(za_r, zb_r, Fh, Fw)
+        _transpose(za_i, zb_i, Fh, Fw)
+        za_r[:] = zb_r
+        za_i[:] = zb_i
+    if _fft_axis0(za_r, za_i, zb_r, zb_i, Fw, Fh, fw, tww_r, tww_i):
+        za_r[:] = zb_r
+        za_i[:] = zb_i
+
+
+@njit(cache=True)
+def _fft2_inverse_pair(za_r, za_i, zb_r, zb_i, Fh, Fw, fh, twh_r, twh_i, fw, tww_r, tww_i):
+    """Inverse of _fft2_forward_pair (unscaled): (Fw, Fh) spectrum -> (Fh, Fw) plane in za."""
+    if _fft_axis0(za_r, za_i, zb_r, zb_i, Fw, Fh, fw, tww_r, tww_i):
+        _transpose(zb_r, za_r, Fw, Fh)
+        _transpose(zb_i, za_i, Fw, Fh)
+    else:
+        _transpose(za_r, zb_r, Fw, Fh)
+        _transpose(za_i, zb_i, Fw, Fh)
+        za_r[:] = zb_r
+        za_i[:] = zb_i
+    if _fft_axis0(za_r, za_i, zb_r, zb_i, Fh, Fw, fh, twh_r, twh_i):
+        za_r[:] = zb_r
+        za_i[:] = zb_i
+
+
+@njit(parallel=True, cache=True)
+def fft_real_planes(src, nplanes, rows, cols, row0, col0, rstep, cstep, Fh, Fw, fh, twh_r,
+                    twh_i, fw, tww_r, tww_i, out_r, out_i):
+    """Half spectra of nplanes real planes: plane p is src[p*rows*cols ...] (rows, cols),
+    placed at (row0 + i*rstep, col0 + j*cstep) of a zero (Fh, Fw) grid (rstep, cstep > 1
+    dilate a kernel). out_*[p] is (Fw//2 + 1, Fh): frequency along W major."""
+    U = Fw // 2 + 1
+    F = Fh * Fw
+    nf = U * Fh
+    half = out_r[:0].sum() + 0.5   # 0.5 in the data's dtype
+    for pp in prange((nplanes + 1) // 2):
+        zr = np.zeros(F, dtype=src.dtype)
+        zi = np.zeros(F, dtype=src.dtype)
+        tr = np.empty(F, dtype=src.dtype)
+        ti = np.empty(F, dtype=src.dtype)
+        pa = 2 * pp
+        pb = pa + 1
+        for i in range(rows):
+            for j in range(cols):
+                zr[(row0 + i * rstep) * Fw + col0 + j * cstep] = src[(pa * rows + i) * cols + j]
+        if pb < nplanes:
+            for i in range(rows):
+                for j in range(cols):
+                    zi[(row0 + i * rstep) * Fw + col0 + j * cstep] = \
+                        src[(pb * rows + i) * cols + j]
+        _fft2_forward_pair(zr, zi, tr, ti, Fh, Fw, fh, twh_r, twh_i, fw, tww_r, tww_i)
+        # separate: X_a = (S + conj(S~)) / 2, X_b = (S - conj(S~)) / 2i, S~[u, v] = S[-u, -v]
+        for u in range(U):
+            um = (Fw - u) % Fw
+            for v in range(Fh):
+                vm = (Fh - v) % Fh
+                sr = zr[u * Fh + v]
+                si = zi[u * Fh + v]
+                cr = zr[um * Fh + vm]
+                ci = -zi[um * Fh + vm]
+                o = u * Fh + v
+                out_r[pa * nf + o] = half * (sr + cr)
+                out_i[pa * nf + o] = half * (si + ci)
+                if pb < nplanes:
+                    out_r[pb * nf + o] = half * (si - ci)
+                    out_i[pb * nf + o] = -half * (sr - cr)
+
+
+@njit(parallel=True, cache=True, fastmath={"contract"})
+def fft_contract(xr, xi, wr, wi, yr, yi, n, c_in, c_out, groups, nf):
+    """Y[n, k, f] = sum_ci X[n, g*cg + ci, f] * conj(W[k, ci, f]) over frequency chunks of 256
+    and blocks of 4 output channels (X loaded once per 4 channels)."""
+    cg = c_in // groups
+    kg = c_out // groups
+    FB = 256
+    nfb = (nf + FB - 1) // FB
+    nkb = (c_out + 3) // 4
+    for t in prange(n * nkb * nfb):
+        fb = t % nfb
+        rest = t // nfb
+        kb = rest % nkb
+        ni = rest // nkb
+        f0 = fb * FB
+        f1 = min(nf, f0 + FB)
+        nfc = f1 - f0
+        for k in range(kb * 4, min(c_out, kb * 4 + 4)):
+            gi = k // kg
+            yo = (ni * c_out + k) * nf
+            ykr = yr[yo + f0:yo + f1]
+            yki = yi[yo + f0:yo + f1]
+            ykr[:] = 0.0
+            yki[:] = 0.0
+            for ci in range(cg):
+                xo = (ni * c_in + gi * cg + ci) * nf
+                wo_ = (k * cg + ci) * nf
+                xcr = xr[xo + f0:xo + f1]
+                xci = xi[xo + f0:xo + f1]
+                wcr = wr[wo_ + f0:wo_ + f1]
+                wci = wi[wo_ + f0:wo_ + f1]
+                for f in range(nfc):
+                    ar = xcr[f]
+                    ai = xci[f]
+                    br = wcr[f]
+                    bi = wci[f]
+                    ykr[f] += ar * br + ai * bi
+                    yki[f] += ai * br - ar * bi
+
+
+@njit(parallel=True, cache=True)
+def ifft_real_planes(sr, si, nplanes, Fh, Fw, fh, twh_r, twh_i, fw, tww_r, tww_i, y, c_out,
+                     ho, wo, sh, sw, bias):
+    """Inverse of the half spectra sr/si (nplanes = n * c_out, plane = n*c_out + k) into y
+    (n, c_out, ho, wo): y = ifft2(S)[oh*sh, ow*sw] + bias[k]."""
+    U = Fw // 2 + 1
+    F = Fh * Fw
+    nf = U * Fh
+    zero = sr[:0].sum()   # 0 in the data's dtype
+    scale = 1.0 / F
+    for pp in prange((nplanes + 1) // 2):
+        zr = np.empty(F, dtype=y.dtype)
+        zi = np.empty(F, dtype=y.dtype)
+        tr = np.empty(F, dtype=y.dtype)
+        ti = np.empty(F, dtype=y.dtype)
+        pa = 2 * pp
+        pb = pa + 1
+        # Z = Ya + i Yb on the full (Fw, Fh) grid, the upper half from Hermitian symmetry
+        for u in range(Fw):
+            for v in range(Fh):
+                if u < U:
+                    o = u * Fh + v
+                    ar = sr[pa * nf + o]
+                    ai = si[pa * nf + o]
+                    br = sr[pb * nf + o] if pb < nplanes else zero
+                    bi = si[pb * nf + o] if pb < nplanes else zero
+                else:
+                    o = (Fw - u) * Fh + (Fh - v) % Fh
+                    ar = sr[pa * nf + o]
+                    ai = -si[pa * nf + o]
+                    br = sr[pb * nf + o] if pb < nplanes else zero
+                    bi = -si[pb * nf + o] if pb < nplanes else zero
+                zr[u * Fh + v] = ar - bi
+                zi[u * Fh + v] = ai + br
+        _fft2_inverse_pair(zr, zi, tr, ti, Fh, Fw, fh, twh_r, twh_i, fw, tww_r, tww_i)
+        for q in range(2):
+            pl = pa + q
+            if pl >= nplanes:
+                break
+            z = zr if q == 0 else zi
+            bv = bias[pl % c_out]
+            for i in range(ho):
+                for j in range(wo):
+                    y[(pl * ho + i) * wo + j] = z[(i * sh) * Fw + j * sw] * scale + bv
+
+
+@njit(parallel=True, cache=True, fastmath={"contract"})
+def dft_kernel_planes(src, nplanes, kh, kw, dh, dw, Fh, Fw, twh_r, twh_i, tww_r, tww_i, out_r,
+                      out_i):
+    """Half spectra of small kernels by a separable direct DFT (same layout as
+    fft_real_planes): A[s, v] = sum_r w[r, s] e^(-2 pi i v r dh / Fh), then
+    W[u, v] = sum_s A[s, v] e^(-2 pi i u s dw / Fw); (kh + U) kw Fh complex multiply-adds per
+    plane instead of a full Fh x Fw transform of a grid that is almost all zeros."""
+    U = Fw // 2 + 1
+    # e^(-2 pi i v r dh / Fh) for every (r, v), shared by all planes
+    rr = np.empty(kh * Fh, dtype=out_r.dtype)
+    ri = np.empty(kh * Fh, dtype=out_r.dtype)
+    for r in range(kh):
+        for v in range(Fh):
+            e = (v * r * dh) % Fh
+            rr[r * Fh + v] = twh_r[e]
+            ri[r * Fh + v] = twh_i[e]
+    for pl in prange(nplanes):
+        ar = np.zeros(kw * Fh, dtype=out_r.dtype)
+        ai = np.zeros(kw * Fh, dtype=out_r.dtype)
+        for s in range(kw):
+            asr = ar[s * Fh:(s + 1) * Fh]
+            asi = ai[s * Fh:(s + 1) * Fh]
+            for r in range(kh):
+                wv = src[(pl * kh + r) * kw + s]
+                trr = rr[r * Fh:(r + 1) * Fh]
+                tri = ri[r * Fh:(r + 1) * Fh]
+                for v in range(Fh):
+                    asr[v] += wv * trr[v]
+                    asi[v] += wv * tri[v]
+        for u in range(U):
+            o = (pl * U + u) * Fh
+            orow = out_r[o:o + Fh]
+            oiow = out_i[o:o + Fh]
+            orow[:] = 0.0
+            oiow[:] = 0.0
+            for s in range(kw):
+                e = (u * s * dw) % Fw
+                c = tww_r[e]
+                d = tww_i[e]
+                asr = ar[s * Fh:(s + 1) * Fh]
+                asi = ai[s * Fh:(s + 1) * Fh]
+                for v in range(Fh):
+                    xr = asr[v]
+                    xi = asi[v]
+                    orow[v] += xr * c - xi * d
+                    oiow[v] += xr * d + xi * c
+
+
+def kernel_by_dft(problem: ConvProblem, fh: int, fw: int) -> bool:
+    """Separable DFT of the kernels when it costs less than a pair-packed 2-D FFT (rough
+    operation counts: (kh + U) kw Fh multiply-adds vs Fh Fw log2(Fh Fw) / 2)."""
+    p = problem
+    dft = (p.kh + fw // 2 + 1) * p.kw * fh
+    fft = 0.5 * fh * fw * np.log2(max(2, fh * fw))
+    return dft <= fft
+
+
+def _twiddles(n: int, sign: float, dtype):
+    k = np.arange(n)
+    ang = sign * 2.0 * np.pi * k / n
+    return np.cos(ang).astype(dtype), np.sin(ang).astype(dtype)
+
+
+def run_fft(problem: ConvProblem, x, w, bias, y) -> None:
+    set_threads()
+    p = problem
+    dt = p.np_dtype
+    hp, wp, Fh, Fw = fft_sizes(p)
+    fh, fw = fft_factors(Fh), fft_factors(Fw)
+    thr, thi = _twiddles(Fh, -1.0, dt)
+    twr, twi = _twiddles(Fw, -1.0, dt)
+    nf = (Fw // 2 + 1) * Fh
+    xc = _flat(x, dt)
+    wc = _flat(w, dt)
+    npx = p.n * p.c_in
+    npw = p.c_out * p.c_in_per_group
+    npy = p.n * p.c_out
+    xs_r = np.empty(npx * nf, dt)
+    xs_i = np.empty(npx * nf, dt)
+    ws_r = np.empty(npw * nf, dt)
+    ws_i = np.empty(npw * nf, dt)
+    ys_r = np.empty(npy * nf, dt)
+    ys_i = np.empty(npy * nf, dt)
+    out, copy = _out_buffer(y)
+    with slp_vectorize():
+        fft_real_planes(xc, npx, p.h, p.w, p.padding[0], p.padding[2], 1, 1, Fh, Fw, fh, thr,
+                        thi, fw, twr, twi, xs_r, xs_i)
+        if kernel_by_dft(p, Fh, Fw):
+            dft_kernel_planes(wc, npw, p.kh, p.kw, p.dilation[0], p.dilation[1], Fh, Fw, thr,
+                              thi, twr, twi, ws_r, ws_i)
+        else:
+            fft_real_planes(wc, npw, p.kh, p.kw, 0, 0, p.dilation[0], p.dilation[1], Fh, Fw,
+                            fh, thr, thi, fw, twr, twi, ws_r, ws_i)
+        fft_contract(xs_r, xs_i, ws_r, ws_i, ys_r, ys_i, p.n, p.c_in, p.c_out, p.groups, nf)
+        ifft_real_planes(ys_r, ys_i, npy, Fh, Fw, fh, thr, -thi, fw, twr, -twi, out,
+                            p.c_out, p.h_out, p.w_out, p.stride[0], p.stride[1], _bias(p, bias))
+    if copy:
+        y[...] = out.reshape(y.shape)
+
+
+# ---- cache status ------------------------------------------------------------------------
+# The kernels a call may compile; the microkernels and FFT helpers are compiled into them.
+KERNELS = (direct_igemm, direct_rows, im2col_gemm, fft_real_planes, dft_kernel_planes,
+           fft_contract, ifft_real_planes)
+
+
+def numba_cache_status() -> str:
+    """Whether Numba's on-disk cache holds compiled code for this module's kernels, e.g.
+    "warm: 6/6 kernels, 12 signatures in /path" or "cold: 0/6 kernels ...". A cold cache
+    means the first call of each kernel and dtype compiles (seconds to a minute)."""
+    warm = sigs = 0
+    where = "?"
+    for kernel in KERNELS:
+        try:
+            cache = kernel._cache
+            where = cache._cache_path
+            entries = len(cache._cache_file._load_index())  # {} when absent or stale
+        except Exception:  # private Numba API: report unknown rather than fail `info`
+            return "unknown (this Numba's cache layout is not the one expected)"
+        warm += entries > 0
+        sigs += entries
+    state = "warm" if warm == len(KERNELS) else ("partly warm" if warm else "cold")
+    return f"{state}: {warm}/{len(KERNELS)} kernels, {sigs} signatures cached in {where}"

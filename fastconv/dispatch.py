@@ -1,8 +1,9 @@
 """Choosing an implementation for a problem.
 
-For now the rule is the registry's priority order among the implementations that are available
-and accept the problem, restricted to what the user asked for; the cost model, measured choices
-and explain() arrive with the dispatcher issue. Choices are remembered per (problem, request).
+Among the implementations the user allows that are available and accept the problem, the first
+in the order of fastconv.cost.preference_key (backend, then the algorithm the problem favours)
+runs; the fitted cost model, measured choices and explain() arrive with the dispatcher issue.
+Choices are remembered per (problem, request).
 """
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import functools
 import warnings
 from typing import Optional
 
+from .cost import preference_key
 from .problem import ConvProblem
 from .registry import REFERENCE, REGISTRY, Implementation
 
@@ -37,7 +39,8 @@ def candidates(problem: ConvProblem, algos: Optional[tuple[str, ...]],
 def select(problem: ConvProblem, algos: Optional[tuple[str, ...]],
            backend: Optional[str]) -> Implementation:
     """The implementation to run; NotImplementedError (with every reason) when none can."""
-    options = candidates(problem, algos, backend)
+    rank = preference_key(problem)
+    options = sorted(candidates(problem, algos, backend), key=lambda option: rank(option[0]))
     for impl, why in options:
         if why is None:
             if impl is REFERENCE and algos is None and backend is None:

@@ -65,7 +65,7 @@ REFERENCE = Implementation("reference", "numpy", reference.run_problem)
 
 REGISTRY: tuple[Implementation, ...] = (
     Implementation("direct", "c", c_backend.conv2d_direct),
-    Implementation("im2col", "c"),
+    Implementation("im2col", "c", c_backend.conv2d_im2col),
     Implementation("fft", "c"),
     Implementation("direct", "numba"),
     Implementation("im2col", "numba"),

@@ -1,0 +1,69 @@
+/* GEMM: the block-size table and the per-dtype instantiation of the loops (gemm_driver.h).
+ * Only the microkernels (gemm_ukernel_<isa>.c) are per ISA; packing and loops are here, once. */
+#include "gemm_internal.h"
+
+/* ---- block sizes --------------------------------------------------------------------------
+ * Chosen for AMD Zen 4 (32 KiB L1d, 1 MiB L2 per core, 32 MiB L3), with the BLIS reasoning:
+ *   KC: one packed B micro-panel (KC x NR) stays in L1 while the ir loop streams A micro-
+ *       panels past it: KC * NR * size <= ~1/2 L1, leaving room for the A panel in flight and
+ *       the C tile. Larger KC amortises the C tile load/store (once per KC rank-1 updates).
+ *   MC: the packed A block (MC x KC) stays in L2 across the jr loop: MC * KC * size <= ~1/2
+ *       L2 (the B micro-panels and C tiles also pass through L2). MC is a multiple of MR.
+ *   NC: the packed B block (KC x NC) lives in L3, shared by the cores: KC * NC * size ~ a few
+ *       MiB of the 32 MiB L3. NC is a multiple of NR; conv GEMMs (n <= 3136 here) fit one
+ *       block, so A is packed once.
+ * AVX2 fp32 6x16: KC 256 -> B micro-panel 16 KiB (1/2 L1); MC 240 -> A block 240 KiB;
+ *      NC 4080 -> B block 4 MiB.   (tuned: bench/bench_gemm.py, see docs/performance.md)
+ * AVX2 fp64 6x8: KC 256 -> B micro-panel 16 KiB; MC 120 -> 240 KiB; NC 4080 -> 8 MiB.
+ * AVX-512 (not measured here: this machine has no AVX-512): 14x32 fp32 KC 256 -> B panel
+ *      32 KiB is all of a 32/48 KiB L1, so KC 192 (24 KiB); MC 168 -> 126 KiB; fp64 14x16
+ *      the same bytes. Untuned starting points from the same arithmetic.
+ * Portable 4x8 / 4x4: the same arithmetic on 16-byte vectors. */
+typedef struct {
+    fc_gemm_blocking blk;
+    fc_f32_ukernel_fn uk;
+} f32_kernel;
+
+typedef struct {
+    fc_gemm_blocking blk;
+    fc_f64_ukernel_fn uk;
+} f64_kernel;
+
+#define F32_SCALAR {{4, 8, 128, 256, 4096}, fc_f32_gemm_ukernel_4x8__scalar}
+#define F64_SCALAR {{4, 4, 128, 256, 4096}, fc_f64_gemm_ukernel_4x4__scalar}
+
+static const f32_kernel F32_TABLE[3] = {
+    F32_SCALAR,
+#if FC_X86_64
+    {{6, 16, 240, 256, 4080}, fc_f32_gemm_ukernel_6x16__avx2},
+    {{14, 32, 168, 192, 4096}, fc_f32_gemm_ukernel_14x32__avx512},
+#else
+    F32_SCALAR,
+    F32_SCALAR,
+#endif
+};
+
+static const f64_kernel F64_TABLE[3] = {
+    F64_SCALAR,
+#if FC_X86_64
+    {{6, 8, 120, 256, 4080}, fc_f64_gemm_ukernel_6x8__avx2},
+    {{14, 16, 84, 192, 4096}, fc_f64_gemm_ukernel_14x16__avx512},
+#else
+    F64_SCALAR,
+    F64_SCALAR,
+#endif
+};
+
+#define GD_T float
+#define GD_P f32
+#define GD_OP fc_f32_gemm_op
+#define GD_UKFN fc_f32_ukernel_fn
+#define GD_TABLE F32_TABLE
+#include "gemm_driver.h"
+
+#define GD_T double
+#define GD_P f64
+#define GD_OP fc_f64_gemm_op
+#define GD_UKFN fc_f64_ukernel_fn
+#define GD_TABLE F64_TABLE
+#include "gemm_driver.h"

@@ -1,0 +1,74 @@
+/* Private GEMM interface shared by the driver (gemm.c), the microkernels (gemm_ukernel_*.c) and
+ * its users inside csrc/ (im2col.c). Never seen by cffi. */
+#ifndef FASTCONV_GEMM_INTERNAL_H
+#define FASTCONV_GEMM_INTERNAL_H
+
+#include "internal.h"
+
+/* Alignment of every packed panel inside a workspace (one cache line, one AVX-512 vector). */
+#define FC_GEMM_ALIGN 64
+
+static inline size_t fc_align_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
+
+/* The microkernel contract, one line: C := alpha * A * B + beta * C on an m x n tile
+ * (m <= MR, n <= NR) of C at c with element strides rsc, csc, from a packed A micro-panel
+ * (k columns of MR values: a[p * MR + i]) and a packed B micro-panel (k rows of NR values:
+ * b[p * NR + j]), both zero-padded to the full tile; C is never read when beta == 0. */
+typedef void (*fc_f32_ukernel_fn)(int64_t k, const float *a, const float *b, float alpha,
+                                  float beta, float *c, int64_t rsc, int64_t csc, int64_t m,
+                                  int64_t n);
+typedef void (*fc_f64_ukernel_fn)(int64_t k, const double *a, const double *b, double alpha,
+                                  double beta, double *c, int64_t rsc, int64_t csc, int64_t m,
+                                  int64_t n);
+
+/* What the names say: <what>_<MR>x<NR>__<isa>. */
+void fc_f32_gemm_ukernel_4x8__scalar(int64_t, const float *, const float *, float, float, float *,
+                                     int64_t, int64_t, int64_t, int64_t);
+void fc_f64_gemm_ukernel_4x4__scalar(int64_t, const double *, const double *, double, double,
+                                     double *, int64_t, int64_t, int64_t, int64_t);
+void fc_f32_gemm_ukernel_6x16__avx2(int64_t, const float *, const float *, float, float, float *,
+                                    int64_t, int64_t, int64_t, int64_t);
+void fc_f64_gemm_ukernel_6x8__avx2(int64_t, const double *, const double *, double, double,
+                                   double *, int64_t, int64_t, int64_t, int64_t);
+void fc_f32_gemm_ukernel_14x32__avx512(int64_t, const float *, const float *, float, float,
+                                       float *, int64_t, int64_t, int64_t, int64_t);
+void fc_f64_gemm_ukernel_14x16__avx512(int64_t, const double *, const double *, double, double,
+                                       double *, int64_t, int64_t, int64_t, int64_t);
+
+/* One GEMM as the loops see it. B and C may be "grouped" along their columns: with group > 0,
+ * column j lies at (j / group) * gs + (j % group) * cs, so a batch of NCHW images (each image
+ * a run of h*w contiguous columns, images gs apart) is one operand without a copy. With
+ * group == 0 column j lies at j * cs. bias (NULL or one value per row of C, bias_stride apart)
+ * is added to the finished C. */
+typedef struct fc_f32_gemm_op {
+    int64_t m, n, k;
+    float alpha, beta;
+    const float *a;
+    int64_t rsa, csa;
+    const float *b;
+    int64_t rsb, csb, b_group, b_gs;
+    float *c;
+    int64_t rsc, csc, c_group, c_gs;
+    const float *bias;
+    int64_t bias_stride;
+} fc_f32_gemm_op;
+
+typedef struct fc_f64_gemm_op {
+    int64_t m, n, k;
+    double alpha, beta;
+    const double *a;
+    int64_t rsa, csa;
+    const double *b;
+    int64_t rsb, csb, b_group, b_gs;
+    double *c;
+    int64_t rsc, csc, c_group, c_gs;
+    const double *bias;
+    int64_t bias_stride;
+} fc_f64_gemm_op;
+
+size_t fc_f32_gemm_op_workspace_size(int64_t m, int64_t n, int64_t k, int nthreads);
+size_t fc_f64_gemm_op_workspace_size(int64_t m, int64_t n, int64_t k, int nthreads);
+fc_status fc_f32_gemm_op_run(const fc_f32_gemm_op *op, int nthreads, void *ws, size_t ws_bytes);
+fc_status fc_f64_gemm_op_run(const fc_f64_gemm_op *op, int nthreads, void *ws, size_t ws_bytes);
+
+#endif /* FASTCONV_GEMM_INTERNAL_H */

@@ -1,0 +1,128 @@
+/* Template of a broadcast-FMA GEMM microkernel, instantiated once per (ISA, dtype) by
+ * gemm_ukernel_<isa>.c inside that ISA's target region. No include guard: included repeatedly.
+ *
+ * The includer defines:
+ *   UK_NAME            function name, fc_<dtype>_gemm_ukernel_<MR>x<NR>__<isa>
+ *   UK_T, UK_VT        element and vector types;  UK_VLEN  elements per vector
+ *   UK_MR, UK_NV       rows of the tile, vectors per row (NR = UK_NV * UK_VLEN)
+ *   UK_ZERO() UK_LOAD(p) UK_STORE(p, v) UK_BCAST(p) UK_SET1(x) UK_FMA(a, b, c) (a*b+c)
+ *   UK_MUL(a, b)
+ * and this file undefines them all at its end.
+ *
+ * Shape: MR x NV accumulators stay in registers for the whole k loop (the loops below all have
+ * constant trip counts and are fully unrolled; GCC and Clang then keep acc[][] in registers).
+ * Each k step loads NV vectors of the packed B row and, per row of A, broadcasts one value and
+ * issues NV FMAs: MR * NV independent FMA chains hide the FMA latency (4 cycles x 2 pipes
+ * needs >= 8 chains; 6x16 AVX2 has 12, 14x32 AVX-512 has 28). The packed A stream comes from
+ * L2 and is prefetched ahead; the packed B micro-panel stays in L1 across calls. */
+#define UK_NR (UK_NV * UK_VLEN)
+#define UK_PF_A 8 /* k steps of A prefetched ahead (8 x MR elements) */
+
+void UK_NAME(int64_t k, const UK_T *restrict a, const UK_T *restrict b, UK_T alpha, UK_T beta,
+             UK_T *restrict c, int64_t rsc, int64_t csc, int64_t m, int64_t n) {
+    UK_VT acc[UK_MR][UK_NV];
+#pragma GCC unroll 32
+    for (int i = 0; i < UK_MR; i++)
+#pragma GCC unroll 8
+        for (int v = 0; v < UK_NV; v++) acc[i][v] = UK_ZERO();
+
+    /* Warm the C tile while the k loop runs (only its rows that will be written). */
+    {
+        for (int64_t i = 0; i < m; i++) {
+            __builtin_prefetch(c + i * rsc, 1, 3);
+            __builtin_prefetch(c + i * rsc + (n - 1) * csc, 1, 3);
+        }
+    }
+
+    int64_t p = 0;
+    for (; p + 4 <= k; p += 4) {
+#pragma GCC unroll 4
+        for (int u = 0; u < 4; u++) {
+            const UK_T *ap = a + (p + u) * UK_MR, *bp = b + (p + u) * UK_NR;
+            __builtin_prefetch(ap + UK_PF_A * UK_MR, 0, 3);
+            UK_VT bv[UK_NV];
+#pragma GCC unroll 8
+            for (int v = 0; v < UK_NV; v++) bv[v] = UK_LOAD(bp + v * UK_VLEN);
+#pragma GCC unroll 32
+            for (int i = 0; i < UK_MR; i++) {
+                const UK_VT ai = UK_BCAST(ap + i);
+#pragma GCC unroll 8
+                for (int v = 0; v < UK_NV; v++) acc[i][v] = UK_FMA(ai, bv[v], acc[i][v]);
+            }
+        }
+    }
+    for (; p < k; p++) {
+        const UK_T *ap = a + p * UK_MR, *bp = b + p * UK_NR;
+        UK_VT bv[UK_NV];
+#pragma GCC unroll 8
+        for (int v = 0; v < UK_NV; v++) bv[v] = UK_LOAD(bp + v * UK_VLEN);
+#pragma GCC unroll 32
+        for (int i = 0; i < UK_MR; i++) {
+            const UK_VT ai = UK_BCAST(ap + i);
+#pragma GCC unroll 8
+            for (int v = 0; v < UK_NV; v++) acc[i][v] = UK_FMA(ai, bv[v], acc[i][v]);
+        }
+    }
+
+    if (alpha != (UK_T)1) {
+        const UK_VT va = UK_SET1(alpha);
+#pragma GCC unroll 32
+        for (int i = 0; i < UK_MR; i++)
+#pragma GCC unroll 8
+            for (int v = 0; v < UK_NV; v++) acc[i][v] = UK_MUL(va, acc[i][v]);
+    }
+
+    if (n == UK_NR && csc == 1) {
+        /* Rows of C are contiguous and the tile is full width: vector stores, row by row. */
+        if (beta == 0) {
+#pragma GCC unroll 32
+            for (int i = 0; i < UK_MR; i++)
+                if (i < m)
+#pragma GCC unroll 8
+                    for (int v = 0; v < UK_NV; v++) UK_STORE(c + i * rsc + v * UK_VLEN, acc[i][v]);
+        } else {
+            const UK_VT vb = UK_SET1(beta);
+#pragma GCC unroll 32
+            for (int i = 0; i < UK_MR; i++)
+                if (i < m)
+#pragma GCC unroll 8
+                    for (int v = 0; v < UK_NV; v++) {
+                        UK_T *cp = c + i * rsc + v * UK_VLEN;
+                        UK_STORE(cp, UK_FMA(vb, UK_LOAD(cp), acc[i][v]));
+                    }
+        }
+        return;
+    }
+    /* Edge tile or strided C: through a tile on the stack, element by element. */
+    UK_T t[UK_MR * UK_NR] __attribute__((aligned(64)));
+#pragma GCC unroll 32
+    for (int i = 0; i < UK_MR; i++)
+#pragma GCC unroll 8
+        for (int v = 0; v < UK_NV; v++) UK_STORE(t + i * UK_NR + v * UK_VLEN, acc[i][v]);
+    if (beta == 0) {
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++) c[i * rsc + j * csc] = t[i * UK_NR + j];
+    } else {
+        for (int64_t i = 0; i < m; i++)
+            for (int64_t j = 0; j < n; j++) {
+                UK_T *cp = c + i * rsc + j * csc;
+                *cp = beta * *cp + t[i * UK_NR + j];
+            }
+    }
+}
+
+#undef UK_NR
+#undef UK_PF_A
+#undef UK_NAME
+#undef UK_T
+#undef UK_VT
+#undef UK_VLEN
+#undef UK_MR
+#undef UK_NV
+#undef UK_ZERO
+#undef UK_LOAD
+#undef UK_STORE
+#undef UK_BCAST
+#undef UK_SET1
+#undef UK_FMA
+#undef UK_MUL

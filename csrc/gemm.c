@@ -19,35 +19,37 @@
  *      32 KiB is all of a 32/48 KiB L1, so KC 192 (24 KiB); MC 168 -> 126 KiB; fp64 14x16
  *      the same bytes. Untuned starting points from the same arithmetic.
  * Portable 4x8 / 4x4: the same arithmetic on 16-byte vectors. */
+/* uk: the MR x NR microkernel. dot (NULL: none): the kernel for a last panel of at most NR/4
+ * columns when A is read in place with unit column stride (see gemm_dot_vec.h). */
 typedef struct {
     fc_gemm_blocking blk;
-    fc_f32_ukernel_fn uk;
+    fc_f32_ukernel_fn uk, dot;
 } f32_kernel;
 
 typedef struct {
     fc_gemm_blocking blk;
-    fc_f64_ukernel_fn uk;
+    fc_f64_ukernel_fn uk, dot;
 } f64_kernel;
 
-#define F32_SCALAR {{4, 8, 128, 256, 4096}, fc_f32_gemm_ukernel_4x8__scalar}
-#define F64_SCALAR {{4, 4, 128, 256, 4096}, fc_f64_gemm_ukernel_4x4__scalar}
+#define F32_SCALAR {{4, 8, 128, 256, 4096}, fc_f32_gemm_ukernel_4x8__scalar, NULL}
+#define F64_SCALAR {{4, 4, 128, 256, 4096}, fc_f64_gemm_ukernel_4x4__scalar, NULL}
 
-static const f32_kernel F32_TABLE[3] = {
+static f32_kernel F32_TABLE[3] = {
     F32_SCALAR,
 #if FC_X86_64
-    {{6, 16, 240, 256, 4080}, fc_f32_gemm_ukernel_6x16__avx2},
-    {{14, 32, 168, 192, 4096}, fc_f32_gemm_ukernel_14x32__avx512},
+    {{6, 16, 240, 256, 4080}, fc_f32_gemm_ukernel_6x16__avx2, fc_f32_gemm_dot_6x4__avx2},
+    {{14, 32, 168, 192, 4096}, fc_f32_gemm_ukernel_14x32__avx512, fc_f32_gemm_dot_14x8__avx512},
 #else
     F32_SCALAR,
     F32_SCALAR,
 #endif
 };
 
-static const f64_kernel F64_TABLE[3] = {
+static f64_kernel F64_TABLE[3] = {
     F64_SCALAR,
 #if FC_X86_64
-    {{6, 8, 120, 256, 4080}, fc_f64_gemm_ukernel_6x8__avx2},
-    {{14, 16, 84, 192, 4096}, fc_f64_gemm_ukernel_14x16__avx512},
+    {{6, 8, 120, 256, 4080}, fc_f64_gemm_ukernel_6x8__avx2, fc_f64_gemm_dot_6x2__avx2},
+    {{14, 16, 84, 192, 4096}, fc_f64_gemm_ukernel_14x16__avx512, fc_f64_gemm_dot_14x4__avx512},
 #else
     F64_SCALAR,
     F64_SCALAR,
@@ -59,6 +61,7 @@ static const f64_kernel F64_TABLE[3] = {
 #define GD_OP fc_f32_gemm_op
 #define GD_UKFN fc_f32_ukernel_fn
 #define GD_TABLE F32_TABLE
+#define GD_KERNEL f32_kernel
 #include "gemm_driver.h"
 
 #define GD_T double
@@ -66,4 +69,15 @@ static const f64_kernel F64_TABLE[3] = {
 #define GD_OP fc_f64_gemm_op
 #define GD_UKFN fc_f64_ukernel_fn
 #define GD_TABLE F64_TABLE
+#define GD_KERNEL f64_kernel
 #include "gemm_driver.h"
+
+/* Tuning hook for benchmark harnesses in C (not in fastconv.h): replaces one table entry's
+ * cache blocks (mr and nr are the microkernel's and stay). Not thread-safe; never used by the
+ * library itself. */
+void fc_gemm_tune_blocking(int dtype_bytes, fc_isa isa, int64_t mc, int64_t kc, int64_t nc) {
+    fc_gemm_blocking *b = dtype_bytes == 4 ? &F32_TABLE[isa].blk : &F64_TABLE[isa].blk;
+    b->mc = mc / b->mr * b->mr;
+    b->kc = kc;
+    b->nc = nc / b->nr * b->nr;
+}

@@ -2,17 +2,17 @@
  * guard: included once per dtype). The includer defines
  *   GD_T      element type                   GD_P     symbol prefix token (f32 / f64)
  *   GD_OP     fc_<P>_gemm_op                 GD_UKFN  fc_<P>_ukernel_fn
- *   GD_TABLE  per-ISA table of { fc_gemm_blocking blk; GD_UKFN uk; } indexed by fc_isa
+ *   GD_KERNEL struct { fc_gemm_blocking blk; GD_UKFN uk, dot; } (see gemm.c)
+ *   GD_TABLE  per-ISA table of GD_KERNEL indexed by fc_isa
  * and this file undefines them at its end.
  *
  * The five loops, after BLIS (Van Zee & van de Geijn, TOMS 2015):
- *   jc: n in blocks of NC      packed B block (KC x NC) shared by all threads, lives in L3
- *    pc: k in blocks of KC     every thread packs its share of B, then one barrier
- *     ic: m in blocks of MC    packed A block (MC x KC), private to a thread, lives in L2
+ *   jc: n in blocks of NC      packed B block (KC x NC), lives in L3
+ *    pc: k in blocks of KC
+ *     ic: m in blocks of MC    packed A block (MC x KC), lives in L2 (or A read in place)
  *      jr: NR columns          one packed B micro-panel (KC x NR), stays in L1 across ir
  *       ir: MR rows            microkernel: MR x NR tile of C in registers
- * Threads form a tm x tn grid: tm splits the rows of C (each thread packs its own A), tn the
- * NR panels of each B block. See choose_grid for which split is chosen. */
+ * Threads: a grid of independent blocks of C (see the threads section below). */
 
 #define GD_CAT_(a, b) a##b
 #define GD_CAT(a, b) GD_CAT_(a, b)
@@ -85,13 +85,57 @@ static inline __attribute__((always_inline)) void GD_SN(pack_b_nr)(
     }
 }
 
+/* Panels [q0, q1) of the B block that starts at column jc (nc columns) into dst. When B's
+ * rows are contiguous (csb == 1) and the columns evenly spaced, it walks B row by row, so the
+ * reads are sequential runs (the hardware prefetchers follow them) and each row feeds every
+ * panel; otherwise panel by panel. */
+static inline __attribute__((always_inline)) void GD_SN(pack_b_range_nr)(
+    GD_T *restrict dst, const GD_OP *op, int64_t pc, int64_t kc, int64_t jc, int64_t nc,
+    int64_t q0, int64_t q1, const int64_t NR, int narrow_t) {
+    if (q0 >= q1) return;
+    /* A last panel of at most NR/4 columns, when narrow_t: packed transposed, dst[c * kc + p],
+     * for the dot kernel. */
+    const int64_t last_cols = FC_MIN(NR, nc - (q1 - 1) * NR);
+    if (narrow_t && last_cols <= NR / 4) {
+        GD_T *dt = dst + (q1 - 1 - q0) * NR * kc;
+        const GD_T *b = op->b + pc * op->rsb;
+        for (int64_t c = 0; c < last_cols; c++) {
+            const GD_T *src = b + GD_SN(col_offset)(jc + (q1 - 1) * NR + c, op->csb, op->b_group,
+                                                    op->b_gs);
+            for (int64_t p = 0; p < kc; p++) dt[c * kc + p] = src[p * op->rsb];
+        }
+        if (--q1 == q0) return;
+    }
+    const int64_t j0 = jc + q0 * NR, j1 = FC_MIN(jc + nc, jc + q1 * NR), g = op->b_group;
+    if (op->csb == 1 && (g == 0 || j0 / g == (j1 - 1) / g)) {
+        const GD_T *src = op->b + pc * op->rsb + GD_SN(col_offset)(j0, 1, g, op->b_gs);
+        const int64_t nfull = (j1 - j0) / NR, tail = (j1 - j0) % NR;
+        for (int64_t p = 0; p < kc; p++) {
+            const GD_T *row = src + p * op->rsb;
+            GD_T *d = dst + p * NR;
+            for (int64_t q = 0; q < nfull; q++)
+                for (int64_t c = 0; c < NR; c++) d[q * NR * kc + c] = row[q * NR + c];
+            if (tail) {
+                GD_T *dt = d + nfull * NR * kc;
+                for (int64_t c = 0; c < tail; c++) dt[c] = row[nfull * NR + c];
+                for (int64_t c = tail; c < NR; c++) dt[c] = 0;
+            }
+        }
+        return;
+    }
+    for (int64_t q = q0; q < q1; q++)
+        GD_SN(pack_b_nr)(dst + (q - q0) * NR * kc, op, pc, kc, jc + q * NR,
+                         FC_MIN(NR, nc - q * NR), NR);
+}
+
 static void GD_SN(pack_b)(GD_T *restrict dst, const GD_OP *op, int64_t pc, int64_t kc,
-                          int64_t j, int64_t ncols, int64_t NR) {
+                          int64_t jc, int64_t nc, int64_t q0, int64_t q1, int64_t NR,
+                          int narrow_t) {
     switch (NR) {
-    case 8: GD_SN(pack_b_nr)(dst, op, pc, kc, j, ncols, 8); break;
-    case 16: GD_SN(pack_b_nr)(dst, op, pc, kc, j, ncols, 16); break;
-    case 32: GD_SN(pack_b_nr)(dst, op, pc, kc, j, ncols, 32); break;
-    default: GD_SN(pack_b_nr)(dst, op, pc, kc, j, ncols, NR); break;
+    case 8: GD_SN(pack_b_range_nr)(dst, op, pc, kc, jc, nc, q0, q1, 8, narrow_t); break;
+    case 16: GD_SN(pack_b_range_nr)(dst, op, pc, kc, jc, nc, q0, q1, 16, narrow_t); break;
+    case 32: GD_SN(pack_b_range_nr)(dst, op, pc, kc, jc, nc, q0, q1, 32, narrow_t); break;
+    default: GD_SN(pack_b_range_nr)(dst, op, pc, kc, jc, nc, q0, q1, NR, narrow_t); break;
     }
 }
 
@@ -101,14 +145,15 @@ static inline GD_T GD_SN(bias_at)(const GD_OP *op, int bias_on_cols, int64_t i, 
 }
 
 static inline void GD_SN(tile)(const GD_OP *op, GD_UKFN uk, int64_t kc, const GD_T *ap,
-                               const GD_T *bp, int64_t i, int64_t j, int64_t me, int64_t ne,
-                               int first, int last, int bias_on_cols, GD_T *tmp, int64_t NR) {
+                               int64_t ars, int64_t acs, const GD_T *bp, int64_t i, int64_t j,
+                               int64_t me, int64_t ne, int first, int last, int bias_on_cols,
+                               GD_T *tmp, int64_t NR) {
     const GD_T beta = first ? op->beta : (GD_T)1;
     const int64_t g = op->c_group, rsc = op->rsc, csc = op->csc;
     const int add_bias = last && op->bias != NULL;
     if (g == 0 || j % g + ne <= g) {
         GD_T *cp = op->c + i * rsc + GD_SN(col_offset)(j, csc, g, op->c_gs);
-        uk(kc, ap, bp, op->alpha, beta, cp, rsc, csc, me, ne);
+        uk(kc, ap, ars, acs, bp, op->alpha, beta, cp, rsc, csc, me, ne);
         if (add_bias)
             for (int64_t r = 0; r < me; r++)
                 for (int64_t c = 0; c < ne; c++)
@@ -116,7 +161,7 @@ static inline void GD_SN(tile)(const GD_OP *op, GD_UKFN uk, int64_t kc, const GD
         return;
     }
     /* The tile straddles a group boundary of C: compute it aside, then scatter. */
-    uk(kc, ap, bp, (GD_T)1, (GD_T)0, tmp, NR, 1, me, ne);
+    uk(kc, ap, ars, acs, bp, (GD_T)1, (GD_T)0, tmp, NR, 1, me, ne);
     for (int64_t r = 0; r < me; r++)
         for (int64_t c = 0; c < ne; c++) {
             GD_T *cp = op->c + (i + r) * rsc + GD_SN(col_offset)(j + c, csc, g, op->c_gs);
@@ -128,13 +173,18 @@ static inline void GD_SN(tile)(const GD_OP *op, GD_UKFN uk, int64_t kc, const GD
 }
 
 /* ---- workspace ------------------------------------------------------------------------- */
-static size_t GD_SN(ws_bytes)(const fc_gemm_blocking *bk, int64_t m, int64_t n, int64_t k,
-                              int nt) {
+/* Per thread: one packed B block (KC x NC) and one packed A block (MC x KC). */
+static size_t GD_SN(ws_per_thread)(const fc_gemm_blocking *bk, int64_t m, int64_t n, int64_t k) {
     const int64_t kc = FC_MAX(1, FC_MIN(bk->kc, k));
     const int64_t nc = fc_div_up(FC_MIN(bk->nc, FC_MAX(n, 1)), bk->nr) * bk->nr;
     const int64_t mc = fc_div_up(FC_MIN(bk->mc, FC_MAX(m, 1)), bk->mr) * bk->mr;
-    return FC_GEMM_ALIGN + fc_align_up((size_t)(kc * nc) * sizeof(GD_T), FC_GEMM_ALIGN) +
-           (size_t)FC_MAX(nt, 1) * fc_align_up((size_t)(mc * kc) * sizeof(GD_T), FC_GEMM_ALIGN);
+    return fc_align_up((size_t)(kc * nc) * sizeof(GD_T), FC_GEMM_ALIGN) +
+           fc_align_up((size_t)(mc * kc) * sizeof(GD_T), FC_GEMM_ALIGN);
+}
+
+static size_t GD_SN(ws_bytes)(const fc_gemm_blocking *bk, int64_t m, int64_t n, int64_t k,
+                              int nt) {
+    return FC_GEMM_ALIGN + (size_t)FC_MAX(nt, 1) * GD_SN(ws_per_thread)(bk, m, n, k);
 }
 
 size_t GD_FN(gemm_op_workspace_size)(int64_t m, int64_t n, int64_t k, int nthreads) {
@@ -143,28 +193,54 @@ size_t GD_FN(gemm_op_workspace_size)(int64_t m, int64_t n, int64_t k, int nthrea
     return FC_MAX(GD_SN(ws_bytes)(bk, m, n, k, nthreads), GD_SN(ws_bytes)(bk, n, m, k, nthreads));
 }
 
-/* ---- threads --------------------------------------------------------------------------- */
-/* Fraction of thread slots doing useful work when `units` equal pieces go to `t` threads. */
-static double GD_SN(balance)(int64_t units, int t) {
-    return (double)units / ((double)t * (double)fc_div_up(units, t));
+/* ---- orientation ---------------------------------------------------------------------- */
+/* Whether to compute C^T = B^T A^T instead: the microkernel stores rows of C with vectors when
+ * csc == 1 and element by element otherwise, so a column-major C (e.g. the NHWC output of a
+ * convolution) is transposed. (Transposing to waste less of the tile when n is small was
+ * tried and lost: the weight then needs a transposing pack; the dot kernels handle narrow
+ * last panels instead.) */
+static int GD_SN(prefer_transposed)(int64_t rsc, int64_t csc) {
+    return rsc * rsc == 1 && csc * csc != 1;
 }
 
-/* tm x tn = nt. Splitting rows (tm) keeps each thread's packed A private in its own L2, so it
- * wins ties; splitting columns (tn) wins when the rows divide badly among threads (small m,
- * e.g. 64 output channels = 11 tiles of 6 rows), at the cost of every thread packing the
- * same A block (cheap exactly when m is small). */
-static void GD_SN(choose_grid)(const fc_gemm_blocking *bk, int64_t m, int64_t n, int nt,
-                               int *tm_out, int *tn_out) {
-    const int64_t tiles_m = fc_div_up(m, bk->mr);
-    const int64_t panels_n = fc_div_up(FC_MIN(n, bk->nc), bk->nr);
-    int best_tm = nt;
+/* ---- threads --------------------------------------------------------------------------- *
+ * The threads share nothing but the read-only A and B: a tm x tn grid gives each thread a
+ * block of rows (multiple of MR) and a block of columns (multiple of NR) of C, and each runs
+ * the sequential loops on it with its own packed buffers. No barrier inside: on a machine
+ * shared with other work (2 cores here) a thread that is descheduled for a time slice stalls
+ * only itself, where a barrier per KC block made every thread wait for it (measured: 2
+ * threads slower than 1 under load). The price is packing twice what both threads need: the
+ * grid is chosen to make that small (see choose_grid). */
+
+/* Below this many flops per thread the OpenMP fork/join costs more than the second core
+ * gains (a fork/join is ~5-10 us on this machine; 4 Mflop is ~45 us of one core). */
+#define GD_MIN_FLOPS_PER_THREAD 4.0e6
+
+/* Columns of C from which packing A pays for itself (see gemm_op_run). */
+#define GD_PACK_A_MIN_N 1024
+
+/* A packed element costs about as much time as this many multiply-adds of the microkernel
+ * (16 MACs/cycle vs ~2 elements copied/cycle). */
+#define GD_PACK_COST_MACS 8.0
+
+/* tm x tn = nt minimising the slowest thread's estimated time: its share of the microkernel
+ * tiles (ceil: the imbalance) plus what it packs (its rows of A unless A is read in place,
+ * and its columns of B). Splitting rows makes every thread pack all of B, splitting columns
+ * all of A, so the split follows the smaller operand and the tile balance. */
+static void GD_SN(choose_grid)(const fc_gemm_blocking *bk, int64_t m, int64_t n, int64_t k,
+                               int pack_a, int nt, int *tm_out, int *tn_out) {
+    const int64_t tiles_m = fc_div_up(m, bk->mr), panels_n = fc_div_up(n, bk->nr);
     double best = -1;
-    for (int tm = nt; tm >= 1; tm--) {
+    int best_tm = 1;
+    for (int tm = 1; tm <= nt; tm++) {
         if (nt % tm) continue;
         const int tn = nt / tm;
-        const double score = GD_SN(balance)(tiles_m, tm) * GD_SN(balance)(panels_n, tn);
-        if (score > best * 1.01) {
-            best = score;
+        const double rows = (double)(fc_div_up(tiles_m, tm) * bk->mr);
+        const double cols = (double)(fc_div_up(panels_n, tn) * bk->nr);
+        const double t = rows * cols * (double)k +
+                         GD_PACK_COST_MACS * (double)k * ((pack_a ? rows : 0.0) + cols);
+        if (best < 0 || t < best) {
+            best = t;
             best_tm = tm;
         }
     }
@@ -172,46 +248,68 @@ static void GD_SN(choose_grid)(const fc_gemm_blocking *bk, int64_t m, int64_t n,
     *tn_out = nt / best_tm;
 }
 
-/* Below this many flops per thread the OpenMP fork/join and the split packing cost more than
- * the second core gains (measured: a 2-thread fork + 2 barriers ~ 5-10 us on this machine). */
-#define GD_MIN_FLOPS_PER_THREAD 4.0e6
-
 /* ---- the loops ------------------------------------------------------------------------- */
-static void GD_SN(body)(const GD_OP *op, GD_UKFN uk, const fc_gemm_blocking *bk, int tid,
-                        int nt, int tm, int tn, GD_T *bpack, GD_T *apack, int bias_on_cols) {
+/* The sequential five loops over rows [r0, r1) and columns [c0, c1) of C. */
+static void GD_SN(loops)(const GD_OP *op, const GD_KERNEL *ek, int64_t r0, int64_t r1,
+                         int64_t c0, int64_t c1, GD_T *bpack, GD_T *apack, int pack_a,
+                         int narrow_dot, int bias_on_cols) {
+    const fc_gemm_blocking *bk = &ek->blk;
     const int64_t MR = bk->mr, NR = bk->nr, MC = bk->mc, KC = bk->kc, NC = bk->nc;
-    const int64_t m = op->m, n = op->n, k = op->k;
-    const int mi = tid / tn, ni = tid % tn;
-    const int64_t tiles_m = fc_div_up(m, MR);
-    const int64_t r0 = FC_MIN(m, tiles_m * mi / tm * MR);
-    const int64_t r1 = FC_MIN(m, tiles_m * (mi + 1) / tm * MR);
+    const int64_t k = op->k;
     GD_T tmp[16 * 64] __attribute__((aligned(64))); /* MR <= 16, NR <= 64 (checked in run) */
 
-    for (int64_t jc = 0; jc < n; jc += NC) {
-        const int64_t nc = FC_MIN(NC, n - jc), np = fc_div_up(nc, NR);
-        const int64_t q0 = np * ni / tn, q1 = np * (ni + 1) / tn;
+    for (int64_t jc = c0; jc < c1; jc += NC) {
+        const int64_t nc = FC_MIN(NC, c1 - jc), np = fc_div_up(nc, NR);
         for (int64_t pc = 0; pc < k; pc += KC) {
             const int64_t kc = FC_MIN(KC, k - pc);
             const int first = pc == 0, last = pc + kc == k;
-            for (int64_t q = np * tid / nt; q < np * (tid + 1) / nt; q++)
-                GD_SN(pack_b)(bpack + q * NR * kc, op, pc, kc, jc + q * NR,
-                              FC_MIN(NR, nc - q * NR), NR);
-#pragma omp barrier
+            GD_SN(pack_b)(bpack, op, pc, kc, jc, nc, 0, np, NR, narrow_dot);
             for (int64_t ic = r0; ic < r1; ic += MC) {
                 const int64_t mc = FC_MIN(MC, r1 - ic);
-                for (int64_t ir = 0; ir < mc; ir += MR)
-                    GD_SN(pack_a)(apack + ir * kc, op, ic + ir, FC_MIN(MR, mc - ir), pc, kc, MR);
-                for (int64_t q = q0; q < q1; q++) {
+                /* A micro-panel ir: packed at apack + ir * kc (rows 1, columns MR apart), or
+                 * read where it lies. */
+                const GD_T *ablk = apack;
+                int64_t ars = 1, acs = MR, astep = kc;
+                if (pack_a) {
+                    for (int64_t ir = 0; ir < mc; ir += MR)
+                        GD_SN(pack_a)(apack + ir * kc, op, ic + ir, FC_MIN(MR, mc - ir), pc, kc,
+                                      MR);
+                } else {
+                    ablk = op->a + ic * op->rsa + pc * op->csa;
+                    ars = op->rsa, acs = op->csa, astep = op->rsa;
+                }
+                for (int64_t q = 0; q < np; q++) {
                     const GD_T *bp = bpack + q * NR * kc;
                     const int64_t j = jc + q * NR, ne = FC_MIN(NR, nc - q * NR);
+                    /* A narrow last panel (packed transposed) goes to the dot kernel. */
+                    const GD_UKFN kern = narrow_dot && ne <= NR / 4 ? ek->dot : ek->uk;
                     for (int64_t ir = 0; ir < mc; ir += MR)
-                        GD_SN(tile)(op, uk, kc, apack + ir * kc, bp, ic + ir, j,
+                        GD_SN(tile)(op, kern, kc, ablk + ir * astep, ars, acs, bp, ic + ir, j,
                                     FC_MIN(MR, mc - ir), ne, first, last, bias_on_cols, tmp, NR);
                 }
             }
-#pragma omp barrier
         }
     }
+}
+
+/* Thread tid of a tm x tn grid: its block of C, then the loops. */
+static void GD_SN(thread)(const GD_OP *op, const GD_KERNEL *ek, int tid, int tm, int tn,
+                          char *ws, size_t per_thread, int pack_a, int narrow_dot,
+                          int bias_on_cols) {
+    const fc_gemm_blocking *bk = &ek->blk;
+    const int64_t tiles_m = fc_div_up(op->m, bk->mr), panels_n = fc_div_up(op->n, bk->nr);
+    const int mi = tid / tn, ni = tid % tn;
+    const int64_t r0 = FC_MIN(op->m, tiles_m * mi / tm * bk->mr);
+    const int64_t r1 = FC_MIN(op->m, tiles_m * (mi + 1) / tm * bk->mr);
+    const int64_t c0 = FC_MIN(op->n, panels_n * ni / tn * bk->nr);
+    const int64_t c1 = FC_MIN(op->n, panels_n * (ni + 1) / tn * bk->nr);
+    if (r0 >= r1 || c0 >= c1) return;
+    const int64_t kc = FC_MAX(1, FC_MIN(bk->kc, op->k));
+    const int64_t nc = fc_div_up(FC_MIN(bk->nc, FC_MAX(op->n, 1)), bk->nr) * bk->nr;
+    char *mine = ws + per_thread * (size_t)tid;
+    GD_T *bpack = (GD_T *)mine;
+    GD_T *apack = (GD_T *)(mine + fc_align_up((size_t)(kc * nc) * sizeof(GD_T), FC_GEMM_ALIGN));
+    GD_SN(loops)(op, ek, r0, r1, c0, c1, bpack, apack, pack_a, narrow_dot, bias_on_cols);
 }
 
 /* C := beta * C (+ bias) when k == 0: no product, and C still not read when beta == 0. */
@@ -233,15 +331,14 @@ fc_status GD_FN(gemm_op_run)(const GD_OP *op_in, int nthreads, void *ws, size_t 
     if (op.c == NULL || (op.k > 0 && (op.a == NULL || op.b == NULL)))
         return FC_ERR_INVALID_ARGUMENT;
     const fc_isa isa = fc_active_isa();
-    const fc_gemm_blocking *bk = &GD_TABLE[isa].blk;
-    const GD_UKFN uk = GD_TABLE[isa].uk;
+    const GD_KERNEL *ek = &GD_TABLE[isa];
+    const fc_gemm_blocking *bk = &ek->blk;
     if (bk->mr > 16 || bk->nr > 64) return FC_ERR_UNSUPPORTED;
 
-    /* Orientation. The microkernel stores whole rows of C with vector stores when csc == 1;
-     * a column-major C (rsc == 1, e.g. the NHWC output of a convolution) is computed as
-     * C^T = B^T A^T, which swaps the roles (and the packing) of A and B. */
+    /* Orientation (see prefer_transposed): C^T = B^T A^T swaps the roles of A and B; a bias
+     * per row of C is then a bias per column. */
     int bias_on_cols = 0;
-    if (op.b_group == 0 && op.c_group == 0 && op.rsc * op.rsc == 1 && op.csc * op.csc != 1) {
+    if (op.b_group == 0 && op.c_group == 0 && GD_SN(prefer_transposed)(op.rsc, op.csc)) {
         const GD_T *a = op.a;
         const int64_t rsa = op.rsa, csa = op.csa, m = op.m;
         op.a = op.b, op.rsa = op.csb, op.csa = op.rsb;
@@ -256,6 +353,14 @@ fc_status GD_FN(gemm_op_run)(const GD_OP *op_in, int nthreads, void *ws, size_t 
         return FC_OK;
     }
 
+    /* Packing A costs one copy of A per NC columns of C; the broadcast microkernel can read a
+     * unit-stride A in place (MR row streams), so A is packed only when that copy is amortised
+     * over many columns or when A has no unit stride. */
+    const int pack_a = op.n >= GD_PACK_A_MIN_N || (op.csa != 1 && op.rsa != 1);
+    /* A last panel of at most NR/4 columns is packed transposed for the dot kernel, which
+     * reads A rows along k: only when A is read in place with unit column stride. */
+    const int narrow_dot = !pack_a && op.csa == 1 && ek->dot != NULL;
+
     int nt = nthreads < 1 ? 1 : nthreads;
 #if !defined(_OPENMP)
     nt = 1;
@@ -264,19 +369,11 @@ fc_status GD_FN(gemm_op_run)(const GD_OP *op_in, int nthreads, void *ws, size_t 
     nt = (int)FC_MIN((double)nt, FC_MAX(1.0, flops / GD_MIN_FLOPS_PER_THREAD));
     if (ws == NULL || ws_bytes < GD_SN(ws_bytes)(bk, op.m, op.n, op.k, nt))
         return FC_ERR_WORKSPACE_TOO_SMALL;
-    int tm, tn;
-    GD_SN(choose_grid)(bk, op.m, op.n, nt, &tm, &tn);
-
-    const int64_t kc = FC_MIN(bk->kc, op.k);
-    const int64_t nc = fc_div_up(FC_MIN(bk->nc, op.n), bk->nr) * bk->nr;
-    const int64_t mc = fc_div_up(FC_MIN(bk->mc, op.m), bk->mr) * bk->mr;
     char *base = (char *)fc_align_up((size_t)ws, FC_GEMM_ALIGN);
-    GD_T *bpack = (GD_T *)base;
-    char *abase = base + fc_align_up((size_t)(kc * nc) * sizeof(GD_T), FC_GEMM_ALIGN);
-    const size_t astride = fc_align_up((size_t)(mc * kc) * sizeof(GD_T), FC_GEMM_ALIGN);
+    const size_t per_thread = GD_SN(ws_per_thread)(bk, op.m, op.n, op.k);
 
     if (nt == 1) {
-        GD_SN(body)(&op, uk, bk, 0, 1, 1, 1, bpack, (GD_T *)abase, bias_on_cols);
+        GD_SN(thread)(&op, ek, 0, 1, 1, base, per_thread, pack_a, narrow_dot, bias_on_cols);
         return FC_OK;
     }
 #pragma omp parallel num_threads(nt)
@@ -286,12 +383,11 @@ fc_status GD_FN(gemm_op_run)(const GD_OP *op_in, int nthreads, void *ws, size_t 
 #else
         const int tid = 0, got = 1;
 #endif
-        /* A smaller team than asked (nested parallelism, OMP_THREAD_LIMIT) still covers it all:
-         * recompute the grid for the team we got. */
-        int gtm = tm, gtn = tn;
-        if (got != nt) GD_SN(choose_grid)(bk, op.m, op.n, got, &gtm, &gtn);
-        GD_SN(body)(&op, uk, bk, tid, got, gtm, gtn, bpack, (GD_T *)(abase + astride * tid),
-                    bias_on_cols);
+        /* A smaller team than asked (nested parallelism, OMP_THREAD_LIMIT) still covers all of
+         * C: the grid is made for the team we got. */
+        int tm, tn;
+        GD_SN(choose_grid)(bk, op.m, op.n, op.k, pack_a, got, &tm, &tn);
+        GD_SN(thread)(&op, ek, tid, tm, tn, base, per_thread, pack_a, narrow_dot, bias_on_cols);
     }
     return FC_OK;
 }
@@ -326,7 +422,7 @@ fc_status GD_FN(gemm_ukernel)(fc_isa isa, int64_t k, const GD_T *a_packed, const
     if ((int)isa > (int)fc_cpu_isa()) return FC_ERR_ISA_UNAVAILABLE;
     const fc_gemm_blocking *bk = &GD_TABLE[isa].blk;
     if (k < 0 || m < 0 || n < 0 || m > bk->mr || n > bk->nr) return FC_ERR_INVALID_ARGUMENT;
-    GD_TABLE[isa].uk(k, a_packed, b_packed, alpha, beta, c, rsc, csc, m, n);
+    GD_TABLE[isa].uk(k, a_packed, 1, bk->mr, b_packed, alpha, beta, c, rsc, csc, m, n);
     return FC_OK;
 }
 
@@ -335,8 +431,11 @@ fc_status GD_FN(gemm_ukernel)(fc_isa isa, int64_t k, const GD_T *a_packed, const
 #undef GD_FN
 #undef GD_SN
 #undef GD_MIN_FLOPS_PER_THREAD
+#undef GD_PACK_A_MIN_N
+#undef GD_PACK_COST_MACS
 #undef GD_T
 #undef GD_P
 #undef GD_OP
 #undef GD_UKFN
 #undef GD_TABLE
+#undef GD_KERNEL

@@ -11,29 +11,34 @@
 static inline size_t fc_align_up(size_t x, size_t a) { return (x + a - 1) / a * a; }
 
 /* The microkernel contract, one line: C := alpha * A * B + beta * C on an m x n tile
- * (m <= MR, n <= NR) of C at c with element strides rsc, csc, from a packed A micro-panel
- * (k columns of MR values: a[p * MR + i]) and a packed B micro-panel (k rows of NR values:
- * b[p * NR + j]), both zero-padded to the full tile; C is never read when beta == 0. */
-typedef void (*fc_f32_ukernel_fn)(int64_t k, const float *a, const float *b, float alpha,
-                                  float beta, float *c, int64_t rsc, int64_t csc, int64_t m,
-                                  int64_t n);
-typedef void (*fc_f64_ukernel_fn)(int64_t k, const double *a, const double *b, double alpha,
-                                  double beta, double *c, int64_t rsc, int64_t csc, int64_t m,
-                                  int64_t n);
+ * (m <= MR, n <= NR) of C at c with element strides rsc, csc, where A is read at
+ * a[i * rsa + p * csa] (a packed micro-panel is rsa = 1, csa = MR; a row-major A can be read in
+ * place: rsa = lda, csa = 1) and B is a packed micro-panel (k rows of NR values:
+ * b[p * NR + j], zero-padded past n); rows of A past m are never read; C is never read when
+ * beta == 0. */
+typedef void (*fc_f32_ukernel_fn)(int64_t k, const float *a, int64_t rsa, int64_t csa,
+                                  const float *b, float alpha, float beta, float *c, int64_t rsc,
+                                  int64_t csc, int64_t m, int64_t n);
+typedef void (*fc_f64_ukernel_fn)(int64_t k, const double *a, int64_t rsa, int64_t csa,
+                                  const double *b, double alpha, double beta, double *c,
+                                  int64_t rsc, int64_t csc, int64_t m, int64_t n);
 
 /* What the names say: <what>_<MR>x<NR>__<isa>. */
-void fc_f32_gemm_ukernel_4x8__scalar(int64_t, const float *, const float *, float, float, float *,
-                                     int64_t, int64_t, int64_t, int64_t);
-void fc_f64_gemm_ukernel_4x4__scalar(int64_t, const double *, const double *, double, double,
-                                     double *, int64_t, int64_t, int64_t, int64_t);
-void fc_f32_gemm_ukernel_6x16__avx2(int64_t, const float *, const float *, float, float, float *,
-                                    int64_t, int64_t, int64_t, int64_t);
-void fc_f64_gemm_ukernel_6x8__avx2(int64_t, const double *, const double *, double, double,
-                                   double *, int64_t, int64_t, int64_t, int64_t);
-void fc_f32_gemm_ukernel_14x32__avx512(int64_t, const float *, const float *, float, float,
-                                       float *, int64_t, int64_t, int64_t, int64_t);
-void fc_f64_gemm_ukernel_14x16__avx512(int64_t, const double *, const double *, double, double,
-                                       double *, int64_t, int64_t, int64_t, int64_t);
+#define FC_DECLARE_UKERNEL(T, NAME)                                                            \
+    void NAME(int64_t k, const T *a, int64_t rsa, int64_t csa, const T *b, T alpha, T beta,   \
+              T *c, int64_t rsc, int64_t csc, int64_t m, int64_t n)
+FC_DECLARE_UKERNEL(float, fc_f32_gemm_ukernel_4x8__scalar);
+FC_DECLARE_UKERNEL(double, fc_f64_gemm_ukernel_4x4__scalar);
+FC_DECLARE_UKERNEL(float, fc_f32_gemm_ukernel_6x16__avx2);
+FC_DECLARE_UKERNEL(double, fc_f64_gemm_ukernel_6x8__avx2);
+FC_DECLARE_UKERNEL(float, fc_f32_gemm_ukernel_14x32__avx512);
+FC_DECLARE_UKERNEL(double, fc_f64_gemm_ukernel_14x16__avx512);
+/* Dot kernels: the microkernel contract for n <= NR/4 columns, with csa == 1 and the B panel
+ * packed transposed (b[j * k + p]); see gemm_dot_vec.h. */
+FC_DECLARE_UKERNEL(float, fc_f32_gemm_dot_6x4__avx2);
+FC_DECLARE_UKERNEL(double, fc_f64_gemm_dot_6x2__avx2);
+FC_DECLARE_UKERNEL(float, fc_f32_gemm_dot_14x8__avx512);
+FC_DECLARE_UKERNEL(double, fc_f64_gemm_dot_14x4__avx512);
 
 /* One GEMM as the loops see it. B and C may be "grouped" along their columns: with group > 0,
  * column j lies at (j / group) * gs + (j % group) * cs, so a batch of NCHW images (each image
@@ -70,5 +75,8 @@ size_t fc_f32_gemm_op_workspace_size(int64_t m, int64_t n, int64_t k, int nthrea
 size_t fc_f64_gemm_op_workspace_size(int64_t m, int64_t n, int64_t k, int nthreads);
 fc_status fc_f32_gemm_op_run(const fc_f32_gemm_op *op, int nthreads, void *ws, size_t ws_bytes);
 fc_status fc_f64_gemm_op_run(const fc_f64_gemm_op *op, int nthreads, void *ws, size_t ws_bytes);
+
+/* Benchmark-only: override a table entry's cache blocks (see gemm.c). */
+void fc_gemm_tune_blocking(int dtype_bytes, fc_isa isa, int64_t mc, int64_t kc, int64_t nc);
 
 #endif /* FASTCONV_GEMM_INTERNAL_H */

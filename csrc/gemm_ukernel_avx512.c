@@ -1,6 +1,8 @@
 /* AVX-512F GEMM microkernels: fp32 14x32 and fp64 14x16 (two zmm per row of C).
  * 28 accumulators + 2 B vectors + 1 broadcast = 31 of the 32 zmm registers. Same template as
- * the AVX2 kernels (gemm_ukernel_vec.h), which the tests exercise on every AVX2 machine. */
+ * the AVX2 kernels (gemm_ukernel_vec.h), which the tests exercise on every AVX2 machine.
+ * Dot kernels for narrow last panels as in gemm_ukernel_avx2.c: fp32 up to 8 columns, fp64
+ * up to 4. */
 #include <immintrin.h>
 
 #include "gemm_internal.h"
@@ -37,6 +39,32 @@ FC_BEGIN_TARGET(FC_TARGET_AVX512)
 #define UK_FMA(a, b, c) _mm512_fmadd_pd((a), (b), (c))
 #define UK_MUL(a, b) _mm512_mul_pd((a), (b))
 #include "gemm_ukernel_vec.h"
+
+
+
+
+
+#define DK_NAME fc_f32_gemm_dot_14x8__avx512
+#define DK_T float
+#define DK_VT __m512
+#define DK_VLEN 16
+#define DK_NMAX 8
+#define DK_ZERO() _mm512_setzero_ps()
+#define DK_LOAD(p) _mm512_loadu_ps(p)
+#define DK_FMA(a, b, c) _mm512_fmadd_ps((a), (b), (c))
+#define DK_HSUM(v) _mm512_reduce_add_ps(v)
+#include "gemm_dot_vec.h"
+
+#define DK_NAME fc_f64_gemm_dot_14x4__avx512
+#define DK_T double
+#define DK_VT __m512d
+#define DK_VLEN 8
+#define DK_NMAX 4
+#define DK_ZERO() _mm512_setzero_pd()
+#define DK_LOAD(p) _mm512_loadu_pd(p)
+#define DK_FMA(a, b, c) _mm512_fmadd_pd((a), (b), (c))
+#define DK_HSUM(v) _mm512_reduce_add_pd(v)
+#include "gemm_dot_vec.h"
 
 FC_END_TARGET
 #endif

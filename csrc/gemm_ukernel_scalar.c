@@ -4,15 +4,17 @@
 #include "gemm_internal.h"
 
 #define DEFINE_SCALAR_UKERNEL(NAME, T, MR, NR)                                                  \
-    void NAME(int64_t k, const T *restrict a, const T *restrict b, T alpha, T beta,             \
-              T *restrict c, int64_t rsc, int64_t csc, int64_t m, int64_t n) {                  \
+    void NAME(int64_t k, const T *restrict a, int64_t rsa, int64_t csa, const T *restrict b,    \
+              T alpha, T beta, T *restrict c, int64_t rsc, int64_t csc, int64_t m, int64_t n) { \
         T acc[MR][NR];                                                                          \
         for (int i = 0; i < MR; i++)                                                            \
             for (int j = 0; j < NR; j++) acc[i][j] = 0;                                         \
         for (int64_t p = 0; p < k; p++) {                                                       \
-            const T *ap = a + p * MR, *bp = b + p * NR;                                         \
-            for (int i = 0; i < MR; i++)                                                        \
-                for (int j = 0; j < NR; j++) acc[i][j] += ap[i] * bp[j];                        \
+            const T *ap = a + p * csa, *bp = b + p * NR;                                        \
+            for (int i = 0; i < MR; i++) {                                                      \
+                const T ai = ap[(i < m ? i : m - 1) * rsa];                                     \
+                for (int j = 0; j < NR; j++) acc[i][j] += ai * bp[j];                           \
+            }                                                                                   \
         }                                                                                       \
         for (int64_t i = 0; i < m; i++)                                                         \
             for (int64_t j = 0; j < n; j++) {                                                   \

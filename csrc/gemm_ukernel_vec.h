@@ -5,6 +5,8 @@
  *   UK_NAME            function name, fc_<dtype>_gemm_ukernel_<MR>x<NR>__<isa>
  *   UK_T, UK_VT        element and vector types;  UK_VLEN  elements per vector
  *   UK_MR, UK_NV       rows of the tile, vectors per row (NR = UK_NV * UK_VLEN)
+ *   UK_BS (optional)   row stride of the packed B panel, when it is wider than NR (the narrow
+ *                      edge kernels read the left part of the main kernel's panels)
  *   UK_ZERO() UK_LOAD(p) UK_STORE(p, v) UK_BCAST(p) UK_SET1(x) UK_FMA(a, b, c) (a*b+c)
  *   UK_MUL(a, b)
  * and this file undefines them all at its end.
@@ -16,10 +18,43 @@
  * needs >= 8 chains; 6x16 AVX2 has 12, 14x32 AVX-512 has 28). The packed A stream comes from
  * L2 and is prefetched ahead; the packed B micro-panel stays in L1 across calls. */
 #define UK_NR (UK_NV * UK_VLEN)
-#define UK_PF_A 8 /* k steps of A prefetched ahead (8 x MR elements) */
+#ifndef UK_BS
+#define UK_BS UK_NR
+#endif
 
-void UK_NAME(int64_t k, const UK_T *restrict a, const UK_T *restrict b, UK_T alpha, UK_T beta,
-             UK_T *restrict c, int64_t rsc, int64_t csc, int64_t m, int64_t n) {
+/* One k step: NV vector loads of the B row, then per row of A one broadcast and NV FMAs.
+ * ROW(i) is the element offset of row i of A from the current column. */
+#define UK_STEP(P, ROW)                                                                       \
+    do {                                                                                      \
+        const UK_T *ap_ = a + (P) * csa, *bp_ = b + (P) * UK_BS;                              \
+        UK_VT bv_[UK_NV];                                                                     \
+        _Pragma("GCC unroll 8") for (int v = 0; v < UK_NV; v++) bv_[v] =                      \
+            UK_LOAD(bp_ + v * UK_VLEN);                                                       \
+        _Pragma("GCC unroll 32") for (int i = 0; i < UK_MR; i++) {                            \
+            const UK_VT ai_ = UK_BCAST(ap_ + ROW(i));                                         \
+            _Pragma("GCC unroll 8") for (int v = 0; v < UK_NV; v++) acc[i][v] =               \
+                UK_FMA(ai_, bv_[v], acc[i][v]);                                               \
+        }                                                                                     \
+    } while (0)
+
+#define UK_KLOOP(ROW)                                                                         \
+    do {                                                                                      \
+        int64_t p_ = 0;                                                                       \
+        for (; p_ + 4 <= k; p_ += 4) {                                                        \
+            UK_STEP(p_, ROW);                                                                 \
+            UK_STEP(p_ + 1, ROW);                                                             \
+            UK_STEP(p_ + 2, ROW);                                                             \
+            UK_STEP(p_ + 3, ROW);                                                             \
+        }                                                                                     \
+        for (; p_ < k; p_++) UK_STEP(p_, ROW);                                                \
+    } while (0)
+
+#define UK_ROW_FULL(i) ((i) * rsa)
+#define UK_ROW_CLAMPED(i) (((i) < m ? (i) : m - 1) * rsa)
+
+void UK_NAME(int64_t k, const UK_T *restrict a, int64_t rsa, int64_t csa, const UK_T *restrict b,
+             UK_T alpha, UK_T beta, UK_T *restrict c, int64_t rsc, int64_t csc, int64_t m,
+             int64_t n) {
     UK_VT acc[UK_MR][UK_NV];
 #pragma GCC unroll 32
     for (int i = 0; i < UK_MR; i++)
@@ -27,42 +62,18 @@ void UK_NAME(int64_t k, const UK_T *restrict a, const UK_T *restrict b, UK_T alp
         for (int v = 0; v < UK_NV; v++) acc[i][v] = UK_ZERO();
 
     /* Warm the C tile while the k loop runs (only its rows that will be written). */
-    {
-        for (int64_t i = 0; i < m; i++) {
-            __builtin_prefetch(c + i * rsc, 1, 3);
-            __builtin_prefetch(c + i * rsc + (n - 1) * csc, 1, 3);
-        }
+    for (int64_t i = 0; i < m; i++) {
+        __builtin_prefetch(c + i * rsc, 1, 3);
+        __builtin_prefetch(c + i * rsc + (n - 1) * csc, 1, 3);
     }
 
-    int64_t p = 0;
-    for (; p + 4 <= k; p += 4) {
-#pragma GCC unroll 4
-        for (int u = 0; u < 4; u++) {
-            const UK_T *ap = a + (p + u) * UK_MR, *bp = b + (p + u) * UK_NR;
-            __builtin_prefetch(ap + UK_PF_A * UK_MR, 0, 3);
-            UK_VT bv[UK_NV];
-#pragma GCC unroll 8
-            for (int v = 0; v < UK_NV; v++) bv[v] = UK_LOAD(bp + v * UK_VLEN);
-#pragma GCC unroll 32
-            for (int i = 0; i < UK_MR; i++) {
-                const UK_VT ai = UK_BCAST(ap + i);
-#pragma GCC unroll 8
-                for (int v = 0; v < UK_NV; v++) acc[i][v] = UK_FMA(ai, bv[v], acc[i][v]);
-            }
-        }
-    }
-    for (; p < k; p++) {
-        const UK_T *ap = a + p * UK_MR, *bp = b + p * UK_NR;
-        UK_VT bv[UK_NV];
-#pragma GCC unroll 8
-        for (int v = 0; v < UK_NV; v++) bv[v] = UK_LOAD(bp + v * UK_VLEN);
-#pragma GCC unroll 32
-        for (int i = 0; i < UK_MR; i++) {
-            const UK_VT ai = UK_BCAST(ap + i);
-#pragma GCC unroll 8
-            for (int v = 0; v < UK_NV; v++) acc[i][v] = UK_FMA(ai, bv[v], acc[i][v]);
-        }
-    }
+    /* Row i of A at a + i * rsa, advancing csa per k step. In an edge tile rows past m repeat
+     * row m - 1 (their results are never stored), so an unpacked A needs no padding; the full
+     * tile keeps the plain i * rsa addressing, which needs fewer registers. */
+    if (m == UK_MR)
+        UK_KLOOP(UK_ROW_FULL);
+    else
+        UK_KLOOP(UK_ROW_CLAMPED);
 
     if (alpha != (UK_T)1) {
         const UK_VT va = UK_SET1(alpha);
@@ -99,20 +110,27 @@ void UK_NAME(int64_t k, const UK_T *restrict a, const UK_T *restrict b, UK_T alp
     for (int i = 0; i < UK_MR; i++)
 #pragma GCC unroll 8
         for (int v = 0; v < UK_NV; v++) UK_STORE(t + i * UK_NR + v * UK_VLEN, acc[i][v]);
-    if (beta == 0) {
-        for (int64_t i = 0; i < m; i++)
-            for (int64_t j = 0; j < n; j++) c[i * rsc + j * csc] = t[i * UK_NR + j];
+    if (rsc == 1) { /* column-major C: walk down the columns */
+        for (int64_t j = 0; j < n; j++)
+            for (int64_t i = 0; i < m; i++) {
+                UK_T *cp = c + i + j * csc;
+                *cp = beta == 0 ? t[i * UK_NR + j] : beta * *cp + t[i * UK_NR + j];
+            }
     } else {
         for (int64_t i = 0; i < m; i++)
             for (int64_t j = 0; j < n; j++) {
                 UK_T *cp = c + i * rsc + j * csc;
-                *cp = beta * *cp + t[i * UK_NR + j];
+                *cp = beta == 0 ? t[i * UK_NR + j] : beta * *cp + t[i * UK_NR + j];
             }
     }
 }
 
 #undef UK_NR
-#undef UK_PF_A
+#undef UK_STEP
+#undef UK_KLOOP
+#undef UK_ROW_FULL
+#undef UK_ROW_CLAMPED
+#undef UK_BS
 #undef UK_NAME
 #undef UK_T
 #undef UK_VT

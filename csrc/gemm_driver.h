@@ -283,9 +283,19 @@ static void GD_SN(loops)(const GD_OP *op, const GD_KERNEL *ek, int64_t r0, int64
                     const int64_t j = jc + q * NR, ne = FC_MIN(NR, nc - q * NR);
                     /* A narrow last panel (packed transposed) goes to the dot kernel. */
                     const GD_UKFN kern = narrow_dot && ne <= NR / 4 ? ek->dot : ek->uk;
-                    for (int64_t ir = 0; ir < mc; ir += MR)
+                    /* The tiles of the next panel's C, fetched into L2 while this panel runs:
+                     * C rows are far apart, so no hardware prefetcher sees them coming, and a
+                     * short k (1x1 convolutions: k = C_in) leaves too little time to hide a
+                     * miss to DRAM inside the microkernel. */
+                    const int pf_next = q + 1 < np && op->c_group == 0;
+                    const GD_T *cnext = op->c + GD_SN(col_offset)(j + NR, op->csc, 0, 0);
+                    for (int64_t ir = 0; ir < mc; ir += MR) {
+                        if (pf_next)
+                            for (int64_t r = 0; r < FC_MIN(MR, mc - ir); r++)
+                                __builtin_prefetch(cnext + (ic + ir + r) * op->rsc, 1, 2);
                         GD_SN(tile)(op, kern, kc, ablk + ir * astep, ars, acs, bp, ic + ir, j,
                                     FC_MIN(MR, mc - ir), ne, first, last, bias_on_cols, tmp, NR);
+                    }
                 }
             }
         }

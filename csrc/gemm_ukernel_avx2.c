@@ -9,6 +9,73 @@
 #if FC_X86_64
 FC_BEGIN_TARGET(FC_TARGET_AVX2)
 
+/* The k loop of a full 6-row tile in assembly: GCC's register allocation of the intrinsics
+ * version spilled an accumulator to the stack inside the loop. Fixed registers: ymm0-11 the
+ * 6 x 2 accumulators (row i in ymm 2i, 2i+1), ymm12-13 the B row, ymm14 the broadcast. Rows
+ * 0-2 of A are read at a0 + {0,1,2} * rsa, rows 3-5 at a3 = a0 + 3 * rsa (x86 addressing
+ * scales 1 and 2), so packed A and A in place cost the same. The accumulators leave through a
+ * 64-byte-per-row buffer into acc[][] for the C code that stores the tile. */
+#define FC_AVX2_ROW_STEP(BCAST, FMA, ADDR, R0, R1)                                            \
+    BCAST " " ADDR ", %%ymm14\n\t" FMA " %%ymm12, %%ymm14, %%ymm" R0 "\n\t" FMA              \
+          " %%ymm13, %%ymm14, %%ymm" R1 "\n\t"
+#define FC_AVX2_KLOOP_6x2(LOAD, BCAST, FMA, VT)                                              \
+    do {                                                                                      \
+        const char *a0_ = (const char *)a, *a3_ = (const char *)(a + 3 * rsa);                \
+        const char *b_ = (const char *)b;                                                     \
+        const int64_t rs_ = rsa * (int64_t)sizeof(*a), cs_ = csa * (int64_t)sizeof(*a);       \
+        int64_t k_ = k;                                                                       \
+        char out_[6 * 64] __attribute__((aligned(64)));                                       \
+        __asm__ volatile(                                                                     \
+            "vxorps %%ymm0, %%ymm0, %%ymm0\n\t"                                               \
+            "vxorps %%ymm1, %%ymm1, %%ymm1\n\t"                                               \
+            "vxorps %%ymm2, %%ymm2, %%ymm2\n\t"                                               \
+            "vxorps %%ymm3, %%ymm3, %%ymm3\n\t"                                               \
+            "vxorps %%ymm4, %%ymm4, %%ymm4\n\t"                                               \
+            "vxorps %%ymm5, %%ymm5, %%ymm5\n\t"                                               \
+            "vxorps %%ymm6, %%ymm6, %%ymm6\n\t"                                               \
+            "vxorps %%ymm7, %%ymm7, %%ymm7\n\t"                                               \
+            "vxorps %%ymm8, %%ymm8, %%ymm8\n\t"                                               \
+            "vxorps %%ymm9, %%ymm9, %%ymm9\n\t"                                               \
+            "vxorps %%ymm10, %%ymm10, %%ymm10\n\t"                                            \
+            "vxorps %%ymm11, %%ymm11, %%ymm11\n\t"                                            \
+            "test %[k], %[k]\n\t"                                                             \
+            "jz 3f\n\t"                                                                       \
+            "1:\n\t"                                                                          \
+            LOAD " (%[b]), %%ymm12\n\t"                                                       \
+            LOAD " 32(%[b]), %%ymm13\n\t"                                                     \
+            FC_AVX2_ROW_STEP(BCAST, FMA, "(%[a0])", "0", "1")                                 \
+            FC_AVX2_ROW_STEP(BCAST, FMA, "(%[a0],%[rs],1)", "2", "3")                         \
+            FC_AVX2_ROW_STEP(BCAST, FMA, "(%[a0],%[rs],2)", "4", "5")                         \
+            FC_AVX2_ROW_STEP(BCAST, FMA, "(%[a3])", "6", "7")                                 \
+            FC_AVX2_ROW_STEP(BCAST, FMA, "(%[a3],%[rs],1)", "8", "9")                         \
+            FC_AVX2_ROW_STEP(BCAST, FMA, "(%[a3],%[rs],2)", "10", "11")                       \
+            "add %[cs], %[a0]\n\t"                                                            \
+            "add %[cs], %[a3]\n\t"                                                            \
+            "add $64, %[b]\n\t"                                                               \
+            "dec %[k]\n\t"                                                                    \
+            "jnz 1b\n\t"                                                                      \
+            "3:\n\t"                                                                          \
+            "vmovaps %%ymm0, 0(%[o])\n\t"                                                     \
+            "vmovaps %%ymm1, 32(%[o])\n\t"                                                    \
+            "vmovaps %%ymm2, 64(%[o])\n\t"                                                    \
+            "vmovaps %%ymm3, 96(%[o])\n\t"                                                    \
+            "vmovaps %%ymm4, 128(%[o])\n\t"                                                   \
+            "vmovaps %%ymm5, 160(%[o])\n\t"                                                   \
+            "vmovaps %%ymm6, 192(%[o])\n\t"                                                   \
+            "vmovaps %%ymm7, 224(%[o])\n\t"                                                   \
+            "vmovaps %%ymm8, 256(%[o])\n\t"                                                   \
+            "vmovaps %%ymm9, 288(%[o])\n\t"                                                   \
+            "vmovaps %%ymm10, 320(%[o])\n\t"                                                  \
+            "vmovaps %%ymm11, 352(%[o])\n\t"                                                  \
+            : [a0] "+r"(a0_), [a3] "+r"(a3_), [b] "+r"(b_), [k] "+r"(k_)                      \
+            : [rs] "r"(rs_), [cs] "r"(cs_), [o] "r"(out_)                                     \
+            : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", \
+              "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");          \
+        for (int i_ = 0; i_ < 6; i_++)                                                        \
+            for (int v_ = 0; v_ < 2; v_++)                                                    \
+                acc[i_][v_] = *(const VT *)(out_ + 64 * i_ + 32 * v_);                        \
+    } while (0)
+
 #define UK_NAME fc_f32_gemm_ukernel_6x16__avx2
 #define UK_T float
 #define UK_VT __m256
@@ -22,6 +89,7 @@ FC_BEGIN_TARGET(FC_TARGET_AVX2)
 #define UK_SET1(x) _mm256_set1_ps(x)
 #define UK_FMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
 #define UK_MUL(a, b) _mm256_mul_ps((a), (b))
+#define UK_ASM_FULL_LOOP() FC_AVX2_KLOOP_6x2("vmovups", "vbroadcastss", "vfmadd231ps", __m256)
 #include "gemm_ukernel_vec.h"
 
 #define UK_NAME fc_f64_gemm_ukernel_6x8__avx2
@@ -37,6 +105,7 @@ FC_BEGIN_TARGET(FC_TARGET_AVX2)
 #define UK_SET1(x) _mm256_set1_pd(x)
 #define UK_FMA(a, b, c) _mm256_fmadd_pd((a), (b), (c))
 #define UK_MUL(a, b) _mm256_mul_pd((a), (b))
+#define UK_ASM_FULL_LOOP() FC_AVX2_KLOOP_6x2("vmovupd", "vbroadcastsd", "vfmadd231pd", __m256d)
 #include "gemm_ukernel_vec.h"
 
 

@@ -5,8 +5,8 @@
  *   UK_NAME            function name, fc_<dtype>_gemm_ukernel_<MR>x<NR>__<isa>
  *   UK_T, UK_VT        element and vector types;  UK_VLEN  elements per vector
  *   UK_MR, UK_NV       rows of the tile, vectors per row (NR = UK_NV * UK_VLEN)
- *   UK_BS (optional)   row stride of the packed B panel, when it is wider than NR (the narrow
- *                      edge kernels read the left part of the main kernel's panels)
+ *   UK_ASM_FULL_LOOP() (optional) the k loop of a full tile (m == MR) in inline assembly,
+ *                      updating acc[][] from k, a, rsa, csa, b (see gemm_ukernel_avx2.c)
  *   UK_ZERO() UK_LOAD(p) UK_STORE(p, v) UK_BCAST(p) UK_SET1(x) UK_FMA(a, b, c) (a*b+c)
  *   UK_MUL(a, b)
  * and this file undefines them all at its end.
@@ -18,9 +18,7 @@
  * needs >= 8 chains; 6x16 AVX2 has 12, 14x32 AVX-512 has 28). The packed A stream comes from
  * L2 and is prefetched ahead; the packed B micro-panel stays in L1 across calls. */
 #define UK_NR (UK_NV * UK_VLEN)
-#ifndef UK_BS
 #define UK_BS UK_NR
-#endif
 
 /* One k step: NV vector loads of the B row, then per row of A one broadcast and NV FMAs.
  * ROW(i) is the element offset of row i of A from the current column. */
@@ -70,8 +68,13 @@ void UK_NAME(int64_t k, const UK_T *restrict a, int64_t rsa, int64_t csa, const 
     /* Row i of A at a + i * rsa, advancing csa per k step. In an edge tile rows past m repeat
      * row m - 1 (their results are never stored), so an unpacked A needs no padding; the full
      * tile keeps the plain i * rsa addressing, which needs fewer registers. */
-    if (m == UK_MR)
+    if (m == UK_MR) {
+#ifdef UK_ASM_FULL_LOOP
+        UK_ASM_FULL_LOOP();
+#else
         UK_KLOOP(UK_ROW_FULL);
+#endif
+    }
     else
         UK_KLOOP(UK_ROW_CLAMPED);
 
@@ -131,6 +134,7 @@ void UK_NAME(int64_t k, const UK_T *restrict a, int64_t rsa, int64_t csa, const 
 #undef UK_ROW_FULL
 #undef UK_ROW_CLAMPED
 #undef UK_BS
+#undef UK_ASM_FULL_LOOP
 #undef UK_NAME
 #undef UK_T
 #undef UK_VT

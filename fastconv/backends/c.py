@@ -143,8 +143,12 @@ def conv2d_im2col(problem: ConvProblem, x, w, bias, y) -> None:
 
 
 # ---- GEMM ----------------------------------------------------------------------------------
+def _address(a: np.ndarray) -> int:
+    return a.__array_interface__["data"][0]  # cheaper than a.ctypes.data (no ctypes object)
+
+
 def _void_pointer(a: np.ndarray):
-    return _native()[0].cast("void *", a.ctypes.data)
+    return _native()[0].cast("void *", _address(a))
 
 
 def _isa_index(isa: Optional[str]) -> int:
@@ -201,7 +205,7 @@ def gemm(a: np.ndarray, b: np.ndarray, out: Optional[np.ndarray] = None, alpha=1
     if not out.flags.writeable or not out.flags.aligned or any(
             s % out.itemsize for s in out.strides):
         raise ValueError("gemm: out must be writeable, aligned, with whole-element strides")
-    if np.shares_memory(out, a) or np.shares_memory(out, b):
+    if any(np.may_share_memory(out, x) and np.shares_memory(out, x) for x in (a, b)):
         raise ValueError("gemm: out must not overlap a or b")
     nt = get_num_threads() if nthreads is None else int(nthreads)
     p = _PREFIX[dtype]
@@ -209,10 +213,10 @@ def gemm(a: np.ndarray, b: np.ndarray, out: Optional[np.ndarray] = None, alpha=1
     from .. import workspace
     ws = workspace.scratch(nbytes)
     sa, sb, sc = element_strides(a), element_strides(b), element_strides(out)
+    ct = _CTYPES[dtype]
     status = getattr(lib, f"fc_{p}_gemm")(
-        m, n, k, alpha, ffi.cast(_CTYPES[dtype], a.ctypes.data), sa[0], sa[1],
-        ffi.cast(_CTYPES[dtype], b.ctypes.data), sb[0], sb[1], beta,
-        ffi.cast(_CTYPES[dtype], out.ctypes.data), sc[0], sc[1], nt, _void_pointer(ws),
+        m, n, k, alpha, ffi.cast(ct, _address(a)), sa[0], sa[1], ffi.cast(ct, _address(b)),
+        sb[0], sb[1], beta, ffi.cast(ct, _address(out)), sc[0], sc[1], nt, _void_pointer(ws),
         ws.nbytes)
     check_status(status, "gemm")
     return out

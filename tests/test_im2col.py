@@ -137,8 +137,12 @@ def test_workspace_follows_budget():
         d = cb.conv2d_desc(call.problem, call.x, call.w, None, y)
         return lib.fc_f32_conv2d_im2col_workspace_size(d, budget), call.problem
 
-    sizes = [query((4, 8, 32, 32), (8, 8, 3, 3), b, padding=1)[0] for b in (0, 2**23, 2**30)]
+    def size(budget):
+        return query((4, 8, 32, 32), (8, 8, 3, 3), budget, padding=1)[0]
+
     lowered_all = 8 * 9 * 4 * 32 * 32 * 4  # K x (n h w) float32
+    smallest = size(0)
+    sizes = [smallest, size(smallest + lowered_all // 2), size(2**30)]
     assert sizes[0] < sizes[1] < sizes[2]
     assert sizes[0] >= 8 * 9 * 32 * 4  # one output row of the patch matrix
     assert lowered_all <= sizes[2] < lowered_all + 2**22

@@ -193,6 +193,9 @@ size_t GD_FN(gemm_op_workspace_size)(int64_t m, int64_t n, int64_t k, int nthrea
     return FC_MAX(GD_SN(ws_bytes)(bk, m, n, k, nthreads), GD_SN(ws_bytes)(bk, n, m, k, nthreads));
 }
 
+/* Columns of C from which packing A pays for itself (see wants_packed_a). */
+#define GD_PACK_A_MIN_N 1024
+
 /* ---- orientation ---------------------------------------------------------------------- */
 /* Whether to compute C^T = B^T A^T instead: the microkernel stores rows of C with vectors when
  * csc == 1 and element by element otherwise, so a column-major C (e.g. the NHWC output of a
@@ -201,6 +204,20 @@ size_t GD_FN(gemm_op_workspace_size)(int64_t m, int64_t n, int64_t k, int nthrea
  * last panels instead.) */
 static int GD_SN(prefer_transposed)(int64_t rsc, int64_t csc) {
     return rsc * rsc == 1 && csc * csc != 1;
+}
+
+/* Packing A costs one copy of A per NC columns of C; the broadcast microkernel can read a
+ * unit-stride A in place (MR row streams), so A is packed only when that copy is amortised
+ * over many columns or when A has no unit stride. */
+static int GD_SN(wants_packed_a)(int64_t n, int64_t rsa, int64_t csa) {
+    return n >= GD_PACK_A_MIN_N || (csa != 1 && rsa != 1);
+}
+
+int GD_FN(gemm_narrow_t)(int64_t n, int64_t rsa, int64_t csa) {
+    const GD_KERNEL *ek = &GD_TABLE[fc_active_isa()];
+    const int64_t NR = ek->blk.nr, last = n - (fc_div_up(n, NR) - 1) * NR;
+    return ek->dot != NULL && csa == 1 && !GD_SN(wants_packed_a)(n, rsa, csa) && n > 0 &&
+           last <= NR / 4;
 }
 
 /* ---- threads --------------------------------------------------------------------------- *
@@ -215,9 +232,6 @@ static int GD_SN(prefer_transposed)(int64_t rsc, int64_t csc) {
 /* Below this many flops per thread the OpenMP fork/join costs more than the second core
  * gains (a fork/join is ~5-10 us on this machine; 4 Mflop is ~45 us of one core). */
 #define GD_MIN_FLOPS_PER_THREAD 4.0e6
-
-/* Columns of C from which packing A pays for itself (see gemm_op_run). */
-#define GD_PACK_A_MIN_N 1024
 
 /* A packed element costs about as much time as this many multiply-adds of the microkernel
  * (16 MACs/cycle vs ~2 elements copied/cycle). */
@@ -263,7 +277,11 @@ static void GD_SN(loops)(const GD_OP *op, const GD_KERNEL *ek, int64_t r0, int64
         for (int64_t pc = 0; pc < k; pc += KC) {
             const int64_t kc = FC_MIN(KC, k - pc);
             const int first = pc == 0, last = pc + kc == k;
-            GD_SN(pack_b)(bpack, op, pc, kc, jc, nc, 0, np, NR, narrow_dot);
+            const GD_T *bblk = bpack;
+            if (op->b_packed)
+                bblk = op->b_packed + pc * (fc_div_up(op->n, NR) * NR) + jc * kc;
+            else
+                GD_SN(pack_b)(bpack, op, pc, kc, jc, nc, 0, np, NR, narrow_dot);
             for (int64_t ic = r0; ic < r1; ic += MC) {
                 const int64_t mc = FC_MIN(MC, r1 - ic);
                 /* A micro-panel ir: packed at apack + ir * kc (rows 1, columns MR apart), or
@@ -279,7 +297,7 @@ static void GD_SN(loops)(const GD_OP *op, const GD_KERNEL *ek, int64_t r0, int64
                     ars = op->rsa, acs = op->csa, astep = op->rsa;
                 }
                 for (int64_t q = 0; q < np; q++) {
-                    const GD_T *bp = bpack + q * NR * kc;
+                    const GD_T *bp = bblk + q * NR * kc;
                     const int64_t j = jc + q * NR, ne = FC_MIN(NR, nc - q * NR);
                     /* A narrow last panel (packed transposed) goes to the dot kernel. */
                     const GD_UKFN kern = narrow_dot && ne <= NR / 4 ? ek->dot : ek->uk;
@@ -338,7 +356,7 @@ fc_status GD_FN(gemm_op_run)(const GD_OP *op_in, int nthreads, void *ws, size_t 
     if (op.m < 0 || op.n < 0 || op.k < 0 || op.b_group < 0 || op.c_group < 0)
         return FC_ERR_INVALID_ARGUMENT;
     if (op.m == 0 || op.n == 0) return FC_OK;
-    if (op.c == NULL || (op.k > 0 && (op.a == NULL || op.b == NULL)))
+    if (op.c == NULL || (op.k > 0 && (op.a == NULL || (op.b == NULL && op.b_packed == NULL))))
         return FC_ERR_INVALID_ARGUMENT;
     const fc_isa isa = fc_active_isa();
     const GD_KERNEL *ek = &GD_TABLE[isa];
@@ -348,7 +366,8 @@ fc_status GD_FN(gemm_op_run)(const GD_OP *op_in, int nthreads, void *ws, size_t 
     /* Orientation (see prefer_transposed): C^T = B^T A^T swaps the roles of A and B; a bias
      * per row of C is then a bias per column. */
     int bias_on_cols = 0;
-    if (op.b_group == 0 && op.c_group == 0 && GD_SN(prefer_transposed)(op.rsc, op.csc)) {
+    if (op.b_group == 0 && op.c_group == 0 && op.b_packed == NULL &&
+        GD_SN(prefer_transposed)(op.rsc, op.csc)) {
         const GD_T *a = op.a;
         const int64_t rsa = op.rsa, csa = op.csa, m = op.m;
         op.a = op.b, op.rsa = op.csb, op.csa = op.rsb;
@@ -363,13 +382,15 @@ fc_status GD_FN(gemm_op_run)(const GD_OP *op_in, int nthreads, void *ws, size_t 
         return FC_OK;
     }
 
-    /* Packing A costs one copy of A per NC columns of C; the broadcast microkernel can read a
-     * unit-stride A in place (MR row streams), so A is packed only when that copy is amortised
-     * over many columns or when A has no unit stride. */
-    const int pack_a = op.n >= GD_PACK_A_MIN_N || (op.csa != 1 && op.rsa != 1);
+    int pack_a = GD_SN(wants_packed_a)(op.n, op.rsa, op.csa);
     /* A last panel of at most NR/4 columns is packed transposed for the dot kernel, which
      * reads A rows along k: only when A is read in place with unit column stride. */
-    const int narrow_dot = !pack_a && op.csa == 1 && ek->dot != NULL;
+    int narrow_dot = !pack_a && op.csa == 1 && ek->dot != NULL;
+    if (op.b_packed) { /* the producer packed it as fc_<P>_gemm_narrow_t said */
+        narrow_dot = op.b_narrow_t;
+        if (narrow_dot) pack_a = 0;
+        if (narrow_dot && (op.csa != 1 || ek->dot == NULL)) return FC_ERR_INVALID_ARGUMENT;
+    }
 
     int nt = nthreads < 1 ? 1 : nthreads;
 #if !defined(_OPENMP)

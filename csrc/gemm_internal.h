@@ -52,6 +52,8 @@ typedef struct fc_f32_gemm_op {
     int64_t rsa, csa;
     const float *b;
     int64_t rsb, csb, b_group, b_gs;
+    const float *b_packed; /* non-NULL: B already packed (layout below); b, rsb, csb unused */
+    int b_narrow_t;        /* with b_packed: the last panel is packed transposed (dot kernel) */
     float *c;
     int64_t rsc, csc, c_group, c_gs;
     const float *bias;
@@ -65,11 +67,23 @@ typedef struct fc_f64_gemm_op {
     int64_t rsa, csa;
     const double *b;
     int64_t rsb, csb, b_group, b_gs;
+    const double *b_packed; /* non-NULL: B already packed (layout below); b, rsb, csb unused */
+    int b_narrow_t;        /* with b_packed: the last panel is packed transposed (dot kernel) */
     double *c;
     int64_t rsc, csc, c_group, c_gs;
     const double *bias;
     int64_t bias_stride;
 } fc_f64_gemm_op;
+
+/* A pre-packed B (b_packed), written by a producer that packs while it computes B (the
+ * im2col lowering): with the active ISA's KC and NR and n_pad = n rounded up to NR, the K
+ * block starting at row pc (kc = min(KC, k - pc) rows) starts at b_packed + pc * n_pad; in it
+ * panel q (columns q NR ..) starts at + q * NR * kc and holds element (p, c) at + p * NR + c,
+ * zero past n; when b_narrow_t, the last panel holds (p, c) at + c * kc + p instead. The GEMM
+ * does not transpose such a product (C stays as given). fc_<P>_gemm_narrow_t says whether the
+ * GEMM wants the last panel transposed for n columns and an A of column stride csa. */
+int fc_f32_gemm_narrow_t(int64_t n, int64_t rsa, int64_t csa);
+int fc_f64_gemm_narrow_t(int64_t n, int64_t rsa, int64_t csa);
 
 size_t fc_f32_gemm_op_workspace_size(int64_t m, int64_t n, int64_t k, int nthreads);
 size_t fc_f64_gemm_op_workspace_size(int64_t m, int64_t n, int64_t k, int nthreads);

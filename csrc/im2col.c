@@ -73,45 +73,86 @@ static inline void kaxes_index(const fc_kaxes *ka, int64_t kk, int64_t crs[3]) {
 }
 
 /* ---- the plan: what lives in the workspace -----------------------------------------------
- * [ GEMM packing | weight copy (only if not collapsible) | lowered block (K x rows*w_out) ]
+ * [ GEMM packing | weight copy (only if not collapsible) | lowered block (+ scratch rows) ]
  * A block is a run of output rows q = image * h_out + row. It may span images (then it is
  * whole images, so batches make one product) when y's rows of one image are one stride apart;
- * otherwise it stays inside one image and C is addressed row group by row group. */
+ * otherwise it stays inside one image and C is addressed row group by row group.
+ * The lowered block is written straight in the GEMM's packed-B layout ("packed": one pass over
+ * it instead of lowering + packing) unless the GEMM will want to transpose the product (an
+ * output with unit channel stride, NHWC): then it is a plain K x columns matrix.
+ * Block size: at most the budget, and about FC_IM2COL_BLOCK_BYTES of lowered data (half of
+ * the 1 MiB L2, so the GEMM reads the block the lowering just wrote from L2, not from L3),
+ * but at least FC_IM2COL_BLOCK_COLS columns: every block streams A (the weight) once more,
+ * which costs little against 2 x 256 flops per weight element. */
+#define FC_IM2COL_BLOCK_BYTES (512 * 1024)
+#define FC_IM2COL_BLOCK_COLS 256
+
 typedef struct {
     int pointwise;        /* 1x1 stride-1 unpadded, x rows contiguous: no lowering */
     int y_rows;           /* y's (h_out, w_out) collapse into one stride */
+    int packed;           /* lowered straight into the GEMM's packed layout */
     int64_t K, kg, hw;
-    size_t gemm_ws, wcopy_bytes, row_bytes; /* row_bytes: lowered bytes per output row */
+    size_t gemm_ws, wcopy_bytes;
+    size_t row_bytes;     /* lowering bytes per output row of a block */
+    size_t slack;         /* plus this per block (rounding to NR, alignment) */
     int64_t max_rows;     /* most output rows one block can usefully hold */
+    int64_t pref_rows;    /* the cache-friendly block (see above) */
     fc_kaxes ka;
 } fc_im2col_plan;
 
+static int64_t gcd64(int64_t a, int64_t b) {
+    while (b) {
+        const int64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
 static void plan_fixed(const fc_conv2d_desc *d, size_t itemsize, fc_im2col_plan *pl) {
     kaxes_analyse(d, &pl->ka);
+    fc_gemm_blocking bk;
+    if (itemsize == 4) fc_f32_gemm_blocking(fc_active_isa(), &bk);
+    else fc_f64_gemm_blocking(fc_active_isa(), &bk);
+    const int64_t nt = FC_MAX(1, d->nthreads), wo = d->w_out;
     pl->K = (d->c_in / d->groups) * d->kh * d->kw;
     pl->kg = d->c_out / d->groups;
-    pl->hw = d->h_out * d->w_out;
-    pl->y_rows = d->h_out == 1 || d->y_stride[2] == d->w_out * d->y_stride[3];
+    pl->hw = d->h_out * wo;
+    pl->y_rows = d->h_out == 1 || d->y_stride[2] == wo * d->y_stride[3];
     const int x_rows = d->h == 1 || d->x_stride[2] == d->w * d->x_stride[3];
     pl->pointwise = d->kh == 1 && d->kw == 1 && d->stride_h == 1 && d->stride_w == 1 &&
                     d->pad_top == 0 && d->pad_left == 0 && d->h_out == d->h &&
                     d->w_out == d->w && x_rows;
-    const size_t sizes_ok = itemsize == 4 ? fc_f32_gemm_op_workspace_size(pl->kg, d->n * pl->hw,
-                                                                          pl->K, d->nthreads)
-                                          : fc_f64_gemm_op_workspace_size(pl->kg, d->n * pl->hw,
-                                                                          pl->K, d->nthreads);
-    pl->gemm_ws = fc_align_up(sizes_ok, FC_GEMM_ALIGN);
+    const int64_t ys1 = d->y_stride[1], ys3 = d->y_stride[3];
+    pl->packed = !pl->pointwise && !(ys1 * ys1 == 1 && ys3 * ys3 != 1);
+    const size_t gws = itemsize == 4
+                           ? fc_f32_gemm_op_workspace_size(pl->kg, d->n * pl->hw, pl->K, (int)nt)
+                           : fc_f64_gemm_op_workspace_size(pl->kg, d->n * pl->hw, pl->K, (int)nt);
+    pl->gemm_ws = fc_align_up(gws, FC_GEMM_ALIGN);
     pl->wcopy_bytes = pl->ka.collapsible
                           ? 0
                           : fc_align_up((size_t)(d->c_out * pl->K) * itemsize, FC_GEMM_ALIGN);
-    pl->row_bytes = (size_t)(pl->K * d->w_out) * itemsize;
+    const int64_t rows_per_col = pl->packed ? pl->K + nt : pl->K; /* lowered + scratch rows */
+    pl->row_bytes = (size_t)(rows_per_col * wo) * itemsize;
+    pl->slack = pl->packed ? (size_t)(rows_per_col * bk.nr) * itemsize + 2 * FC_GEMM_ALIGN
+                           : FC_GEMM_ALIGN;
     pl->max_rows = pl->pointwise ? 0 : (pl->y_rows ? d->n * d->h_out : d->h_out);
+    /* The cache-friendly block, in whole output rows; a multiple of NR columns if that is a
+     * few rows (no part-empty panel at every block end), whole images past one image. */
+    const int64_t cols = FC_MAX(FC_IM2COL_BLOCK_COLS,
+                                (int64_t)(FC_IM2COL_BLOCK_BYTES / (pl->K * itemsize)));
+    int64_t rows = fc_div_up(cols, wo);
+    const int64_t unit = bk.nr / gcd64(wo, bk.nr);
+    if (unit <= 8) rows = fc_div_up(rows, unit) * unit;
+    if (rows > d->h_out) rows = fc_div_up(rows, d->h_out) * d->h_out;
+    pl->pref_rows = FC_MAX(1, rows);
 }
 
 /* Output rows per block for `avail` bytes of lowering space (0: not even one row fits). */
 static int64_t plan_rows(const fc_conv2d_desc *d, const fc_im2col_plan *pl, size_t avail) {
-    int64_t rows = (int64_t)(avail / pl->row_bytes);
-    if (rows > pl->max_rows) rows = pl->max_rows;
+    if (avail <= pl->slack) return 0;
+    int64_t rows = (int64_t)((avail - pl->slack) / pl->row_bytes);
+    rows = FC_MIN(rows, FC_MIN(pl->max_rows, pl->pref_rows));
     if (rows > d->h_out) rows = rows / d->h_out * d->h_out; /* whole images */
     return rows;
 }
@@ -125,7 +166,7 @@ static size_t im2col_workspace_size(const fc_conv2d_desc *d, size_t budget, size
     if (pl.pointwise) return fixed;
     int64_t rows = budget > fixed ? plan_rows(d, &pl, budget - fixed) : 0;
     if (rows < 1) rows = 1; /* one output row at least, whatever the budget */
-    return fixed + fc_align_up((size_t)rows * pl.row_bytes, FC_GEMM_ALIGN);
+    return fixed + (size_t)rows * pl.row_bytes + pl.slack;
 }
 
 size_t fc_f32_conv2d_im2col_workspace_size(const fc_conv2d_desc *d, size_t budget_bytes) {

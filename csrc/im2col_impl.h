@@ -6,45 +6,84 @@
 #define IM_FN(name) IM_CAT(IM_CAT(fc_, IM_P), IM_CAT(_, name))
 #define IM_SN(name) IM_CAT(IM_P, IM_CAT(_, name))
 
-/* Lowers output rows [q0, q1) (q = image * h_out + row) of the channels of one group (x points
- * at the group's first channel) into dst: row kk of the patch matrix, column
- * (q - q0) * w_out + j, ld = (q1 - q0) * w_out. Zero where the window leaves the image. */
-static void IM_SN(lower)(IM_T *restrict dst, const fc_conv2d_desc *d, const IM_T *x,
-                         const fc_kaxes *ka, int64_t K, int64_t q0, int64_t q1) {
-    const int64_t ho = d->h_out, wo = d->w_out, ld = (q1 - q0) * wo;
+/* Row kk of the patch matrix for output rows [q0, q1) (q = image * h_out + row) of the
+ * channels of one group (x points at the group's first channel) into out[(q - q0) * w_out + j].
+ * Zero where the window leaves the image. */
+static void IM_SN(lower_row)(IM_T *restrict out, const fc_conv2d_desc *d, const IM_T *x,
+                             const fc_kaxes *ka, int64_t kk, int64_t q0, int64_t q1) {
+    const int64_t ho = d->h_out, wo = d->w_out;
     const int64_t xs0 = d->x_stride[0], xs1 = d->x_stride[1], xs2 = d->x_stride[2],
                   xs3 = d->x_stride[3];
+    int64_t crs[3];
+    kaxes_index(ka, kk, crs);
+    const int64_t c = crs[0], r = crs[1], s = crs[2];
+    /* Columns j whose input column j * stride_w + off lies in [0, w). */
+    const int64_t off = s * d->dil_w - d->pad_left;
+    int64_t j_lo = off >= 0 ? 0 : fc_div_up(-off, d->stride_w);
+    int64_t j_hi = d->w - 1 - off < 0 ? 0 : (d->w - 1 - off) / d->stride_w + 1;
+    j_lo = FC_MIN(j_lo, wo);
+    j_hi = FC_MAX(j_lo, FC_MIN(j_hi, wo));
+    for (int64_t q = q0; q < q1; q++, out += wo) {
+        const int64_t b = q / ho, i = q % ho;
+        const int64_t ii = i * d->stride_h + r * d->dil_h - d->pad_top;
+        if (ii < 0 || ii >= d->h) {
+            memset(out, 0, (size_t)wo * sizeof(IM_T));
+            continue;
+        }
+        const IM_T *xr = x + b * xs0 + c * xs1 + ii * xs2;
+        for (int64_t j = 0; j < j_lo; j++) out[j] = 0;
+        if (d->stride_w == 1 && xs3 == 1) {
+            memcpy(out + j_lo, xr + j_lo + off, (size_t)(j_hi - j_lo) * sizeof(IM_T));
+        } else {
+            const int64_t step = d->stride_w * xs3;
+            const IM_T *xp = xr + off * xs3;
+            for (int64_t j = j_lo; j < j_hi; j++) out[j] = xp[j * step];
+        }
+        for (int64_t j = j_hi; j < wo; j++) out[j] = 0;
+    }
+}
+
+/* The plain lowered matrix: row kk at dst + kk * ld, ld = (q1 - q0) * w_out. */
+static void IM_SN(lower)(IM_T *restrict dst, const fc_conv2d_desc *d, const IM_T *x,
+                         const fc_kaxes *ka, int64_t K, int64_t q0, int64_t q1) {
+    const int64_t ld = (q1 - q0) * d->w_out;
     const int nt = (K * ld >= FC_LOWER_PAR_MIN) ? FC_MAX(1, d->nthreads) : 1;
 #pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (int64_t kk = 0; kk < K; kk++) {
-        int64_t crs[3];
-        kaxes_index(ka, kk, crs);
-        const int64_t c = crs[0], r = crs[1], s = crs[2];
-        /* Columns j whose input column j * stride_w + off lies in [0, w). */
-        const int64_t off = s * d->dil_w - d->pad_left;
-        int64_t j_lo = off >= 0 ? 0 : fc_div_up(-off, d->stride_w);
-        int64_t j_hi = d->w - 1 - off < 0 ? 0 : (d->w - 1 - off) / d->stride_w + 1;
-        j_lo = FC_MIN(j_lo, wo);
-        j_hi = FC_MAX(j_lo, FC_MIN(j_hi, wo));
-        IM_T *row = dst + kk * ld;
-        for (int64_t q = q0; q < q1; q++) {
-            const int64_t b = q / ho, i = q % ho;
-            IM_T *out = row + (q - q0) * wo;
-            const int64_t ii = i * d->stride_h + r * d->dil_h - d->pad_top;
-            if (ii < 0 || ii >= d->h) {
-                memset(out, 0, (size_t)wo * sizeof(IM_T));
-                continue;
+    for (int64_t kk = 0; kk < K; kk++) IM_SN(lower_row)(dst + kk * ld, d, x, ka, kk, q0, q1);
+}
+
+/* The lowered block straight in the GEMM's packed-B layout (gemm_internal.h, b_packed): each
+ * row is built in a per-thread scratch row (rows: nthreads x ncols elements), then cut into
+ * the NR-wide panels of its K block. Saves the GEMM's packing pass over the lowered matrix. */
+static void IM_SN(lower_packed)(IM_T *restrict dst, IM_T *rows, const fc_conv2d_desc *d,
+                                const IM_T *x, const fc_kaxes *ka, int64_t K, int64_t q0,
+                                int64_t q1, int64_t KC, int64_t NR, int narrow_t) {
+    const int64_t ncols = (q1 - q0) * d->w_out, np = fc_div_up(ncols, NR), n_pad = np * NR;
+    const int64_t last = ncols - (np - 1) * NR;
+    const int nt = (K * ncols >= FC_LOWER_PAR_MIN) ? FC_MAX(1, d->nthreads) : 1;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+#if defined(_OPENMP)
+        IM_T *row = rows + (int64_t)omp_get_thread_num() * n_pad;
+#else
+        IM_T *row = rows;
+#endif
+        for (int64_t c = ncols; c < n_pad; c++) row[c] = 0;
+#pragma omp for schedule(static)
+        for (int64_t kk = 0; kk < K; kk++) {
+            IM_SN(lower_row)(row, d, x, ka, kk, q0, q1);
+            const int64_t pc = kk / KC * KC, kc = FC_MIN(KC, K - pc), p = kk - pc;
+            IM_T *blk = dst + pc * n_pad;
+            const int64_t full = narrow_t ? np - 1 : np;
+            for (int64_t q = 0; q < full; q++) {
+                IM_T *to = blk + q * NR * kc + p * NR;
+                const IM_T *from = row + q * NR;
+                for (int64_t c = 0; c < NR; c++) to[c] = from[c];
             }
-            const IM_T *xr = x + b * xs0 + c * xs1 + ii * xs2;
-            for (int64_t j = 0; j < j_lo; j++) out[j] = 0;
-            if (d->stride_w == 1 && xs3 == 1) {
-                memcpy(out + j_lo, xr + j_lo + off, (size_t)(j_hi - j_lo) * sizeof(IM_T));
-            } else {
-                const int64_t step = d->stride_w * xs3;
-                const IM_T *xp = xr + off * xs3;
-                for (int64_t j = j_lo; j < j_hi; j++) out[j] = xp[j * step];
+            if (narrow_t) {
+                IM_T *to = blk + (np - 1) * NR * kc + p;
+                for (int64_t c = 0; c < last; c++) to[c * kc] = row[(np - 1) * NR + c];
             }
-            for (int64_t j = j_hi; j < wo; j++) out[j] = 0;
         }
     }
 }
@@ -115,6 +154,14 @@ fc_status IM_FN(conv2d_im2col)(const fc_conv2d_desc *d, const IM_T *x, const IM_
 
     const int64_t rows = plan_rows(d, &pl, ws_bytes - fixed);
     if (rows < 1) return FC_ERR_WORKSPACE_TOO_SMALL;
+    fc_gemm_blocking bk;
+    IM_FN(gemm_blocking)(fc_active_isa(), &bk);
+    /* packed: the lowered block (K x columns rounded up to NR), then one scratch row per
+     * thread, placed after the largest block. */
+    const int64_t max_pad = fc_div_up(rows * d->w_out, bk.nr) * bk.nr;
+    IM_T *scratch_rows =
+        (IM_T *)((char *)low + fc_align_up((size_t)(pl.K * max_pad) * sizeof(IM_T),
+                                           FC_GEMM_ALIGN));
     const int64_t ho = d->h_out, wo = d->w_out, hw = pl.hw, cg = d->c_in / d->groups;
     const int64_t *ys = d->y_stride;
     const int64_t q_end = d->n * ho;
@@ -124,12 +171,20 @@ fc_status IM_FN(conv2d_im2col)(const fc_conv2d_desc *d, const IM_T *x, const IM_
         const int64_t q1 = rows >= ho ? FC_MIN(q_end, q0 + rows) : FC_MIN(q0 + rows, (q0 / ho + 1) * ho);
         const int64_t b0 = q0 / ho, i0 = q0 % ho, nimg = (q1 - q0 + ho - 1) / ho;
         for (int64_t g = 0; g < d->groups; g++) {
-            IM_SN(lower)(low, d, x + g * cg * d->x_stride[1], &pl.ka, pl.K, q0, q1);
             IM_OP op = {0};
             op.m = pl.kg, op.n = (q1 - q0) * wo, op.k = pl.K;
             op.alpha = 1, op.beta = 0;
             op.a = A + g * pl.kg * rsa, op.rsa = rsa, op.csa = pl.ka.csa;
-            op.b = low, op.rsb = op.n, op.csb = 1;
+            const IM_T *xg = x + g * cg * d->x_stride[1];
+            if (pl.packed) {
+                op.b_narrow_t = IM_FN(gemm_narrow_t)(op.n, op.rsa, op.csa);
+                IM_SN(lower_packed)(low, scratch_rows, d, xg, &pl.ka, pl.K, q0, q1, bk.kc,
+                                    bk.nr, op.b_narrow_t);
+                op.b_packed = low;
+            } else {
+                IM_SN(lower)(low, d, xg, &pl.ka, pl.K, q0, q1);
+                op.b = low, op.rsb = op.n, op.csb = 1;
+            }
             op.c = y + b0 * ys[0] + g * pl.kg * ys[1] + i0 * ys[2], op.rsc = ys[1], op.csc = ys[3];
             if (!pl.y_rows) op.c_group = wo, op.c_gs = ys[2];
             else if (nimg > 1 && ys[0] != hw * ys[3]) op.c_group = hw, op.c_gs = ys[0];

@@ -13,17 +13,27 @@ FC_BEGIN_TARGET(FC_TARGET_AVX2)
  * version spilled an accumulator to the stack inside the loop. Fixed registers: ymm0-11 the
  * 6 x 2 accumulators (row i in ymm 2i, 2i+1), ymm12-13 the B row, ymm14 the broadcast. Rows
  * 0-2 of A are read at a0 + {0,1,2} * rsa, rows 3-5 at a3 = a0 + 3 * rsa (x86 addressing
- * scales 1 and 2), so packed A and A in place cost the same. The accumulators leave through a
- * 64-byte-per-row buffer into acc[][] for the C code that stores the tile. */
+ * scales 1 and 2), so packed A and A in place cost the same. One k step per iteration.
+ * mode 1 / 2 (alpha == 1, full-width rows of C with unit stride): the tile is stored to C
+ * from the registers (beta == 0: C not read; beta == 1: added to C); mode 0: the
+ * accumulators go through a buffer into acc[][] for the C code to store (a short k, e.g.
+ * K = 64 of a 1x1 convolution, makes that round trip a visible part of the tile's time). */
 #define FC_AVX2_ROW_STEP(BCAST, FMA, ADDR, R0, R1)                                            \
     BCAST " " ADDR ", %%ymm14\n\t" FMA " %%ymm12, %%ymm14, %%ymm" R0 "\n\t" FMA              \
           " %%ymm13, %%ymm14, %%ymm" R1 "\n\t"
-#define FC_AVX2_KLOOP_6x2(LOAD, BCAST, FMA, VT)                                              \
+#define FC_AVX2_ADD_ROW(ADD, ADDR0, ADDR1, R0, R1)                                            \
+    ADD " " ADDR0 ", %%ymm" R0 ", %%ymm" R0 "\n\t" ADD " " ADDR1 ", %%ymm" R1 ", %%ymm" R1    \
+        "\n\t"
+#define FC_AVX2_STORE_ROW(ST, ADDR0, ADDR1, R0, R1)                                           \
+    ST " %%ymm" R0 ", " ADDR0 "\n\t" ST " %%ymm" R1 ", " ADDR1 "\n\t"
+#define FC_AVX2_TILE_6x2(LOAD, BCAST, FMA, ADD, VT, MODE)                                    \
     do {                                                                                      \
         const char *a0_ = (const char *)a, *a3_ = (const char *)(a + 3 * rsa);                \
         const char *b_ = (const char *)b;                                                     \
         const int64_t rs_ = rsa * (int64_t)sizeof(*a), cs_ = csa * (int64_t)sizeof(*a);       \
-        int64_t k_ = k;                                                                       \
+        const int64_t rc_ = rsc * (int64_t)sizeof(*a);                                        \
+        char *c0_ = (char *)c, *c3_ = (char *)(c + 3 * rsc);                                  \
+        int64_t k_ = k, mode_ = (MODE);                                                       \
         char out_[6 * 64] __attribute__((aligned(64)));                                       \
         __asm__ volatile(                                                                     \
             "vxorps %%ymm0, %%ymm0, %%ymm0\n\t"                                               \
@@ -55,6 +65,25 @@ FC_BEGIN_TARGET(FC_TARGET_AVX2)
             "dec %[k]\n\t"                                                                    \
             "jnz 1b\n\t"                                                                      \
             "3:\n\t"                                                                          \
+            "test %[mode], %[mode]\n\t"                                                       \
+            "jz 5f\n\t"                                                                       \
+            "cmp $1, %[mode]\n\t"                                                             \
+            "je 4f\n\t"                                                                       \
+            FC_AVX2_ADD_ROW(ADD, "(%[c0])", "32(%[c0])", "0", "1")                            \
+            FC_AVX2_ADD_ROW(ADD, "(%[c0],%[rc],1)", "32(%[c0],%[rc],1)", "2", "3")            \
+            FC_AVX2_ADD_ROW(ADD, "(%[c0],%[rc],2)", "32(%[c0],%[rc],2)", "4", "5")            \
+            FC_AVX2_ADD_ROW(ADD, "(%[c3])", "32(%[c3])", "6", "7")                            \
+            FC_AVX2_ADD_ROW(ADD, "(%[c3],%[rc],1)", "32(%[c3],%[rc],1)", "8", "9")            \
+            FC_AVX2_ADD_ROW(ADD, "(%[c3],%[rc],2)", "32(%[c3],%[rc],2)", "10", "11")          \
+            "4:\n\t"                                                                          \
+            FC_AVX2_STORE_ROW(LOAD, "(%[c0])", "32(%[c0])", "0", "1")                         \
+            FC_AVX2_STORE_ROW(LOAD, "(%[c0],%[rc],1)", "32(%[c0],%[rc],1)", "2", "3")         \
+            FC_AVX2_STORE_ROW(LOAD, "(%[c0],%[rc],2)", "32(%[c0],%[rc],2)", "4", "5")         \
+            FC_AVX2_STORE_ROW(LOAD, "(%[c3])", "32(%[c3])", "6", "7")                         \
+            FC_AVX2_STORE_ROW(LOAD, "(%[c3],%[rc],1)", "32(%[c3],%[rc],1)", "8", "9")         \
+            FC_AVX2_STORE_ROW(LOAD, "(%[c3],%[rc],2)", "32(%[c3],%[rc],2)", "10", "11")       \
+            "jmp 6f\n\t"                                                                      \
+            "5:\n\t"                                                                          \
             "vmovaps %%ymm0, 0(%[o])\n\t"                                                     \
             "vmovaps %%ymm1, 32(%[o])\n\t"                                                    \
             "vmovaps %%ymm2, 64(%[o])\n\t"                                                    \
@@ -67,10 +96,13 @@ FC_BEGIN_TARGET(FC_TARGET_AVX2)
             "vmovaps %%ymm9, 288(%[o])\n\t"                                                   \
             "vmovaps %%ymm10, 320(%[o])\n\t"                                                  \
             "vmovaps %%ymm11, 352(%[o])\n\t"                                                  \
+            "6:\n\t"                                                                          \
             : [a0] "+r"(a0_), [a3] "+r"(a3_), [b] "+r"(b_), [k] "+r"(k_)                      \
-            : [rs] "r"(rs_), [cs] "r"(cs_), [o] "r"(out_)                                     \
+            : [rs] "r"(rs_), [cs] "r"(cs_), [o] "r"(out_), [c0] "r"(c0_), [c3] "r"(c3_),      \
+              [rc] "r"(rc_), [mode] "r"(mode_)                                                \
             : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", \
               "xmm8", "xmm9", "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");          \
+        if (mode_) return;                                                                    \
         for (int i_ = 0; i_ < 6; i_++)                                                        \
             for (int v_ = 0; v_ < 2; v_++)                                                    \
                 acc[i_][v_] = *(const VT *)(out_ + 64 * i_ + 32 * v_);                        \
@@ -89,7 +121,8 @@ FC_BEGIN_TARGET(FC_TARGET_AVX2)
 #define UK_SET1(x) _mm256_set1_ps(x)
 #define UK_FMA(a, b, c) _mm256_fmadd_ps((a), (b), (c))
 #define UK_MUL(a, b) _mm256_mul_ps((a), (b))
-#define UK_ASM_FULL_LOOP() FC_AVX2_KLOOP_6x2("vmovups", "vbroadcastss", "vfmadd231ps", __m256)
+#define UK_ASM_FULL_TILE(MODE) \
+    FC_AVX2_TILE_6x2("vmovups", "vbroadcastss", "vfmadd231ps", "vaddps", __m256, MODE)
 #include "gemm_ukernel_vec.h"
 
 #define UK_NAME fc_f64_gemm_ukernel_6x8__avx2
@@ -105,7 +138,8 @@ FC_BEGIN_TARGET(FC_TARGET_AVX2)
 #define UK_SET1(x) _mm256_set1_pd(x)
 #define UK_FMA(a, b, c) _mm256_fmadd_pd((a), (b), (c))
 #define UK_MUL(a, b) _mm256_mul_pd((a), (b))
-#define UK_ASM_FULL_LOOP() FC_AVX2_KLOOP_6x2("vmovupd", "vbroadcastsd", "vfmadd231pd", __m256d)
+#define UK_ASM_FULL_TILE(MODE) \
+    FC_AVX2_TILE_6x2("vmovupd", "vbroadcastsd", "vfmadd231pd", "vaddpd", __m256d, MODE)
 #include "gemm_ukernel_vec.h"
 
 

@@ -5,8 +5,9 @@
  *   UK_NAME            function name, fc_<dtype>_gemm_ukernel_<MR>x<NR>__<isa>
  *   UK_T, UK_VT        element and vector types;  UK_VLEN  elements per vector
  *   UK_MR, UK_NV       rows of the tile, vectors per row (NR = UK_NV * UK_VLEN)
- *   UK_ASM_FULL_LOOP() (optional) the k loop of a full tile (m == MR) in inline assembly,
- *                      updating acc[][] from k, a, rsa, csa, b (see gemm_ukernel_avx2.c)
+ *   UK_ASM_FULL_TILE(mode) (optional) a full tile (m == MR) in inline assembly: computes
+ *                      from k, a, rsa, csa, b and either stores C itself and returns
+ *                      (mode 1: beta 0, 2: beta 1) or fills acc[][] (see gemm_ukernel_avx2.c)
  *   UK_ZERO() UK_LOAD(p) UK_STORE(p, v) UK_BCAST(p) UK_SET1(x) UK_FMA(a, b, c) (a*b+c)
  *   UK_MUL(a, b)
  * and this file undefines them all at its end.
@@ -69,8 +70,11 @@ void UK_NAME(int64_t k, const UK_T *restrict a, int64_t rsa, int64_t csa, const 
      * row m - 1 (their results are never stored), so an unpacked A needs no padding; the full
      * tile keeps the plain i * rsa addressing, which needs fewer registers. */
     if (m == UK_MR) {
-#ifdef UK_ASM_FULL_LOOP
-        UK_ASM_FULL_LOOP();
+#ifdef UK_ASM_FULL_TILE
+        /* 1 / 2: the assembly stores the tile itself (and returns); 0: acc[][] comes back */
+        UK_ASM_FULL_TILE(alpha == 1 && n == UK_NR && csc == 1
+                             ? (beta == 0 ? 1 : (beta == 1 ? 2 : 0))
+                             : 0);
 #else
         UK_KLOOP(UK_ROW_FULL);
 #endif
@@ -134,7 +138,7 @@ void UK_NAME(int64_t k, const UK_T *restrict a, int64_t rsa, int64_t csa, const 
 #undef UK_ROW_FULL
 #undef UK_ROW_CLAMPED
 #undef UK_BS
-#undef UK_ASM_FULL_LOOP
+#undef UK_ASM_FULL_TILE
 #undef UK_NAME
 #undef UK_T
 #undef UK_VT

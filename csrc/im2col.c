@@ -73,7 +73,7 @@ static inline void kaxes_index(const fc_kaxes *ka, int64_t kk, int64_t crs[3]) {
 }
 
 /* ---- the plan: what lives in the workspace -----------------------------------------------
- * [ GEMM packing | weight copy (only if not collapsible) | lowered block (+ scratch rows) ]
+ * [ GEMM packing | weight copy (only if not collapsible) | lowered block | scratch rows ]
  * A block is a run of output rows q = image * h_out + row. It may span images (then it is
  * whole images, so batches make one product) when y's rows of one image are one stride apart;
  * otherwise it stays inside one image and C is addressed row group by row group.
@@ -132,7 +132,7 @@ static void plan_fixed(const fc_conv2d_desc *d, size_t itemsize, fc_im2col_plan 
     pl->wcopy_bytes = pl->ka.collapsible
                           ? 0
                           : fc_align_up((size_t)(d->c_out * pl->K) * itemsize, FC_GEMM_ALIGN);
-    const int64_t rows_per_col = pl->packed ? pl->K + nt : pl->K; /* lowered + scratch rows */
+    const int64_t rows_per_col = pl->packed ? pl->K + nt : pl->K; /* + scratch rows */
     pl->row_bytes = (size_t)(rows_per_col * wo) * itemsize;
     pl->slack = pl->packed ? (size_t)(rows_per_col * bk.nr) * itemsize + 2 * FC_GEMM_ALIGN
                            : FC_GEMM_ALIGN;

@@ -23,8 +23,8 @@ static void IM_SN(lower_row)(IM_T *restrict out, const fc_conv2d_desc *d, const 
     int64_t j_hi = d->w - 1 - off < 0 ? 0 : (d->w - 1 - off) / d->stride_w + 1;
     j_lo = FC_MIN(j_lo, wo);
     j_hi = FC_MAX(j_lo, FC_MIN(j_hi, wo));
-    for (int64_t q = q0; q < q1; q++, out += wo) {
-        const int64_t b = q / ho, i = q % ho;
+    int64_t b = q0 / ho, i = q0 % ho; /* image and output row of q, stepped along */
+    for (int64_t q = q0; q < q1; q++, out += wo, i = i + 1 == ho ? (b++, 0) : i + 1) {
         const int64_t ii = i * d->stride_h + r * d->dil_h - d->pad_top;
         if (ii < 0 || ii >= d->h) {
             memset(out, 0, (size_t)wo * sizeof(IM_T));
@@ -52,14 +52,17 @@ static void IM_SN(lower)(IM_T *restrict dst, const fc_conv2d_desc *d, const IM_T
     for (int64_t kk = 0; kk < K; kk++) IM_SN(lower_row)(dst + kk * ld, d, x, ka, kk, q0, q1);
 }
 
-/* The lowered block straight in the GEMM's packed-B layout (gemm_internal.h, b_packed): each
- * row is built in a per-thread scratch row (rows: nthreads x ncols elements), then cut into
- * the NR-wide panels of its K block. Saves the GEMM's packing pass over the lowered matrix. */
-static void IM_SN(lower_packed)(IM_T *restrict dst, IM_T *rows, const fc_conv2d_desc *d,
-                                const IM_T *x, const fc_kaxes *ka, int64_t K, int64_t q0,
-                                int64_t q1, int64_t KC, int64_t NR, int narrow_t) {
+/* The lowered block straight in the GEMM's packed-B layout (gemm_internal.h, b_packed): row
+ * kk is gathered into a per-thread scratch row (lower_row: one contiguous copy per output
+ * row), then cut into the NR-wide panels of its K block with whole-panel copies (NR is a
+ * literal here, so they compile to a few vector moves). The GEMM then packs nothing: the
+ * block is written once, in the order the microkernel reads it. */
+static inline __attribute__((always_inline)) void IM_SN(lower_packed_nr)(
+    IM_T *restrict dst, IM_T *restrict rows, const fc_conv2d_desc *d, const IM_T *x,
+    const fc_kaxes *ka, int64_t K, int64_t q0, int64_t q1, int64_t KC, const int64_t NR,
+    int narrow_t) {
     const int64_t ncols = (q1 - q0) * d->w_out, np = fc_div_up(ncols, NR), n_pad = np * NR;
-    const int64_t last = ncols - (np - 1) * NR;
+    const int64_t full = narrow_t ? np - 1 : np, last = ncols - (np - 1) * NR;
     const int nt = (K * ncols >= FC_LOWER_PAR_MIN) ? FC_MAX(1, d->nthreads) : 1;
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
@@ -73,18 +76,28 @@ static void IM_SN(lower_packed)(IM_T *restrict dst, IM_T *rows, const fc_conv2d_
         for (int64_t kk = 0; kk < K; kk++) {
             IM_SN(lower_row)(row, d, x, ka, kk, q0, q1);
             const int64_t pc = kk / KC * KC, kc = FC_MIN(KC, K - pc), p = kk - pc;
-            IM_T *blk = dst + pc * n_pad;
-            const int64_t full = narrow_t ? np - 1 : np;
+            IM_T *blk = dst + pc * n_pad + p * NR;
             for (int64_t q = 0; q < full; q++) {
-                IM_T *to = blk + q * NR * kc + p * NR;
+                IM_T *to = blk + q * NR * kc;
                 const IM_T *from = row + q * NR;
                 for (int64_t c = 0; c < NR; c++) to[c] = from[c];
             }
-            if (narrow_t) {
-                IM_T *to = blk + (np - 1) * NR * kc + p;
+            if (narrow_t) { /* transposed last panel for the dot kernel: (p, c) at c kc + p */
+                IM_T *to = dst + pc * n_pad + (np - 1) * NR * kc + p;
                 for (int64_t c = 0; c < last; c++) to[c * kc] = row[(np - 1) * NR + c];
             }
         }
+    }
+}
+
+static void IM_SN(lower_packed)(IM_T *restrict dst, IM_T *rows, const fc_conv2d_desc *d,
+                                const IM_T *x, const fc_kaxes *ka, int64_t K, int64_t q0,
+                                int64_t q1, int64_t KC, int64_t NR, int narrow_t) {
+    switch (NR) {
+    case 8: IM_SN(lower_packed_nr)(dst, rows, d, x, ka, K, q0, q1, KC, 8, narrow_t); break;
+    case 16: IM_SN(lower_packed_nr)(dst, rows, d, x, ka, K, q0, q1, KC, 16, narrow_t); break;
+    case 32: IM_SN(lower_packed_nr)(dst, rows, d, x, ka, K, q0, q1, KC, 32, narrow_t); break;
+    default: IM_SN(lower_packed_nr)(dst, rows, d, x, ka, K, q0, q1, KC, NR, narrow_t); break;
     }
 }
 
@@ -157,11 +170,11 @@ fc_status IM_FN(conv2d_im2col)(const fc_conv2d_desc *d, const IM_T *x, const IM_
     fc_gemm_blocking bk;
     IM_FN(gemm_blocking)(fc_active_isa(), &bk);
     /* packed: the lowered block (K x columns rounded up to NR), then one scratch row per
-     * thread, placed after the largest block. */
+     * thread, after the largest block. */
     const int64_t max_pad = fc_div_up(rows * d->w_out, bk.nr) * bk.nr;
-    IM_T *scratch_rows =
-        (IM_T *)((char *)low + fc_align_up((size_t)(pl.K * max_pad) * sizeof(IM_T),
-                                           FC_GEMM_ALIGN));
+    IM_T *scratch_rows = (IM_T *)((char *)low + fc_align_up((size_t)(pl.K * max_pad) *
+                                                            sizeof(IM_T), FC_GEMM_ALIGN));
+
     const int64_t ho = d->h_out, wo = d->w_out, hw = pl.hw, cg = d->c_in / d->groups;
     const int64_t *ys = d->y_stride;
     const int64_t q_end = d->n * ho;

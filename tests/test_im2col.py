@@ -143,9 +143,11 @@ def test_workspace_follows_budget():
     lowered_all = 8 * 9 * 4 * 32 * 32 * 4  # K x (n h w) float32
     smallest = size(0)
     sizes = [smallest, size(smallest + lowered_all // 2), size(2**30)]
-    assert sizes[0] < sizes[1] < sizes[2]
+    # the block is capped at a cache-friendly size (about 512 KiB of lowered data here: two of
+    # the four images), so the largest budget does not buy the whole matrix
+    assert sizes[0] <= sizes[1] <= sizes[2] and sizes[0] < sizes[2]
     assert sizes[0] >= 8 * 9 * 32 * 4  # one output row of the patch matrix
-    assert lowered_all <= sizes[2] < lowered_all + 2**22
+    assert lowered_all // 4 <= sizes[2] - sizes[0] < lowered_all
     pw, _ = query((4, 8, 32, 32), (8, 8, 1, 1), 2**30)
     gemm_only = lib.fc_f32_gemm_workspace_size(8, 4 * 32 * 32, 8, fastconv.get_num_threads())
     assert pw <= gemm_only + 1024  # GEMM packing only: nothing lowered

@@ -333,7 +333,8 @@ static void GD_SN(thread)(const GD_OP *op, const GD_KERNEL *ek, int tid, int tm,
     const int64_t c1 = FC_MIN(op->n, panels_n * (ni + 1) / tn * bk->nr);
     if (r0 >= r1 || c0 >= c1) return;
     const int64_t kc = FC_MAX(1, FC_MIN(bk->kc, op->k));
-    const int64_t nc = fc_div_up(FC_MIN(bk->nc, FC_MAX(op->n, 1)), bk->nr) * bk->nr;
+    const int64_t n_ws = op->b_packed ? 1 : op->n; /* as sized in gemm_op_run */
+    const int64_t nc = fc_div_up(FC_MIN(bk->nc, FC_MAX(n_ws, 1)), bk->nr) * bk->nr;
     char *mine = ws + per_thread * (size_t)tid;
     GD_T *bpack = (GD_T *)mine;
     GD_T *apack = (GD_T *)(mine + fc_align_up((size_t)(kc * nc) * sizeof(GD_T), FC_GEMM_ALIGN));
@@ -398,10 +399,12 @@ fc_status GD_FN(gemm_op_run)(const GD_OP *op_in, int nthreads, void *ws, size_t 
 #endif
     const double flops = 2.0 * (double)op.m * (double)op.n * (double)op.k;
     nt = (int)FC_MIN((double)nt, FC_MAX(1.0, flops / GD_MIN_FLOPS_PER_THREAD));
-    if (ws == NULL || ws_bytes < GD_SN(ws_bytes)(bk, op.m, op.n, op.k, nt))
+    /* A pre-packed B needs no B buffer: size the per-thread space as for one column. */
+    const int64_t n_ws = op.b_packed ? 1 : op.n;
+    if (ws == NULL || ws_bytes < GD_SN(ws_bytes)(bk, op.m, n_ws, op.k, nt))
         return FC_ERR_WORKSPACE_TOO_SMALL;
     char *base = (char *)fc_align_up((size_t)ws, FC_GEMM_ALIGN);
-    const size_t per_thread = GD_SN(ws_per_thread)(bk, op.m, op.n, op.k);
+    const size_t per_thread = GD_SN(ws_per_thread)(bk, op.m, n_ws, op.k);
 
     if (nt == 1) {
         GD_SN(thread)(&op, ek, 0, 1, 1, base, per_thread, pack_a, narrow_dot, bias_on_cols);

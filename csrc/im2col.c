@@ -125,9 +125,10 @@ static void plan_fixed(const fc_conv2d_desc *d, size_t itemsize, fc_im2col_plan 
                     d->w_out == d->w && x_rows;
     const int64_t ys1 = d->y_stride[1], ys3 = d->y_stride[3];
     pl->packed = !pl->pointwise && !(ys1 * ys1 == 1 && ys3 * ys3 != 1);
-    const size_t gws = itemsize == 4
-                           ? fc_f32_gemm_op_workspace_size(pl->kg, d->n * pl->hw, pl->K, (int)nt)
-                           : fc_f64_gemm_op_workspace_size(pl->kg, d->n * pl->hw, pl->K, (int)nt);
+    /* packed: the GEMM needs no B buffer (sized as for one column) */
+    const int64_t gn = pl->packed ? 1 : d->n * pl->hw;
+    const size_t gws = itemsize == 4 ? fc_f32_gemm_op_workspace_size(pl->kg, gn, pl->K, (int)nt)
+                                     : fc_f64_gemm_op_workspace_size(pl->kg, gn, pl->K, (int)nt);
     pl->gemm_ws = fc_align_up(gws, FC_GEMM_ALIGN);
     pl->wcopy_bytes = pl->ka.collapsible
                           ? 0

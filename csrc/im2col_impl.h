@@ -37,7 +37,10 @@ static void IM_SN(lower_row)(IM_T *restrict out, const fc_conv2d_desc *d, const 
         } else {
             const int64_t step = d->stride_w * xs3;
             const IM_T *xp = xr + off * xs3;
-            for (int64_t j = j_lo; j < j_hi; j++) out[j] = xp[j * step];
+            if (step == 2) /* stride 2, the common case: a literal step vectorises */
+                for (int64_t j = j_lo; j < j_hi; j++) out[j] = xp[j * 2];
+            else
+                for (int64_t j = j_lo; j < j_hi; j++) out[j] = xp[j * step];
         }
         for (int64_t j = j_hi; j < wo; j++) out[j] = 0;
     }

@@ -113,13 +113,13 @@ fc_status fc_f64_gemm_ukernel(fc_isa isa, int64_t k, const double *a_packed,
                               const double *b_packed, double alpha, double beta, double *c,
                               int64_t rsc, int64_t csc, int64_t m, int64_t n);
 
-/* im2col: lowers the (c_in/groups*kh*kw) x (columns) patch matrix into the workspace, then one
- * GEMM per group and block of columns. The columns of a block are whole images (several at a
- * time when they fit, so batches make one large product) or, when one image's matrix is over
- * the workspace, runs of output rows of one image. A 1x1, stride-1, unpadded problem whose
- * input rows are contiguous lowers nothing: x is the GEMM's B as it lies.
- * The size query answers the workspace for the largest block that fits in budget_bytes (at
- * least one output row, whatever the budget); the kernel uses the largest block the
+/* im2col: lowers the (c_in/groups*kh*kw) x (columns) patch matrix into the workspace (straight
+ * in the GEMM's packed layout), then one GEMM per group and block of columns. A block is a
+ * run of output rows: about L2-sized (at least 256 columns), whole images when an image is
+ * smaller (so a batch makes one product, not N tiny ones), and within the budget. A 1x1,
+ * stride-1, unpadded problem whose input rows are contiguous lowers nothing: x is the GEMM's
+ * B as it lies. The size query answers the workspace for that block under budget_bytes (at
+ * least one output row, whatever the budget); the kernel uses the largest such block the
  * workspace it is given allows. bias may be NULL. Every element of y is written, never read. */
 size_t fc_f32_conv2d_im2col_workspace_size(const fc_conv2d_desc *d, size_t budget_bytes);
 size_t fc_f64_conv2d_im2col_workspace_size(const fc_conv2d_desc *d, size_t budget_bytes);

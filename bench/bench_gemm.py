@@ -17,8 +17,9 @@ Each thread count runs in its own subprocess, so NumPy's OpenBLAS gets the same 
 OPENBLAS_NUM_THREADS (read once when OpenBLAS loads) and fastconv through
 FASTCONV_NUM_THREADS; OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are removed (they slow OpenBLAS
 on this machine). Timing: one sample is enough back-to-back calls to last >= 20 ms; ours and
-numpy's samples alternate, with a 2 ms pause between them so neither library's idle threads are
-still spinning when the other starts; the best sample of each is reported.
+numpy's samples alternate, with a pause before each (2 ms at 1 thread, 150 ms with threads) so
+neither library's idle threads are still spinning when the other starts; the best sample of
+each is reported.
 """
 from __future__ import annotations
 
@@ -62,13 +63,21 @@ def sample(fn, min_time=0.02):
         reps = max(reps * 2, int(reps * min_time / max(dt, 1e-9)) + 1)
 
 
-def best_pair(ours, theirs, repeat):
+# Pause before each sample so the other library's idle threads have stopped spinning: GOMP
+# spins ~0.3 ms before sleeping, OpenBLAS's thread server busy-yields for up to 2^28 cycles
+# (~0.1 s) after a threaded call. With one thread neither has a pool, 2 ms is plenty.
+PAUSE = {1: 0.002}
+PAUSE_THREADED = 0.15
+
+
+def best_pair(ours, theirs, repeat, threads=1):
     ours(), theirs()  # first calls (thread pools, page faults) stay out of the timing
+    pause = PAUSE.get(threads, PAUSE_THREADED)
     best_o = best_t = float("inf")
     for _ in range(repeat):
-        time.sleep(0.002)
+        time.sleep(pause)
         best_o = min(best_o, sample(ours))
-        time.sleep(0.002)
+        time.sleep(pause)
         best_t = min(best_t, sample(theirs))
     return best_o, best_t
 
@@ -103,7 +112,7 @@ def child(threads: int, quick: bool, repeat: int) -> None:
         a, b = rng.standard_normal((m, k)).astype(f32), rng.standard_normal((k, n)).astype(f32)
         c1, c2 = np.empty((m, n), f32), np.empty((m, n), f32)
         to, tn = best_pair(lambda: cb.gemm(a, b, out=c1), lambda: np.matmul(a, b, out=c2),
-                           repeat)
+                           repeat, threads)
         row(f"{m}x{k}x{n}", threads, 2 * m * n * k, to, tn)
 
     header(f"1x1 convolution, {threads} thread(s): conv2d(algo='im2col', backend='c') vs "
@@ -116,7 +125,7 @@ def child(threads: int, quick: bool, repeat: int) -> None:
         wm, xm, ym = w.reshape(m, k), x.reshape(k, n), np.empty((m, n), f32)
         to, tn = best_pair(
             lambda: fastconv.conv2d(x, w, algo="im2col", backend="c", out=y),
-            lambda: np.matmul(wm, xm, out=ym), repeat)
+            lambda: np.matmul(wm, xm, out=ym), repeat, threads)
         row(f"{m}x{k}x{n}", threads, 2 * m * n * k, to, tn)
 
     if threads == 1:

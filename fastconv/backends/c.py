@@ -132,19 +132,27 @@ def conv2d_direct(problem: ConvProblem, x, w, bias, y) -> None:
 def conv2d_im2col(problem: ConvProblem, x, w, bias, y) -> None:
     """im2col:c: lowering + GEMM, in blocks of output rows under the workspace budget."""
     from .. import workspace
+    ffi = _native()[0]
+    size_fn, run_fn, ctype = _im2col_functions(problem.np_dtype)
     d = conv2d_desc(problem, x, w, bias, y)
-    name = f"fc_{_PREFIX[problem.np_dtype]}_conv2d_im2col"
-    lib = _native()[1]
-    nbytes = getattr(lib, name + "_workspace_size")(d, workspace.get_workspace_limit())
-    ws = workspace.scratch(nbytes)
-    status = getattr(lib, name)(d, pointer(x), pointer(w), pointer(bias), pointer(y),
-                                _void_pointer(ws), ws.nbytes)
+    ws = workspace.scratch(size_fn(d, workspace.get_workspace_limit()))
+    status = run_fn(d, ffi.cast(ctype, _address(x)), ffi.cast(ctype, _address(w)),
+                    ffi.NULL if bias is None else ffi.cast(ctype, _address(bias)),
+                    ffi.cast(ctype, _address(y)), ffi.cast("void *", _address(ws)), ws.nbytes)
     check_status(status, "im2col:c")
+
+
+@functools.cache
+def _im2col_functions(dtype: np.dtype):
+    """(workspace-size query, kernel, C pointer type) of im2col:c for dtype, looked up once."""
+    lib = _native()[1]
+    name = f"fc_{_PREFIX[dtype]}_conv2d_im2col"
+    return getattr(lib, name + "_workspace_size"), getattr(lib, name), _CTYPES[dtype]
 
 
 # ---- GEMM ----------------------------------------------------------------------------------
 def _address(a: np.ndarray) -> int:
-    return a.__array_interface__["data"][0]  # cheaper than a.ctypes.data (no ctypes object)
+    return a.ctypes.data
 
 
 def _void_pointer(a: np.ndarray):

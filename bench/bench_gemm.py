@@ -70,16 +70,21 @@ PAUSE = {1: 0.002}
 PAUSE_THREADED = 0.15
 
 
-def best_pair(ours, theirs, repeat, threads=1):
-    ours(), theirs()  # first calls (thread pools, page faults) stay out of the timing
+def best_of(fns, repeat, threads=1):
+    """Best seconds per call of each function, their samples interleaved."""
+    for fn in fns:
+        fn()  # first calls (thread pools, page faults) stay out of the timing
     pause = PAUSE.get(threads, PAUSE_THREADED)
-    best_o = best_t = float("inf")
+    best = [float("inf")] * len(fns)
     for _ in range(repeat):
-        time.sleep(pause)
-        best_o = min(best_o, sample(ours))
-        time.sleep(pause)
-        best_t = min(best_t, sample(theirs))
-    return best_o, best_t
+        for i, fn in enumerate(fns):
+            time.sleep(pause)
+            best[i] = min(best[i], sample(fn))
+    return best
+
+
+def best_pair(ours, theirs, repeat, threads=1):
+    return tuple(best_of([ours, theirs], repeat, threads))
 
 
 def row(label, threads, flops, t_ours, t_numpy, note=""):
@@ -116,17 +121,23 @@ def child(threads: int, quick: bool, repeat: int) -> None:
         row(f"{m}x{k}x{n}", threads, 2 * m * n * k, to, tn)
 
     header(f"1x1 convolution, {threads} thread(s): conv2d(algo='im2col', backend='c') vs "
-           "numpy.matmul (MxKxN = C_out x C_in x HW)")
+           "numpy.matmul (MxKxN = C_out x C_in x HW); note: the im2col:c kernel alone "
+           "(prepared arguments, no API validation)")
+    from fastconv.api import prepare
     for m, k, n in ONE_BY_ONE:
         side = int(round(n ** 0.5))
         x = rng.standard_normal((1, k, side, n // side)).astype(f32)
         w = rng.standard_normal((m, k, 1, 1)).astype(f32)
         y = np.empty((1, m, side, n // side), f32)
         wm, xm, ym = w.reshape(m, k), x.reshape(k, n), np.empty((m, n), f32)
-        to, tn = best_pair(
-            lambda: fastconv.conv2d(x, w, algo="im2col", backend="c", out=y),
-            lambda: np.matmul(wm, xm, out=ym), repeat, threads)
-        row(f"{m}x{k}x{n}", threads, 2 * m * n * k, to, tn)
+        call = prepare(2, x, w, None, 1, 0, 1, 1, "NCHW", False)
+        to, tk, tn = best_of(
+            [lambda: fastconv.conv2d(x, w, algo="im2col", backend="c", out=y),
+             lambda: cb.conv2d_im2col(call.problem, call.x, call.w, None, y),
+             lambda: np.matmul(wm, xm, out=ym)], repeat, threads)
+        flops = 2 * m * n * k
+        row(f"{m}x{k}x{n}", threads, flops, to, tn,
+            f"kernel {flops / tk / 1e9:.1f} ({tn / tk:.2f})")
 
     if threads == 1:
         header("ResNet-50 3x3 layers, batch 1, im2col:c, 1 thread (numpy: matmul on the "

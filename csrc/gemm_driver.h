@@ -238,13 +238,14 @@ int GD_FN(gemm_narrow_t)(int64_t n, int64_t rsa, int64_t csa) {
 }
 
 /* ---- threads --------------------------------------------------------------------------- *
- * The threads share nothing but the read-only A and B: a tm x tn grid gives each thread a
- * block of rows (multiple of MR) and a block of columns (multiple of NR) of C, and each runs
- * the sequential loops on it with its own packed buffers. No barrier inside: on a machine
- * shared with other work (2 cores here) a thread that is descheduled for a time slice stalls
- * only itself, where a barrier per KC block made every thread wait for it (measured: 2
- * threads slower than 1 under load). The price is packing twice what both threads need: the
- * grid is chosen to make that small (see choose_grid). */
+ * The threads share nothing but the read-only A and B and a chunk counter: C is cut into
+ * chunks (blocks of rows, multiples of MR, times blocks of columns, multiples of NR) and each
+ * thread runs the sequential loops on the chunks it takes, with its own packed buffers. No
+ * barrier inside: on a machine shared with other work (2 cores here) a thread that is
+ * descheduled for a time slice stalls only its own chunk, where a barrier per KC block made
+ * every thread wait for it (measured: 2 threads slower than 1 under load). The price is
+ * packing twice what two chunks both need: the split is chosen to make that small
+ * (choose_grid, choose_chunks). */
 
 /* Below this many flops per thread the OpenMP fork/join costs more than the second core
  * gains (a fork/join is ~5-10 us on this machine; 4 Mflop is ~45 us of one core). */
@@ -338,25 +339,46 @@ static void GD_SN(loops)(const GD_OP *op, const GD_KERNEL *ek, int64_t r0, int64
     }
 }
 
-/* Thread tid of a tm x tn grid: its block of C, then the loops. */
-static void GD_SN(thread)(const GD_OP *op, const GD_KERNEL *ek, int tid, int tm, int tn,
-                          char *ws, size_t per_thread, int pack_a, int narrow_dot,
-                          int bias_on_cols) {
+/* One thread: takes chunks of C from the shared counter until none is left. Chunk c is row
+ * block c / cn (of cm, in MR tiles) and column block c % cn (of cn, in NR panels). */
+static void GD_SN(thread)(const GD_OP *op, const GD_KERNEL *ek, int tid, int64_t cm,
+                          int64_t cn, int64_t *next, char *ws, size_t per_thread, int pack_a,
+                          int narrow_dot, int bias_on_cols) {
     const fc_gemm_blocking *bk = &ek->blk;
     const int64_t tiles_m = fc_div_up(op->m, bk->mr), panels_n = fc_div_up(op->n, bk->nr);
-    const int mi = tid / tn, ni = tid % tn;
-    const int64_t r0 = FC_MIN(op->m, tiles_m * mi / tm * bk->mr);
-    const int64_t r1 = FC_MIN(op->m, tiles_m * (mi + 1) / tm * bk->mr);
-    const int64_t c0 = FC_MIN(op->n, panels_n * ni / tn * bk->nr);
-    const int64_t c1 = FC_MIN(op->n, panels_n * (ni + 1) / tn * bk->nr);
-    if (r0 >= r1 || c0 >= c1) return;
     const int64_t kc = FC_MAX(1, FC_MIN(bk->kc, op->k));
     const int64_t n_ws = op->b_packed ? 1 : op->n; /* as sized in gemm_op_run */
     const int64_t nc = fc_div_up(FC_MIN(bk->nc, FC_MAX(n_ws, 1)), bk->nr) * bk->nr;
     char *mine = ws + per_thread * (size_t)tid;
     GD_T *bpack = (GD_T *)mine;
     GD_T *apack = (GD_T *)(mine + fc_align_up((size_t)(kc * nc) * sizeof(GD_T), FC_GEMM_ALIGN));
-    GD_SN(loops)(op, ek, r0, r1, c0, c1, bpack, apack, pack_a, narrow_dot, bias_on_cols);
+    for (;;) {
+        int64_t c;
+#pragma omp atomic capture
+        c = (*next)++;
+        if (c >= cm * cn) break;
+        const int64_t ci = c / cn, cj = c % cn;
+        const int64_t r0 = FC_MIN(op->m, tiles_m * ci / cm * bk->mr);
+        const int64_t r1 = FC_MIN(op->m, tiles_m * (ci + 1) / cm * bk->mr);
+        const int64_t c0 = FC_MIN(op->n, panels_n * cj / cn * bk->nr);
+        const int64_t c1 = FC_MIN(op->n, panels_n * (cj + 1) / cn * bk->nr);
+        if (r0 < r1 && c0 < c1)
+            GD_SN(loops)(op, ek, r0, r1, c0, c1, bpack, apack, pack_a, narrow_dot, bias_on_cols);
+    }
+}
+
+/* Chunks of C for nt threads: the tm x tn split of choose_grid, and, when splitting columns
+ * costs nothing (A read in place: each chunk packs only its own columns of B), 4 column
+ * chunks per thread instead of one. Threads take chunks dynamically, so a thread that the OS
+ * deschedules (another process on the core) leaves its remaining chunks to the others
+ * instead of making them wait. */
+static void GD_SN(choose_chunks)(const fc_gemm_blocking *bk, int64_t m, int64_t n, int64_t k,
+                                 int pack_a, int nt, int64_t *cm, int64_t *cn) {
+    int tm, tn;
+    GD_SN(choose_grid)(bk, m, n, k, pack_a, nt, &tm, &tn);
+    *cm = tm;
+    *cn = tn;
+    if (tn > 1 && !pack_a) *cn = FC_MAX(tn, FC_MIN(fc_div_up(n, bk->nr), 4 * (int64_t)tn));
 }
 
 /* C := beta * C (+ bias) when k == 0: no product, and C still not read when beta == 0. */
@@ -424,8 +446,10 @@ fc_status GD_FN(gemm_op_run)(const GD_OP *op_in, int nthreads, void *ws, size_t 
     char *base = (char *)fc_align_up((size_t)ws, FC_GEMM_ALIGN);
     const size_t per_thread = GD_SN(ws_per_thread)(bk, op.m, n_ws, op.k);
 
+    int64_t next = 0; /* the chunk counter the threads share */
     if (nt == 1) {
-        GD_SN(thread)(&op, ek, 0, 1, 1, base, per_thread, pack_a, narrow_dot, bias_on_cols);
+        GD_SN(thread)(&op, ek, 0, 1, 1, &next, base, per_thread, pack_a, narrow_dot,
+                      bias_on_cols);
         return FC_OK;
     }
 #pragma omp parallel num_threads(nt)
@@ -437,9 +461,10 @@ fc_status GD_FN(gemm_op_run)(const GD_OP *op_in, int nthreads, void *ws, size_t 
 #endif
         /* A smaller team than asked (nested parallelism, OMP_THREAD_LIMIT) still covers all of
          * C: the grid is made for the team we got. */
-        int tm, tn;
-        GD_SN(choose_grid)(bk, op.m, op.n, op.k, pack_a, got, &tm, &tn);
-        GD_SN(thread)(&op, ek, tid, tm, tn, base, per_thread, pack_a, narrow_dot, bias_on_cols);
+        int64_t cm, cn;
+        GD_SN(choose_chunks)(bk, op.m, op.n, op.k, pack_a, got, &cm, &cn);
+        GD_SN(thread)(&op, ek, tid, cm, cn, &next, base, per_thread, pack_a, narrow_dot,
+                      bias_on_cols);
     }
     return FC_OK;
 }

@@ -4,6 +4,7 @@ same process, interleaved, best of N.
     python bench/bench_gemm.py                  # 1 and 2 threads, full sweep
     python bench/bench_gemm.py --threads 1 --quick
     python bench/bench_gemm.py --repeat 15      # more samples per entry (noisy machines)
+    python bench/bench_gemm.py --clock cpu      # 1-thread rows by thread CPU time (loaded box)
 
 Sections, per thread count:
   gemm    square 64..2048 and the conv-derived shapes (M x K x N = C_out x C_in*kh*kw x H*W of
@@ -50,14 +51,17 @@ RESNET_3X3 = [
 ]
 
 
+CLOCK = time.perf_counter  # --clock cpu (1 thread): time.thread_time, see main()
+
+
 def sample(fn, min_time=0.02):
     """Seconds per call of one sample: enough back-to-back calls to last min_time."""
     reps = 1
     while True:
-        t0 = time.perf_counter()
+        t0 = CLOCK()
         for _ in range(reps):
             fn()
-        dt = time.perf_counter() - t0
+        dt = CLOCK() - t0
         if dt >= min_time or reps >= 1 << 16:
             return dt / reps
         reps = max(reps * 2, int(reps * min_time / max(dt, 1e-9)) + 1)
@@ -97,8 +101,11 @@ def header(title):
     print(f"{'shape':<26} {'thr':>3} {'ours':>9} {'numpy':>9} {'ratio':>7}   (GFLOP/s)")
 
 
-def child(threads: int, quick: bool, repeat: int) -> None:
+def child(threads: int, quick: bool, repeat: int, clock: str) -> None:
+    global CLOCK
     import numpy as np
+    if clock == "cpu" and threads == 1:
+        CLOCK = time.thread_time
 
     import fastconv
     from fastconv.backends import c as cb
@@ -108,7 +115,8 @@ def child(threads: int, quick: bool, repeat: int) -> None:
     f32 = np.float32
     print(f"# fastconv {fastconv.__file__}, isa {cb.active_isa()}, blocking "
           f"{cb.gemm_blocking()}, threads {threads}, OPENBLAS_NUM_THREADS="
-          f"{os.environ.get('OPENBLAS_NUM_THREADS')}", flush=True)
+          f"{os.environ.get('OPENBLAS_NUM_THREADS')}, clock "
+          f"{'thread CPU time' if CLOCK is time.thread_time else 'wall'}", flush=True)
 
     header(f"GEMM float32, {threads} thread(s): fastconv.backends.c.gemm vs numpy.matmul")
     squares = [s for s in SQUARE if not quick or s <= 1024]
@@ -164,18 +172,23 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="fewer shapes and samples")
     ap.add_argument("--repeat", type=int, default=None, help="samples per entry (default 9, "
                     "quick 4)")
+    ap.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                    help="cpu: time 1-thread runs by the thread's CPU time (both libraries run "
+                    "in the calling thread), so time slices lost to other processes on a "
+                    "shared machine do not count; threaded runs always use the wall clock")
     ap.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     repeat = args.repeat or (4 if args.quick else 9)
     if args.child is not None:
-        child(args.child, args.quick, repeat)
+        child(args.child, args.quick, repeat, args.clock)
         return
     for t in args.threads:
         env = dict(os.environ, OPENBLAS_NUM_THREADS=str(t), FASTCONV_NUM_THREADS=str(t))
         for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS"):
             env.pop(var, None)
         cmd = [sys.executable, os.path.abspath(__file__), "--child", str(t),
-               "--repeat", str(repeat)] + (["--quick"] if args.quick else [])
+               "--repeat", str(repeat), "--clock", args.clock] + (["--quick"] if args.quick
+                                                                   else [])
         subprocess.run(cmd, env=env, check=True)
 
 

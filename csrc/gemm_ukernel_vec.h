@@ -60,11 +60,9 @@ void UK_NAME(int64_t k, const UK_T *restrict a, int64_t rsa, int64_t csa, const 
 #pragma GCC unroll 8
         for (int v = 0; v < UK_NV; v++) acc[i][v] = UK_ZERO();
 
-    /* Warm the C tile while the k loop runs (only its rows that will be written). */
-    for (int64_t i = 0; i < m; i++) {
-        __builtin_prefetch(c + i * rsc, 1, 3);
-        __builtin_prefetch(c + i * rsc + (n - 1) * csc, 1, 3);
-    }
+    /* Warm the C tile while the k loop runs (the driver has already asked for it in L2 one
+     * panel ahead; this brings its first line per row to L1). */
+    for (int64_t i = 0; i < m; i++) __builtin_prefetch(c + i * rsc, 1, 3);
 
     /* Row i of A at a + i * rsa, advancing csa per k step. In an edge tile rows past m repeat
      * row m - 1 (their results are never stored), so an unpacked A needs no padding; the full

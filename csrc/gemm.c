@@ -16,9 +16,10 @@
  * AVX2 fp32 6x16: KC 384 -> B micro-panel 24 KiB (3/4 of L1: the A micro-panel streams
  *      through the rest, 6 x 4 bytes per k step); MC 240 -> A block 360 KiB (1/3 of L2);
  *      NC 4080 -> B block 6 MiB of the 32 MiB L3 (per thread: see gemm_driver.h).
- *      Measured (bench in C interleaving configurations, 30 rounds, 1 thread; 1024^3,
- *      512x2048x196, 128x1152x784, 256x64x3136): KC 256..512 and MC 96..480 are all within
- *      the +-5% noise of this shared machine; 384 / 240 was best or tied on 3 of 4 shapes.
+ *      Measured with bench/tune_gemm_blocking.c (configurations interleaved, 30 rounds,
+ *      1 thread; 1024^3, 512x2048x196, 128x1152x784, 256x64x3136): KC 256..512 and MC
+ *      96..480 are all within the +-5% noise of this shared machine; 384 / 240 was best or
+ *      tied on 3 of 4 shapes.
  * AVX2 fp64 6x8: the same bytes: KC 384 (B micro-panel 24 KiB), MC 120 (360 KiB).
  * AVX-512 (not measured here: this machine has no AVX-512): 14x32 fp32 KC 192 -> B panel
  *      24 KiB of a 32 KiB L1 (48 KiB on Zen 4 / Ice Lake); MC 168 -> 126 KiB; fp64 14x16

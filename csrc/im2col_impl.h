@@ -184,7 +184,8 @@ fc_status IM_FN(conv2d_im2col)(const fc_conv2d_desc *d, const IM_T *x, const IM_
     for (int64_t q0 = 0; q0 < q_end;) {
         /* Whole images when rows >= h_out (then rows is a multiple of h_out and q0 stays at
          * image starts), else a run of rows that stops at the end of its image. */
-        const int64_t q1 = rows >= ho ? FC_MIN(q_end, q0 + rows) : FC_MIN(q0 + rows, (q0 / ho + 1) * ho);
+        const int64_t q1 = rows >= ho ? FC_MIN(q_end, q0 + rows)
+                                      : FC_MIN(q0 + rows, (q0 / ho + 1) * ho);
         const int64_t b0 = q0 / ho, i0 = q0 % ho, nimg = (q1 - q0 + ho - 1) / ho;
         for (int64_t g = 0; g < d->groups; g++) {
             IM_OP op = {0};

@@ -73,4 +73,59 @@ fc_status fc_f32_conv2d_direct(const fc_conv2d_desc *d, const float *x, const fl
 fc_status fc_f64_conv2d_direct(const fc_conv2d_desc *d, const double *x, const double *w,
                                const double *bias, double *y);
 
+/* ==== GEMM and im2col (issue 3) ==========================================================
+ * BLIS-style GEMM: C := alpha * A * B + beta * C with A (m x k), B (k x n), C (m x n), each
+ * given by element strides (rs: between rows, cs: between columns; any sign, any order, so
+ * row-major, column-major and transposed views go in as they are). beta == 0 never reads C
+ * (NaN in C does not propagate). The workspace holds the packed panels: query its size with
+ * the same m, n, k and nthreads, and pass a buffer at least that large (64-byte alignment is
+ * best; the kernel aligns inside it). The active ISA (fc_active_isa) picks the microkernel
+ * and its block sizes at the call; query the size after any fc_set_isa_limit. */
+
+/* Register tile and cache blocks of one ISA's microkernel (see the table in gemm.c). */
+typedef struct fc_gemm_blocking {
+    int64_t mr, nr; /* microkernel tile: rows of A, columns of B */
+    int64_t mc, kc, nc; /* cache blocks: packed A is mc x kc (L2), packed B kc x nc (L3) */
+} fc_gemm_blocking;
+
+fc_status fc_f32_gemm_blocking(fc_isa isa, fc_gemm_blocking *out);
+fc_status fc_f64_gemm_blocking(fc_isa isa, fc_gemm_blocking *out);
+
+size_t fc_f32_gemm_workspace_size(int64_t m, int64_t n, int64_t k, int nthreads);
+size_t fc_f64_gemm_workspace_size(int64_t m, int64_t n, int64_t k, int nthreads);
+
+fc_status fc_f32_gemm(int64_t m, int64_t n, int64_t k, float alpha,
+                      const float *a, int64_t rsa, int64_t csa,
+                      const float *b, int64_t rsb, int64_t csb, float beta,
+                      float *c, int64_t rsc, int64_t csc, int nthreads, void *ws, size_t ws_bytes);
+fc_status fc_f64_gemm(int64_t m, int64_t n, int64_t k, double alpha,
+                      const double *a, int64_t rsa, int64_t csa,
+                      const double *b, int64_t rsb, int64_t csb, double beta,
+                      double *c, int64_t rsc, int64_t csc, int nthreads, void *ws, size_t ws_bytes);
+
+/* One microkernel call, for tests: C := alpha * A * B + beta * C on an m x n (<= mr x nr) tile,
+ * from packed panels (a: k columns of mr values, b: k rows of nr values).
+ * FC_ERR_ISA_UNAVAILABLE when this CPU cannot run `isa`. */
+fc_status fc_f32_gemm_ukernel(fc_isa isa, int64_t k, const float *a_packed,
+                              const float *b_packed, float alpha, float beta, float *c,
+                              int64_t rsc, int64_t csc, int64_t m, int64_t n);
+fc_status fc_f64_gemm_ukernel(fc_isa isa, int64_t k, const double *a_packed,
+                              const double *b_packed, double alpha, double beta, double *c,
+                              int64_t rsc, int64_t csc, int64_t m, int64_t n);
+
+/* im2col: lowers the (c_in/groups*kh*kw) x (columns) patch matrix into the workspace (straight
+ * in the GEMM's packed layout), then one GEMM per group and block of columns. A block is a
+ * run of output rows: about L2-sized (at least 256 columns), whole images when an image is
+ * smaller (so a batch makes one product, not N tiny ones), and within the budget. A 1x1,
+ * stride-1, unpadded problem whose input rows are contiguous lowers nothing: x is the GEMM's
+ * B as it lies. The size query answers the workspace for that block under budget_bytes (at
+ * least one output row, whatever the budget); the kernel uses the largest such block the
+ * workspace it is given allows. bias may be NULL. Every element of y is written, never read. */
+size_t fc_f32_conv2d_im2col_workspace_size(const fc_conv2d_desc *d, size_t budget_bytes);
+size_t fc_f64_conv2d_im2col_workspace_size(const fc_conv2d_desc *d, size_t budget_bytes);
+fc_status fc_f32_conv2d_im2col(const fc_conv2d_desc *d, const float *x, const float *w,
+                               const float *bias, float *y, void *ws, size_t ws_bytes);
+fc_status fc_f64_conv2d_im2col(const fc_conv2d_desc *d, const double *x, const double *w,
+                               const double *bias, double *y, void *ws, size_t ws_bytes);
+
 #endif /* FASTCONV_H */

@@ -11,8 +11,9 @@ from .api import conv1d, conv2d
 from .problem import ConvProblem
 from .registry import implementations
 from .threads import get_num_threads, set_num_threads
+from .workspace import get_workspace_limit, set_workspace_limit
 
 __version__ = "0.1.0"
 
 __all__ = ["conv1d", "conv2d", "implementations", "get_num_threads", "set_num_threads",
-           "ConvProblem", "__version__"]
+           "ConvProblem", "get_workspace_limit", "set_workspace_limit", "__version__"]

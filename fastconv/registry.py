@@ -67,7 +67,7 @@ REFERENCE = Implementation("reference", "numpy", reference.run_problem)
 
 REGISTRY: tuple[Implementation, ...] = (
     Implementation("direct", "c", c_backend.conv2d_direct),
-    Implementation("im2col", "c"),
+    Implementation("im2col", "c", c_backend.conv2d_im2col),
     Implementation("fft", "c"),
     Implementation("direct", "numba", numba_entry.run_direct),
     Implementation("im2col", "numba", numba_entry.run_im2col),

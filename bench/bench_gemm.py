@@ -1,0 +1,197 @@
+"""GEMM and im2col:c throughput: fastconv's own GEMM next to NumPy's matmul (OpenBLAS), in the
+same process, interleaved, best of N.
+
+    python bench/bench_gemm.py                  # 1 and 2 threads, full sweep
+    python bench/bench_gemm.py --threads 1 --quick
+    python bench/bench_gemm.py --repeat 15      # more samples per entry (noisy machines)
+    python bench/bench_gemm.py --clock cpu      # 1-thread rows by thread CPU time (loaded box)
+
+Sections, per thread count:
+  gemm    square 64..2048 and the conv-derived shapes (M x K x N = C_out x C_in*kh*kw x H*W of
+          ResNet-50's layers), fastconv.backends.c.gemm vs numpy.matmul, float32
+  1x1     the three 1x1-convolution shapes of issue 3 through fastconv.conv2d(algo="im2col",
+          backend="c") vs numpy.matmul on the same matrices (weight @ input as (C_in, H*W))
+  3x3     ResNet-50's 3x3 layers (batch 1) through im2col:c (1 thread only); the numpy column
+          is matmul on the lowered shape alone (no lowering), for scale.
+
+Each thread count runs in its own subprocess, so NumPy's OpenBLAS gets the same count through
+OPENBLAS_NUM_THREADS (read once when OpenBLAS loads) and fastconv through
+FASTCONV_NUM_THREADS; OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE are removed (they slow OpenBLAS
+on this machine). Timing: one sample is enough back-to-back calls to last >= 20 ms; ours and
+numpy's samples alternate, with a pause before each (2 ms at 1 thread, 150 ms with threads) so
+neither library's idle threads are still spinning when the other starts; the best sample of
+each is reported.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+SQUARE = [64, 128, 256, 512, 1024, 2048]
+# (M, K, N) of ResNet-50 (batch 1) lowered to GEMM: 1x1 layers (K = C_in) and 3x3 layers
+# (K = 9 C_in), plus the three 1x1 shapes of issue 3.
+CONV_SHAPES = [
+    (1024, 1024, 1024), (256, 64, 3136), (512, 2048, 196),
+    (64, 256, 3136), (128, 512, 784), (256, 1024, 196), (2048, 512, 49),
+    (64, 576, 3136), (128, 1152, 784), (256, 2304, 196), (512, 4608, 49),
+]
+# (M, K, N) = (C_out, C_in, H*W)
+ONE_BY_ONE = [(1024, 1024, 1024), (256, 64, 3136), (512, 2048, 196)]
+# name, C_in = C_out, input size, stride: ResNet-50's 3x3 convolutions (padding 1)
+RESNET_3X3 = [
+    ("conv2_x 64@56 s1", 64, 56, 1),
+    ("conv3_x 128@28 s1", 128, 28, 1),
+    ("conv4_x 256@14 s1", 256, 14, 1),
+    ("conv5_x 512@7 s1", 512, 7, 1),
+    ("conv3_1 128@56 s2", 128, 56, 2),
+    ("conv4_1 256@28 s2", 256, 28, 2),
+    ("conv5_1 512@14 s2", 512, 14, 2),
+]
+
+
+CLOCK = time.perf_counter  # --clock cpu (1 thread): time.thread_time, see main()
+
+
+def sample(fn, min_time=0.02):
+    """Seconds per call of one sample: enough back-to-back calls to last min_time."""
+    reps = 1
+    while True:
+        t0 = CLOCK()
+        for _ in range(reps):
+            fn()
+        dt = CLOCK() - t0
+        if dt >= min_time or reps >= 1 << 16:
+            return dt / reps
+        reps = max(reps * 2, int(reps * min_time / max(dt, 1e-9)) + 1)
+
+
+# Pause before each sample so the other library's idle threads have stopped spinning: GOMP
+# spins ~0.3 ms before sleeping, OpenBLAS's thread server busy-yields for up to 2^28 cycles
+# (~0.1 s) after a threaded call. With one thread neither has a pool, 2 ms is plenty.
+PAUSE = {1: 0.002}
+PAUSE_THREADED = 0.15
+
+
+def best_of(fns, repeat, threads=1):
+    """Best seconds per call of each function, their samples interleaved."""
+    for fn in fns:
+        fn()  # first calls (thread pools, page faults) stay out of the timing
+    pause = PAUSE.get(threads, PAUSE_THREADED)
+    best = [float("inf")] * len(fns)
+    for _ in range(repeat):
+        for i, fn in enumerate(fns):
+            time.sleep(pause)
+            best[i] = min(best[i], sample(fn))
+    return best
+
+
+def best_pair(ours, theirs, repeat, threads=1):
+    return tuple(best_of([ours, theirs], repeat, threads))
+
+
+def row(label, threads, flops, t_ours, t_numpy, note=""):
+    go, gn = flops / t_ours / 1e9, flops / t_numpy / 1e9
+    print(f"{label:<26} {threads:>3} {go:>9.1f} {gn:>9.1f} {go / gn:>7.2f}  {note}", flush=True)
+
+
+def header(title):
+    print(f"\n{title}")
+    print(f"{'shape':<26} {'thr':>3} {'ours':>9} {'numpy':>9} {'ratio':>7}   (GFLOP/s)")
+
+
+def child(threads: int, quick: bool, repeat: int, clock: str) -> None:
+    global CLOCK
+    import numpy as np
+    if clock == "cpu" and threads == 1:
+        CLOCK = time.thread_time
+
+    import fastconv
+    from fastconv.backends import c as cb
+
+    fastconv.set_num_threads(threads)
+    rng = np.random.default_rng(0)
+    f32 = np.float32
+    print(f"# fastconv {fastconv.__file__}, isa {cb.active_isa()}, blocking "
+          f"{cb.gemm_blocking()}, threads {threads}, OPENBLAS_NUM_THREADS="
+          f"{os.environ.get('OPENBLAS_NUM_THREADS')}, clock "
+          f"{'thread CPU time' if CLOCK is time.thread_time else 'wall'}", flush=True)
+
+    header(f"GEMM float32, {threads} thread(s): fastconv.backends.c.gemm vs numpy.matmul")
+    squares = [s for s in SQUARE if not quick or s <= 1024]
+    shapes = [(s, s, s) for s in squares] + (CONV_SHAPES[:4] if quick else CONV_SHAPES)
+    for m, k, n in shapes:
+        a, b = rng.standard_normal((m, k)).astype(f32), rng.standard_normal((k, n)).astype(f32)
+        c1, c2 = np.empty((m, n), f32), np.empty((m, n), f32)
+        to, tn = best_pair(lambda: cb.gemm(a, b, out=c1), lambda: np.matmul(a, b, out=c2),
+                           repeat, threads)
+        row(f"{m}x{k}x{n}", threads, 2 * m * n * k, to, tn)
+
+    header(f"1x1 convolution, {threads} thread(s): conv2d(algo='im2col', backend='c') vs "
+           "numpy.matmul (MxKxN = C_out x C_in x HW); note: the im2col:c kernel alone "
+           "(prepared arguments, no API validation)")
+    from fastconv.api import prepare
+    for m, k, n in ONE_BY_ONE:
+        side = int(round(n ** 0.5))
+        x = rng.standard_normal((1, k, side, n // side)).astype(f32)
+        w = rng.standard_normal((m, k, 1, 1)).astype(f32)
+        y = np.empty((1, m, side, n // side), f32)
+        wm, xm, ym = w.reshape(m, k), x.reshape(k, n), np.empty((m, n), f32)
+        call = prepare(2, x, w, None, 1, 0, 1, 1, "NCHW", False)
+        to, tk, tn = best_of(
+            [lambda: fastconv.conv2d(x, w, algo="im2col", backend="c", out=y),
+             lambda: cb.conv2d_im2col(call.problem, call.x, call.w, None, y),
+             lambda: np.matmul(wm, xm, out=ym)], repeat, threads)
+        flops = 2 * m * n * k
+        row(f"{m}x{k}x{n}", threads, flops, to, tn,
+            f"kernel {flops / tk / 1e9:.1f} ({tn / tk:.2f})")
+
+    if threads == 1:
+        header("ResNet-50 3x3 layers, batch 1, im2col:c, 1 thread (numpy: matmul on the "
+               "lowered MxKxN only)")
+        for name, ch, size, stride in RESNET_3X3:
+            x = rng.standard_normal((1, ch, size, size)).astype(f32)
+            w = rng.standard_normal((ch, ch, 3, 3)).astype(f32)
+            out_size = (size + 2 - 3) // stride + 1
+            y = np.empty((1, ch, out_size, out_size), f32)
+            m, k, n = ch, 9 * ch, out_size * out_size
+            wm = w.reshape(m, k)
+            low = rng.standard_normal((k, n)).astype(f32)
+            ym = np.empty((m, n), f32)
+            to, tn = best_pair(
+                lambda: fastconv.conv2d(x, w, padding=1, stride=stride, algo="im2col",
+                                        backend="c", out=y),
+                lambda: np.matmul(wm, low, out=ym), repeat)
+            row(name, 1, 2 * m * n * k, to, tn, f"M x K x N = {m}x{k}x{n}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--quick", action="store_true", help="fewer shapes and samples")
+    ap.add_argument("--repeat", type=int, default=None, help="samples per entry (default 9, "
+                    "quick 4)")
+    ap.add_argument("--clock", choices=["wall", "cpu"], default="wall",
+                    help="cpu: time 1-thread runs by the thread's CPU time (both libraries run "
+                    "in the calling thread), so time slices lost to other processes on a "
+                    "shared machine do not count; threaded runs always use the wall clock")
+    ap.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    repeat = args.repeat or (4 if args.quick else 9)
+    if args.child is not None:
+        child(args.child, args.quick, repeat, args.clock)
+        return
+    for t in args.threads:
+        env = dict(os.environ, OPENBLAS_NUM_THREADS=str(t), FASTCONV_NUM_THREADS=str(t))
+        for var in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OMP_NUM_THREADS"):
+            env.pop(var, None)
+        cmd = [sys.executable, os.path.abspath(__file__), "--child", str(t),
+               "--repeat", str(repeat), "--clock", args.clock] + (["--quick"] if args.quick
+                                                                   else [])
+        subprocess.run(cmd, env=env, check=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,223 @@
+/* im2col convolution for one dtype; included by im2col.c once per dtype (no include guard).
+ * The includer defines IM_T (element type), IM_P (prefix token f32 / f64) and IM_OP (the
+ * fc_<P>_gemm_op type); this file undefines them. */
+#define IM_CAT_(a, b) a##b
+#define IM_CAT(a, b) IM_CAT_(a, b)
+#define IM_FN(name) IM_CAT(IM_CAT(fc_, IM_P), IM_CAT(_, name))
+#define IM_SN(name) IM_CAT(IM_P, IM_CAT(_, name))
+
+/* Row kk of the patch matrix for output rows [q0, q1) (q = image * h_out + row) of the
+ * channels of one group (x points at the group's first channel) into out[(q - q0) * w_out + j].
+ * Zero where the window leaves the image. */
+static void IM_SN(lower_row)(IM_T *restrict out, const fc_conv2d_desc *d, const IM_T *x,
+                             const fc_kaxes *ka, int64_t kk, int64_t q0, int64_t q1) {
+    const int64_t ho = d->h_out, wo = d->w_out;
+    const int64_t xs0 = d->x_stride[0], xs1 = d->x_stride[1], xs2 = d->x_stride[2],
+                  xs3 = d->x_stride[3];
+    int64_t crs[3];
+    kaxes_index(ka, kk, crs);
+    const int64_t c = crs[0], r = crs[1], s = crs[2];
+    /* Columns j whose input column j * stride_w + off lies in [0, w). */
+    const int64_t off = s * d->dil_w - d->pad_left;
+    int64_t j_lo = off >= 0 ? 0 : fc_div_up(-off, d->stride_w);
+    int64_t j_hi = d->w - 1 - off < 0 ? 0 : (d->w - 1 - off) / d->stride_w + 1;
+    j_lo = FC_MIN(j_lo, wo);
+    j_hi = FC_MAX(j_lo, FC_MIN(j_hi, wo));
+    int64_t b = q0 / ho, i = q0 % ho; /* image and output row of q, stepped along */
+    for (int64_t q = q0; q < q1; q++, out += wo, i = i + 1 == ho ? (b++, 0) : i + 1) {
+        const int64_t ii = i * d->stride_h + r * d->dil_h - d->pad_top;
+        if (ii < 0 || ii >= d->h) {
+            memset(out, 0, (size_t)wo * sizeof(IM_T));
+            continue;
+        }
+        const IM_T *xr = x + b * xs0 + c * xs1 + ii * xs2;
+        for (int64_t j = 0; j < j_lo; j++) out[j] = 0;
+        if (d->stride_w == 1 && xs3 == 1) {
+            memcpy(out + j_lo, xr + j_lo + off, (size_t)(j_hi - j_lo) * sizeof(IM_T));
+        } else {
+            const int64_t step = d->stride_w * xs3;
+            const IM_T *xp = xr + off * xs3;
+            if (step == 2) /* stride 2, the common case: a literal step vectorises */
+                for (int64_t j = j_lo; j < j_hi; j++) out[j] = xp[j * 2];
+            else
+                for (int64_t j = j_lo; j < j_hi; j++) out[j] = xp[j * step];
+        }
+        for (int64_t j = j_hi; j < wo; j++) out[j] = 0;
+    }
+}
+
+/* The plain lowered matrix: row kk at dst + kk * ld, ld = (q1 - q0) * w_out. */
+static void IM_SN(lower)(IM_T *restrict dst, const fc_conv2d_desc *d, const IM_T *x,
+                         const fc_kaxes *ka, int64_t K, int64_t q0, int64_t q1) {
+    const int64_t ld = (q1 - q0) * d->w_out;
+    const int nt = (K * ld >= FC_LOWER_PAR_MIN) ? FC_MAX(1, d->nthreads) : 1;
+#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
+    for (int64_t kk = 0; kk < K; kk++) IM_SN(lower_row)(dst + kk * ld, d, x, ka, kk, q0, q1);
+}
+
+/* The lowered block straight in the GEMM's packed-B layout (gemm_internal.h, b_packed): row
+ * kk is gathered into a per-thread scratch row (lower_row: one contiguous copy per output
+ * row), then cut into the NR-wide panels of its K block with whole-panel copies (NR is a
+ * literal here, so they compile to a few vector moves). The GEMM then packs nothing: the
+ * block is written once, in the order the microkernel reads it. */
+static inline __attribute__((always_inline)) void IM_SN(lower_packed_nr)(
+    IM_T *restrict dst, IM_T *restrict rows, const fc_conv2d_desc *d, const IM_T *x,
+    const fc_kaxes *ka, int64_t K, int64_t q0, int64_t q1, int64_t KC, const int64_t NR,
+    int narrow_t) {
+    const int64_t ncols = (q1 - q0) * d->w_out, np = fc_div_up(ncols, NR), n_pad = np * NR;
+    const int64_t full = narrow_t ? np - 1 : np, last = ncols - (np - 1) * NR;
+    const int nt = (K * ncols >= FC_LOWER_PAR_MIN) ? FC_MAX(1, d->nthreads) : 1;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+#if defined(_OPENMP)
+        IM_T *row = rows + (int64_t)omp_get_thread_num() * n_pad;
+#else
+        IM_T *row = rows;
+#endif
+        for (int64_t c = ncols; c < n_pad; c++) row[c] = 0;
+#pragma omp for schedule(static)
+        for (int64_t kk = 0; kk < K; kk++) {
+            IM_SN(lower_row)(row, d, x, ka, kk, q0, q1);
+            const int64_t pc = kk / KC * KC, kc = FC_MIN(KC, K - pc), p = kk - pc;
+            IM_T *blk = dst + pc * n_pad + p * NR;
+            for (int64_t q = 0; q < full; q++) {
+                IM_T *to = blk + q * NR * kc;
+                const IM_T *from = row + q * NR;
+                for (int64_t c = 0; c < NR; c++) to[c] = from[c];
+            }
+            if (narrow_t) { /* transposed last panel for the dot kernel: (p, c) at c kc + p */
+                IM_T *to = dst + pc * n_pad + (np - 1) * NR * kc + p;
+                for (int64_t c = 0; c < last; c++) to[c * kc] = row[(np - 1) * NR + c];
+            }
+        }
+    }
+}
+
+static void IM_SN(lower_packed)(IM_T *restrict dst, IM_T *rows, const fc_conv2d_desc *d,
+                                const IM_T *x, const fc_kaxes *ka, int64_t K, int64_t q0,
+                                int64_t q1, int64_t KC, int64_t NR, int narrow_t) {
+    switch (NR) {
+    case 8: IM_SN(lower_packed_nr)(dst, rows, d, x, ka, K, q0, q1, KC, 8, narrow_t); break;
+    case 16: IM_SN(lower_packed_nr)(dst, rows, d, x, ka, K, q0, q1, KC, 16, narrow_t); break;
+    case 32: IM_SN(lower_packed_nr)(dst, rows, d, x, ka, K, q0, q1, KC, 32, narrow_t); break;
+    default: IM_SN(lower_packed_nr)(dst, rows, d, x, ka, K, q0, q1, KC, NR, narrow_t); break;
+    }
+}
+
+/* The weight as A: in place when its axes collapse, else copied (c, r, s)-contiguous into wc. */
+static const IM_T *IM_SN(weight_matrix)(const fc_conv2d_desc *d, const IM_T *w,
+                                        const fc_im2col_plan *pl, IM_T *wc, int64_t *rsa) {
+    if (pl->ka.collapsible) {
+        *rsa = d->w_stride[0];
+        return w + pl->ka.w_off;
+    }
+    const int64_t cg = d->c_in / d->groups;
+    for (int64_t o = 0; o < d->c_out; o++)
+        for (int64_t c = 0; c < cg; c++)
+            for (int64_t r = 0; r < d->kh; r++)
+                for (int64_t s = 0; s < d->kw; s++)
+                    wc[o * pl->K + (c * d->kh + r) * d->kw + s] =
+                        w[o * d->w_stride[0] + c * d->w_stride[1] + r * d->w_stride[2] +
+                          s * d->w_stride[3]];
+    *rsa = pl->K;
+    return wc;
+}
+
+/* The 1x1 path: x is B as it lies, (c_in/groups) x (images * h * w) per group. */
+static fc_status IM_SN(pointwise)(const fc_conv2d_desc *d, const IM_T *x, const IM_T *A,
+                                  int64_t rsa, const fc_im2col_plan *pl, const IM_T *bias,
+                                  IM_T *y, void *gws, size_t gws_bytes) {
+    const int64_t hw = pl->hw, cg = d->c_in / d->groups;
+    const int64_t *xs = d->x_stride, *ys = d->y_stride;
+    /* One product over every image when C's columns can be addressed across images (y's rows
+     * collapse); images that are not one stride apart become column groups. */
+    const int64_t per = pl->y_rows ? d->n : 1;
+    for (int64_t b0 = 0; b0 < d->n; b0 += per)
+        for (int64_t g = 0; g < d->groups; g++) {
+            IM_OP op = {0};
+            op.m = pl->kg, op.n = per * hw, op.k = cg;
+            op.alpha = 1, op.beta = 0;
+            op.a = A + g * pl->kg * rsa, op.rsa = rsa, op.csa = pl->ka.csa;
+            op.b = x + b0 * xs[0] + g * cg * xs[1], op.rsb = xs[1], op.csb = xs[3];
+            if (per > 1 && xs[0] != hw * xs[3]) op.b_group = hw, op.b_gs = xs[0];
+            op.c = y + b0 * ys[0] + g * pl->kg * ys[1], op.rsc = ys[1], op.csc = ys[3];
+            if (!pl->y_rows) op.c_group = d->w_out, op.c_gs = ys[2];
+            else if (per > 1 && ys[0] != hw * ys[3]) op.c_group = hw, op.c_gs = ys[0];
+            if (bias) op.bias = bias + g * pl->kg * d->bias_stride, op.bias_stride = d->bias_stride;
+            const fc_status st = IM_FN(gemm_op_run)(&op, d->nthreads, gws, gws_bytes);
+            if (st != FC_OK) return st;
+        }
+    return FC_OK;
+}
+
+fc_status IM_FN(conv2d_im2col)(const fc_conv2d_desc *d, const IM_T *x, const IM_T *w,
+                               const IM_T *bias, IM_T *y, void *ws, size_t ws_bytes) {
+    if (d == NULL || x == NULL || w == NULL || y == NULL || d->groups < 1 ||
+        d->c_in % d->groups || d->c_out % d->groups)
+        return FC_ERR_INVALID_ARGUMENT;
+    if (d->n == 0 || d->c_out == 0 || d->h_out <= 0 || d->w_out <= 0) return FC_OK;
+    fc_im2col_plan pl;
+    plan_fixed(d, sizeof(IM_T), &pl);
+    const size_t fixed = pl.gemm_ws + pl.wcopy_bytes + FC_IM2COL_SLACK;
+    if (ws == NULL || ws_bytes < fixed) return FC_ERR_WORKSPACE_TOO_SMALL;
+    char *base = (char *)fc_align_up((size_t)ws, FC_GEMM_ALIGN);
+    void *gws = base;
+    IM_T *wc = (IM_T *)(base + pl.gemm_ws);
+    IM_T *low = (IM_T *)(base + pl.gemm_ws + pl.wcopy_bytes);
+    int64_t rsa;
+    const IM_T *A = IM_SN(weight_matrix)(d, w, &pl, wc, &rsa);
+    if (pl.pointwise) return IM_SN(pointwise)(d, x, A, rsa, &pl, bias, y, gws, pl.gemm_ws);
+
+    const int64_t rows = plan_rows(d, &pl, ws_bytes - fixed);
+    if (rows < 1) return FC_ERR_WORKSPACE_TOO_SMALL;
+    fc_gemm_blocking bk;
+    IM_FN(gemm_blocking)(fc_active_isa(), &bk);
+    /* packed: the lowered block (K x columns rounded up to NR), then one scratch row per
+     * thread, after the largest block. */
+    const int64_t max_pad = fc_div_up(rows * d->w_out, bk.nr) * bk.nr;
+    IM_T *scratch_rows = (IM_T *)((char *)low + fc_align_up((size_t)(pl.K * max_pad) *
+                                                            sizeof(IM_T), FC_GEMM_ALIGN));
+
+    const int64_t ho = d->h_out, wo = d->w_out, hw = pl.hw, cg = d->c_in / d->groups;
+    const int64_t *ys = d->y_stride;
+    const int64_t q_end = d->n * ho;
+    for (int64_t q0 = 0; q0 < q_end;) {
+        /* Whole images when rows >= h_out (then rows is a multiple of h_out and q0 stays at
+         * image starts), else a run of rows that stops at the end of its image. */
+        const int64_t q1 = rows >= ho ? FC_MIN(q_end, q0 + rows)
+                                      : FC_MIN(q0 + rows, (q0 / ho + 1) * ho);
+        const int64_t b0 = q0 / ho, i0 = q0 % ho, nimg = (q1 - q0 + ho - 1) / ho;
+        for (int64_t g = 0; g < d->groups; g++) {
+            IM_OP op = {0};
+            op.m = pl.kg, op.n = (q1 - q0) * wo, op.k = pl.K;
+            op.alpha = 1, op.beta = 0;
+            op.a = A + g * pl.kg * rsa, op.rsa = rsa, op.csa = pl.ka.csa;
+            const IM_T *xg = x + g * cg * d->x_stride[1];
+            if (pl.packed) {
+                op.b_narrow_t = IM_FN(gemm_narrow_t)(op.n, op.rsa, op.csa);
+                IM_SN(lower_packed)(low, scratch_rows, d, xg, &pl.ka, pl.K, q0, q1, bk.kc,
+                                    bk.nr, op.b_narrow_t);
+                op.b_packed = low;
+            } else {
+                IM_SN(lower)(low, d, xg, &pl.ka, pl.K, q0, q1);
+                op.b = low, op.rsb = op.n, op.csb = 1;
+            }
+            op.c = y + b0 * ys[0] + g * pl.kg * ys[1] + i0 * ys[2], op.rsc = ys[1], op.csc = ys[3];
+            if (!pl.y_rows) op.c_group = wo, op.c_gs = ys[2];
+            else if (nimg > 1 && ys[0] != hw * ys[3]) op.c_group = hw, op.c_gs = ys[0];
+            if (bias) op.bias = bias + g * pl.kg * d->bias_stride, op.bias_stride = d->bias_stride;
+            const fc_status st = IM_FN(gemm_op_run)(&op, d->nthreads, gws, pl.gemm_ws);
+            if (st != FC_OK) return st;
+        }
+        q0 = q1;
+    }
+    return FC_OK;
+}
+
+#undef IM_CAT_
+#undef IM_CAT
+#undef IM_FN
+#undef IM_SN
+#undef IM_T
+#undef IM_P
+#undef IM_OP

@@ -1,0 +1,91 @@
+"""Scratch memory for the C kernels: Python owns it, sizes it and bounds it.
+
+C kernels never allocate. They answer a size query (e.g. ``fc_f32_conv2d_im2col_workspace_size``
+given the budget below) and take a buffer from here. The budget bounds what one call may use
+for scratch (im2col lowers its patch matrix in blocks of output rows to stay under it); the
+GEMM packing buffers (a few MiB at most) are always granted.
+
+The budget defaults to 256 MiB. ``FASTCONV_WORKSPACE_LIMIT`` overrides it at import: a plain
+number is MiB (``FASTCONV_WORKSPACE_LIMIT=64``), or give a unit: ``512K``, ``64M``, ``1G``,
+``1048576B``. ``set_workspace_limit(nbytes)`` changes it at run time (in bytes).
+"""
+from __future__ import annotations
+
+import numbers
+import os
+import re
+import threading
+
+import numpy as np
+
+DEFAULT_LIMIT = 256 * 2**20
+ALIGNMENT = 64
+SCRATCH_KEEP = 64 * 2**20  # most bytes a thread keeps cached between calls
+_UNITS = {"": 2**20, "B": 1, "K": 2**10, "M": 2**20, "G": 2**30}
+
+_limit: int | None = None
+_local = threading.local()
+
+
+def _parse_limit(text: str) -> int:
+    m = re.fullmatch(r"\s*(\d+)\s*([BKMG]?)(?:I?B)?\s*", text.upper())
+    if not m:
+        raise ValueError(f"FASTCONV_WORKSPACE_LIMIT must be a size such as 256 (MiB), 64M, 1G "
+                         f"or 1048576B; got {text!r}")
+    return int(m.group(1)) * _UNITS[m.group(2)]
+
+
+def get_workspace_limit() -> int:
+    """Bytes of scratch memory one kernel call may use (default 256 MiB)."""
+    global _limit
+    if _limit is None:
+        env = os.environ.get("FASTCONV_WORKSPACE_LIMIT", "").strip()
+        _limit = _parse_limit(env) if env else DEFAULT_LIMIT
+    return _limit
+
+
+def set_workspace_limit(nbytes) -> None:
+    """Set the scratch budget in bytes (an int >= 0; None restores the default/env value).
+    Kernels that need more lower their work in blocks; a budget below a kernel's minimum
+    still grants that minimum (e.g. one output row of im2col)."""
+    global _limit
+    if nbytes is None:
+        _limit = None
+        return
+    if isinstance(nbytes, bool) or not isinstance(nbytes, numbers.Integral):
+        raise TypeError(f"set_workspace_limit: nbytes must be an int, got "
+                        f"{type(nbytes).__name__}")
+    if nbytes < 0:
+        raise ValueError(f"set_workspace_limit: nbytes must be >= 0, got {nbytes}")
+    _limit = int(nbytes)
+    _local.__dict__.pop("buf", None)  # drop a cached buffer above the new budget
+
+
+def aligned_empty(nbytes: int, alignment: int = ALIGNMENT) -> np.ndarray:
+    """An uninitialised uint8 array of ``nbytes`` whose data starts on an ``alignment``-byte
+    boundary. MemoryError names the size when it cannot be had."""
+    nbytes = int(nbytes)
+    try:
+        raw = np.empty(nbytes + alignment, dtype=np.uint8)
+    except (MemoryError, ValueError):
+        raise MemoryError(f"fastconv: cannot allocate a {nbytes / 2**20:.1f} MiB workspace "
+                          f"({nbytes} bytes)") from None
+    start = -raw.ctypes.data % alignment
+    return raw[start:start + nbytes]
+
+
+def scratch(nbytes: int) -> np.ndarray:
+    """An aligned buffer of at least ``nbytes`` for one kernel call on this thread.
+
+    The buffer is kept and reused by the next call on the same thread (fresh pages cost a
+    page fault each, ~0.1 ms per MiB), as long as it is within the budget and at most
+    SCRATCH_KEEP (64 MiB) is held; larger requests get a one-off buffer. Valid until the next
+    ``scratch`` call on this thread."""
+    nbytes = int(nbytes)
+    buf = getattr(_local, "buf", None)
+    if buf is not None and buf.nbytes >= nbytes:
+        return buf
+    new = aligned_empty(nbytes)
+    if nbytes <= min(get_workspace_limit(), SCRATCH_KEEP):
+        _local.buf = new
+    return new

@@ -198,7 +198,6 @@ def test_out_is_untouched_on_error(no_kernel_runs):
 
 # ---- not supported ----------------------------------------------------------------------------
 @pytest.mark.parametrize("kwargs, reason", [
-    (dict(algo="im2col", backend="c"), NOT_IMPLEMENTED),
     (dict(algo="reference", backend="c"), "no such pair"),
     (dict(algo="reference", backend="numba"), "no such pair"),
 ])
@@ -208,6 +207,12 @@ def test_explicit_choice_that_cannot_run(kwargs, reason, no_kernel_runs):
     message = str(info.value)
     assert "not supported" in message and reason in message and "\n" not in message
     assert "n2c4h6w7k6r3s3_s1p0_g2" in message  # the problem id, for bug reports
+
+
+def test_an_entry_without_a_kernel_is_not_implemented():
+    from fastconv.registry import Implementation
+    placeholder = Implementation("winograd", "c")
+    assert not placeholder.available and placeholder.reason == NOT_IMPLEMENTED
 
 
 def test_rejection_reason_reaches_the_user(monkeypatch):

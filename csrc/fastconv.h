@@ -73,4 +73,40 @@ fc_status fc_f32_conv2d_direct(const fc_conv2d_desc *d, const float *x, const fl
 fc_status fc_f64_conv2d_direct(const fc_conv2d_desc *d, const double *x, const double *w,
                                const double *bias, double *y);
 
+/* ==== FFT (issue 5): csrc/fft*.c, csrc/conv_fft*.c =========================================
+ * Own FFT: mixed radix 2/3/4/5 Stockham passes (any other prime by a generic O(p^2) pass),
+ * vectorised across VL independent transforms, twiddles computed in double and stored in the
+ * working dtype inside a plan. The raw transforms below exist for tests and experiments (one
+ * thread); they build their plan in the workspace on every call. Arrays are C-contiguous;
+ * complex arrays are interleaved (re, im) pairs, numpy's complex64 / complex128. */
+
+/* Workspace bytes of a raw transform: kind 0 complex 1-D (length n0), 1 real 1-D (n0),
+ * 2 real 2-D (n0 x n1, n0 even); dtype_bytes 4 or 8. 0 for invalid arguments. */
+size_t fc_fft_workspace_size(int kind, int64_t n0, int64_t n1, int dtype_bytes);
+/* x, y: (howmany, n) complex; inverse != 0: backward transform scaled by 1/n (numpy.fft.ifft). */
+fc_status fc_f32_cfft(int64_t n, int64_t howmany, const float *x, float *y, int inverse,
+                      void *ws, size_t ws_bytes);
+fc_status fc_f64_cfft(int64_t n, int64_t howmany, const double *x, double *y, int inverse,
+                      void *ws, size_t ws_bytes);
+/* x (howmany, n) real -> y (howmany, n/2 + 1) complex (numpy.fft.rfft), and back, scaled by
+ * 1/n, imaginary parts of bins 0 and n/2 ignored (numpy.fft.irfft). */
+fc_status fc_f32_rfft(int64_t n, int64_t howmany, const float *x, float *y, void *ws,
+                      size_t ws_bytes);
+fc_status fc_f64_rfft(int64_t n, int64_t howmany, const double *x, double *y, void *ws,
+                      size_t ws_bytes);
+fc_status fc_f32_irfft(int64_t n, int64_t howmany, const float *x, float *y, void *ws,
+                       size_t ws_bytes);
+fc_status fc_f64_irfft(int64_t n, int64_t howmany, const double *x, double *y, void *ws,
+                       size_t ws_bytes);
+/* x (h, w) real, h even -> y (h/2 + 1, w) complex: the half spectrum along axis 0, as the
+ * convolution computes it (numpy.fft.rfftn(x, axes=(1, 0))); irfft2 inverts it, scaled. */
+fc_status fc_f32_rfft2(int64_t h, int64_t w, const float *x, float *y, void *ws,
+                       size_t ws_bytes);
+fc_status fc_f64_rfft2(int64_t h, int64_t w, const double *x, double *y, void *ws,
+                       size_t ws_bytes);
+fc_status fc_f32_irfft2(int64_t h, int64_t w, const float *x, float *y, void *ws,
+                        size_t ws_bytes);
+fc_status fc_f64_irfft2(int64_t h, int64_t w, const double *x, double *y, void *ws,
+                        size_t ws_bytes);
+
 #endif /* FASTCONV_H */

@@ -1,0 +1,477 @@
+/* The FFT convolution drivers, written once, included after fft_impl.h by fft_<dtype>_<isa>.c.
+ *
+ * Overlap-save (fft_internal.h): the problem is solved at stride 1 on "full" output positions
+ * and subsampled; the kernel is zero-stuffed for dilation; its spectrum is conjugated (the
+ * convolution is a cross-correlation) and carries the 1/(th tw) of the inverse transform.
+ * Per tile: forward transforms of the cg input channels of a group, the channel contraction
+ * Y_k = sum_c W_kc X_c per frequency bin (a complex (kg x cg) matrix times the (cg) vector of
+ * every bin: C_in + C_out transforms, never C_in x C_out), inverse transforms of the kg outputs.
+ *
+ * Threads. dims 2: one parallel region; every thread walks the same tiles and the stages of a
+ * tile are work-shared loops (column blocks, frequency-row blocks, bins), so one big tile uses
+ * all threads and no thread holds a private copy of a tile's spectra. dims 1: lane groups (VL
+ * tiles each) are independent and go to threads whole. */
+
+/* ---- workspace layout ---------------------------------------------------------------------- */
+/* Per-thread scratch of the 2-D stages: g (packed samples), R (rows of a column block), a, b
+ * (cfft ping-pong), gt (generic-pass scratch), each `most` vc. */
+static int64_t thr_most(const fc_fft_conv_plan *p) {
+    if (p->dims == 2)
+        return FC_MAX(FC_MAX(p->th / 2 + 1, p->nkhb * VL), p->tw) + 2;
+    return p->tw / 2 + 2;
+}
+static int64_t thr_vc(const fc_fft_conv_plan *p, int spectra) {
+    const int64_t most = thr_most(p), gen = FC_MAX(p->ax_h.half.maxgen,
+                                                   FC_MAX(p->ax_w.maxgen, p->ax_1d.half.maxgen));
+    int64_t vc = 4 * most + gen;
+    if (p->dims == 1 && !spectra) vc += (p->cg + p->kg) * (p->tw / 2 + 1); /* X and Y per thread */
+    return fc_round_up(vc, 2);
+}
+
+#define PLAN_ROOTS(p) ((const FT *)((const char *)(p) + (p)->data_off))
+
+/* ---- 2-D gathers and scatters ---------------------------------------------------------------
+ * A column block of a tile: columns j0 .. j0+VL-1 (lanes) of rows 0 .. th-1, packed as th/2 vc
+ * (rows 2i and 2i+1 are the real and imaginary parts of element i). Tile (i, j) is source
+ * (r0 + i, c0 + j); outside [0, sh) x [0, sw) reads as 0. */
+static void gather_block(FT *g, int64_t th, const FT *src, int64_t rs, int64_t cs, int64_t sh,
+                         int64_t sw, int64_t r0, int64_t c0) {
+    const int fast = cs == 1 && c0 >= 0 && c0 + VL <= sw;
+    for (int64_t m = 0; m < th; m++) {
+        FT *e = g + (m / 2) * VCF + (m % 2) * VL;
+        const int64_t r = r0 + m;
+        if (r < 0 || r >= sh) {
+            VSTORE(e, VZERO());
+        } else if (fast) {
+            VSTORE(e, VLOADU(src + r * rs + c0));
+        } else {
+            for (int l = 0; l < VL; l++) {
+                const int64_t c = c0 + l;
+                e[l] = (c >= 0 && c < sw) ? src[r * rs + c * cs] : (FT)0;
+            }
+        }
+    }
+}
+
+/* The kernel as a tile: tap (r, s) at tile (r dil_h, s dil_w), zeros elsewhere (zero-stuffed). */
+static void gather_kernel_block(FT *g, int64_t th, const FT *w, const fc_conv2d_desc *d,
+                                int64_t j0) {
+    for (int64_t m = 0; m < th; m++) {
+        FT *e = g + (m / 2) * VCF + (m % 2) * VL;
+        for (int l = 0; l < VL; l++) {
+            const int64_t j = j0 + l;
+            FT v = 0;
+            if (m % d->dil_h == 0 && j % d->dil_w == 0 && m / d->dil_h < d->kh &&
+                j / d->dil_w < d->kw)
+                v = w[(m / d->dil_h) * d->w_stride[2] + (j / d->dil_w) * d->w_stride[3]];
+            e[l] = v;
+        }
+    }
+}
+
+/* Rows 0 .. nrows-1 of a column block (packed in g, lanes = columns j0 ..) to the output: tile
+ * (i, j) is full position (P0h + i, P0w + j), kept when it is a multiple of the stride. */
+static void scatter_block(const FT *g, int64_t nrows, int64_t ncols, FT *y, const int64_t *ys,
+                          int64_t sh, int64_t sw, int64_t P0h, int64_t P0w, FT bias) {
+    const int fast = sw == 1 && ys[3] == 1 && ncols == VL;
+    const V bv = VSET1(bias);
+    for (int64_t m = 0; m < nrows; m++) {
+        const int64_t P = P0h + m;
+        if (P % sh) continue;
+        const FT *e = g + (m / 2) * VCF + (m % 2) * VL;
+        FT *yr = y + (P / sh) * ys[2];
+        if (fast) {
+            VSTOREU(yr + P0w, VADD(VLOAD(e), bv));
+        } else {
+            for (int64_t l = 0; l < ncols; l++) {
+                const int64_t Q = P0w + l;
+                if (Q % sw == 0) yr[(Q / sw) * ys[3]] = e[l] + bias;
+            }
+        }
+    }
+}
+
+/* ---- contractions ------------------------------------------------------------------------- */
+/* 2-D: Y_k[i] = sum_c W_kc[i] X_c[i] for vc i in [i0, i1): every lane its own bin. Four vc per
+ * step keep 8 accumulators in registers; X's block stays in L1 across k. */
+static void contract_2d(int64_t i0, int64_t i1, int64_t cg, int64_t kg, int64_t svc,
+                        const FT *W, const FT *X, FT *Y) {
+    int64_t i = i0;
+    for (; i + 4 <= i1; i += 4)
+        for (int64_t k = 0; k < kg; k++) {
+            V ar[4], ai[4];
+            for (int u = 0; u < 4; u++) ar[u] = ai[u] = VZERO();
+            for (int64_t c = 0; c < cg; c++) {
+                const FT *wp = W + ((k * cg + c) * svc + i) * VCF, *xp = X + (c * svc + i) * VCF;
+                for (int u = 0; u < 4; u++) {
+                    const V wr = VLOAD(wp + u * VCF), wi = VLOAD(wp + u * VCF + VL);
+                    const V xr = VLOAD(xp + u * VCF), xi = VLOAD(xp + u * VCF + VL);
+                    ar[u] = VFMA(wr, xr, VFNMA(wi, xi, ar[u]));
+                    ai[u] = VFMA(wr, xi, VFMA(wi, xr, ai[u]));
+                }
+            }
+            FT *yp = Y + (k * svc + i) * VCF;
+            for (int u = 0; u < 4; u++) {
+                VSTORE(yp + u * VCF, ar[u]);
+                VSTORE(yp + u * VCF + VL, ai[u]);
+            }
+        }
+    for (; i < i1; i++)
+        for (int64_t k = 0; k < kg; k++) {
+            V ar = VZERO(), ai = VZERO();
+            for (int64_t c = 0; c < cg; c++) {
+                const FT *wp = W + ((k * cg + c) * svc + i) * VCF, *xp = X + (c * svc + i) * VCF;
+                const V wr = VLOAD(wp), wi = VLOAD(wp + VL), xr = VLOAD(xp), xi = VLOAD(xp + VL);
+                ar = VFMA(wr, xr, VFNMA(wi, xi, ar));
+                ai = VFMA(wr, xi, VFMA(wi, xr, ai));
+            }
+            VSTORE(Y + (k * svc + i) * VCF, ar);
+            VSTORE(Y + (k * svc + i) * VCF + VL, ai);
+        }
+}
+
+/* 1-D: Y_k[bin] = sum_c W_kc[bin] X_c[bin]; W is one complex number per bin (the lanes are
+ * tiles), broadcast. X, Y: (cg | kg) x nb vc; W: kg x cg x nb complex. */
+static void contract_1d(int64_t nb, int64_t cg, int64_t kg, const FT *W, const FT *X, FT *Y) {
+    int64_t i = 0;
+    for (; i + 4 <= nb; i += 4)
+        for (int64_t k = 0; k < kg; k++) {
+            V ar[4], ai[4];
+            for (int u = 0; u < 4; u++) ar[u] = ai[u] = VZERO();
+            for (int64_t c = 0; c < cg; c++) {
+                const FT *wp = W + 2 * ((k * cg + c) * nb + i), *xp = X + (c * nb + i) * VCF;
+                for (int u = 0; u < 4; u++) {
+                    const V wr = VSET1(wp[2 * u]), wi = VSET1(wp[2 * u + 1]);
+                    const V xr = VLOAD(xp + u * VCF), xi = VLOAD(xp + u * VCF + VL);
+                    ar[u] = VFMA(wr, xr, VFNMA(wi, xi, ar[u]));
+                    ai[u] = VFMA(wr, xi, VFMA(wi, xr, ai[u]));
+                }
+            }
+            FT *yp = Y + (k * nb + i) * VCF;
+            for (int u = 0; u < 4; u++) {
+                VSTORE(yp + u * VCF, ar[u]);
+                VSTORE(yp + u * VCF + VL, ai[u]);
+            }
+        }
+    for (; i < nb; i++)
+        for (int64_t k = 0; k < kg; k++) {
+            V ar = VZERO(), ai = VZERO();
+            for (int64_t c = 0; c < cg; c++) {
+                const FT *wp = W + 2 * ((k * cg + c) * nb + i), *xp = X + (c * nb + i) * VCF;
+                const V wr = VSET1(wp[0]), wi = VSET1(wp[1]), xr = VLOAD(xp), xi = VLOAD(xp + VL);
+                ar = VFMA(wr, xr, VFNMA(wi, xi, ar));
+                ai = VFMA(wr, xi, VFMA(wi, xr, ai));
+            }
+            VSTORE(Y + (k * nb + i) * VCF, ar);
+            VSTORE(Y + (k * nb + i) * VCF + VL, ai);
+        }
+}
+
+/* ---- 2-D kernel spectra --------------------------------------------------------------------- */
+/* spectra: groups * kg * cg spectra of spec_vc vc, index (g kg + k) cg + c. */
+static fc_status spectra_2d(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, const FT *w,
+                            FT *spec, FT *ws) {
+    const FT *roots = PLAN_ROOTS(p);
+    const int64_t npairs = p->groups * p->kg * p->cg, svc = p->spec_vc, nkhb = p->nkhb;
+    const int64_t ncb = p->ncb, hh = p->th / 2, most = thr_most(p), tvc = thr_vc(p, 1);
+    const int64_t ncb_k = fc_div_up(p->kew, VL); /* blocks holding kernel taps */
+    const FT scale = (FT)1 / (FT)(p->th * p->tw);
+#pragma omp parallel num_threads(d->nthreads)
+    {
+#if defined(_OPENMP)
+        FT *t = ws + (int64_t)omp_get_thread_num() * tvc * VCF;
+#else
+        FT *t = ws;
+#endif
+        FT *g = t, *R = g + most * VCF, *a = R + most * VCF, *b = a + most * VCF;
+        FT *gt = b + most * VCF;
+        for (int64_t q = hh + 1; q < nkhb * VL; q++) vc_zero(R + q * VCF);
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t idx = 0; idx < npairs * ncb; idx++) {
+            const int64_t s = idx / ncb, cb = idx % ncb, j0 = cb * VL;
+            const int64_t ncols = FC_MIN(VL, p->tw - j0), oc = s / p->cg, c = s % p->cg;
+            FT *S = spec + (s * svc + j0 * nkhb) * VCF;
+            if (cb >= ncb_k) {
+                for (int64_t e = 0; e < ncols * nkhb; e++) vc_zero(S + e * VCF);
+                continue;
+            }
+            gather_kernel_block(g, p->th, w + oc * d->w_stride[0] + c * d->w_stride[1], d, j0);
+            rfft_run(&p->ax_h, roots, g, R, a, b, gt);
+            for (int64_t khb = 0; khb < nkhb; khb++) tr_store(R, S, nkhb, khb, ncols);
+        }
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t idx = 0; idx < npairs * nkhb; idx++) {
+            const int64_t s = idx / nkhb, khb = idx % nkhb;
+            FT *S = spec + (s * svc + khb) * VCF;
+            cfft_run(&p->ax_w, roots, S, nkhb, S, nkhb, a, b, gt, 0);
+            /* conjugate (correlation) and scale (the inverse transforms' 1/(th tw)) */
+            const V sr = VSET1(scale), si = VSET1(-scale);
+            for (int64_t j = 0; j < p->tw; j++) {
+                FT *e = S + j * nkhb * VCF;
+                VSTORE(e, VMUL(VLOAD(e), sr));
+                VSTORE(e + VL, VMUL(VLOAD(e + VL), si));
+            }
+        }
+    }
+    return FC_OK;
+}
+
+/* ---- 2-D apply --------------------------------------------------------------------------- */
+static fc_status apply_2d(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, const FT *spec,
+                          const FT *x, const FT *bias, FT *y, FT *ws) {
+    const FT *roots = PLAN_ROOTS(p);
+    const int64_t svc = p->spec_vc, nkhb = p->nkhb, ncb = p->ncb, hh = p->th / 2;
+    const int64_t cg = p->cg, kg = p->kg, most = thr_most(p), tvc = thr_vc(p, 0);
+    FT *Xs = ws, *Ys = ws + cg * svc * VCF, *thr = Ys + kg * svc * VCF;
+    const int64_t ntile = p->n * p->groups * p->nty * p->ntx;
+#pragma omp parallel num_threads(d->nthreads)
+    {
+#if defined(_OPENMP)
+        FT *t = thr + (int64_t)omp_get_thread_num() * tvc * VCF;
+#else
+        FT *t = thr;
+#endif
+        FT *g = t, *R = g + most * VCF, *a = R + most * VCF, *b = a + most * VCF;
+        FT *gt = b + most * VCF;
+        for (int64_t q = hh + 1; q < nkhb * VL; q++) vc_zero(R + q * VCF);
+        for (int64_t tile = 0; tile < ntile; tile++) {
+            int64_t rem = tile;
+            const int64_t tx = rem % p->ntx;
+            rem /= p->ntx;
+            const int64_t ty = rem % p->nty;
+            rem /= p->nty;
+            const int64_t grp = rem % p->groups, bn = rem / p->groups;
+            const int64_t P0h = ty * p->vh, P0w = tx * p->vw;
+            const int64_t vh = FC_MIN(p->vh, p->full_h - P0h), vw = FC_MIN(p->vw, p->full_w - P0w);
+            const int64_t r0 = P0h - p->pad_top, c0 = P0w - p->pad_left;
+            const FT *xb = x + bn * d->x_stride[0] + grp * cg * d->x_stride[1];
+            /* forward, along H: column blocks of every input channel */
+#pragma omp for schedule(dynamic, 1)
+            for (int64_t idx = 0; idx < cg * ncb; idx++) {
+                const int64_t c = idx / ncb, cb = idx % ncb, j0 = cb * VL;
+                const int64_t ncols = FC_MIN(VL, p->tw - j0);
+                FT *S = Xs + (c * svc + j0 * nkhb) * VCF;
+                if (c0 + j0 >= p->w || c0 + j0 + ncols <= 0 || r0 >= p->h || r0 + p->th <= 0) {
+                    for (int64_t e = 0; e < ncols * nkhb; e++) vc_zero(S + e * VCF);
+                    continue;
+                }
+                gather_block(g, p->th, xb + c * d->x_stride[1], d->x_stride[2], d->x_stride[3],
+                             p->h, p->w, r0, c0 + j0);
+                rfft_run(&p->ax_h, roots, g, R, a, b, gt);
+                for (int64_t khb = 0; khb < nkhb; khb++) tr_store(R, S, nkhb, khb, ncols);
+            }
+            /* forward, along W */
+#pragma omp for schedule(dynamic, 1)
+            for (int64_t idx = 0; idx < cg * nkhb; idx++) {
+                FT *S = Xs + ((idx / nkhb) * svc + idx % nkhb) * VCF;
+                cfft_run(&p->ax_w, roots, S, nkhb, S, nkhb, a, b, gt, 0);
+            }
+            /* channel contraction, bin by bin */
+            {
+                const FT *W = spec + grp * kg * cg * svc * VCF;
+                const int64_t blk = 64, nblk = fc_div_up(svc, blk);
+#pragma omp for schedule(dynamic, 1)
+                for (int64_t ib = 0; ib < nblk; ib++)
+                    contract_2d(ib * blk, FC_MIN(svc, ib * blk + blk), cg, kg, svc, W, Xs, Ys);
+            }
+            /* inverse, along W */
+#pragma omp for schedule(dynamic, 1)
+            for (int64_t idx = 0; idx < kg * nkhb; idx++) {
+                FT *S = Ys + ((idx / nkhb) * svc + idx % nkhb) * VCF;
+                cfft_run(&p->ax_w, roots, S, nkhb, S, nkhb, a, b, gt, 1);
+            }
+            /* inverse, along H, for the column blocks that hold valid outputs */
+            const int64_t ncb_out = fc_div_up(vw, VL);
+#pragma omp for schedule(dynamic, 1)
+            for (int64_t idx = 0; idx < kg * ncb_out; idx++) {
+                const int64_t k = idx / ncb_out, cb = idx % ncb_out, j0 = cb * VL;
+                const int64_t ncols = FC_MIN(VL, p->tw - j0);
+                const FT *S = Ys + (k * svc + j0 * nkhb) * VCF;
+                for (int64_t khb = 0; khb < nkhb; khb++) tr_load(R, S, nkhb, khb, ncols);
+                irfft_run(&p->ax_h, roots, R, g, a, b, gt);
+                const int64_t oc = grp * kg + k;
+                scatter_block(g, vh, FC_MIN(ncols, vw - j0), y + bn * d->y_stride[0] +
+                              oc * d->y_stride[1], d->y_stride, p->stride_h, p->stride_w, P0h,
+                              P0w + j0, bias ? bias[oc * d->bias_stride] : (FT)0);
+            }
+        }
+    }
+    return FC_OK;
+}
+
+/* ---- 1-D: lanes hold tiles ----------------------------------------------------------------- */
+/* Lane l reads src[l][u * cs] for u = u0[l] + m, m < t, zero outside [0, len) or for a NULL
+ * source; packed as t/2 vc. VL samples of every lane at a time through a VLxVL transpose. */
+static void gather_lanes(FT *g, int64_t t, const FT *const *src, const int64_t *u0, int64_t len,
+                         int64_t cs) {
+    int64_t m = 0;
+    for (; m + VL <= t; m += VL) {
+        V r[VL];
+        for (int l = 0; l < VL; l++) {
+            const int64_t u = u0[l] + m;
+            if (src[l] && cs == 1 && u >= 0 && u + VL <= len) {
+                r[l] = VLOADU(src[l] + u);
+            } else {
+                FT tmp[VL] __attribute__((aligned(64)));
+                for (int q = 0; q < VL; q++)
+                    tmp[q] = (src[l] && u + q >= 0 && u + q < len) ? src[l][(u + q) * cs] : (FT)0;
+                r[l] = VLOAD(tmp);
+            }
+        }
+        vtranspose(r); /* r[q]: sample m + q of every lane */
+        for (int q = 0; q < VL; q++) VSTORE(g + ((m + q) / 2) * VCF + ((m + q) % 2) * VL, r[q]);
+    }
+    for (; m < t; m++) {
+        FT *e = g + (m / 2) * VCF + (m % 2) * VL;
+        for (int l = 0; l < VL; l++) {
+            const int64_t u = u0[l] + m;
+            e[l] = (src[l] && u >= 0 && u < len) ? src[l][u * cs] : (FT)0;
+        }
+    }
+}
+
+/* Samples m < nv[l] of lane l to dst[l]: full position P = P0[l] + m is output P / stride when
+ * P is a multiple of the stride. */
+static void scatter_lanes(const FT *g, int64_t t, FT *const *dst, const int64_t *P0,
+                          const int64_t *nv, int64_t stride, int64_t ds, FT bias) {
+    const V bv = VSET1(bias);
+    int64_t m = 0;
+    if (stride == 1 && ds == 1) {
+        for (; m + VL <= t; m += VL) {
+            int any = 0;
+            for (int l = 0; l < VL; l++) any |= dst[l] && m < nv[l];
+            if (!any) break;
+            V r[VL];
+            for (int q = 0; q < VL; q++) r[q] = VLOAD(g + ((m + q) / 2) * VCF + ((m + q) % 2) * VL);
+            vtranspose(r); /* r[l]: samples m .. m+VL-1 of lane l */
+            for (int l = 0; l < VL; l++) {
+                if (!dst[l] || m >= nv[l]) continue;
+                const V v = VADD(r[l], bv);
+                if (m + VL <= nv[l]) {
+                    VSTOREU(dst[l] + P0[l] + m, v);
+                } else {
+                    FT tmp[VL] __attribute__((aligned(64)));
+                    VSTORE(tmp, v);
+                    for (int64_t q = 0; q < nv[l] - m; q++) dst[l][P0[l] + m + q] = tmp[q];
+                }
+            }
+        }
+    }
+    for (; m < t; m++) {
+        const FT *e = g + (m / 2) * VCF + (m % 2) * VL;
+        for (int l = 0; l < VL; l++) {
+            if (!dst[l] || m >= nv[l]) continue;
+            const int64_t P = P0[l] + m;
+            if (P % stride == 0) dst[l][(P / stride) * ds] = e[l] + bias;
+        }
+    }
+}
+
+/* spectra: groups x kg x cg x (t/2 + 1) complex numbers, conjugated and scaled by 1/t. Lanes
+ * hold VL (group, k, c) pairs. */
+static fc_status spectra_1d(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, const FT *w,
+                            FT *spec, FT *ws) {
+    const FT *roots = PLAN_ROOTS(p);
+    const int64_t t = p->tw, nb = t / 2 + 1, npairs = p->groups * p->kg * p->cg;
+    const int64_t most = thr_most(p), tvc = thr_vc(p, 1);
+    const FT scale = (FT)1 / (FT)t;
+#pragma omp parallel num_threads(d->nthreads)
+    {
+#if defined(_OPENMP)
+        FT *th = ws + (int64_t)omp_get_thread_num() * tvc * VCF;
+#else
+        FT *th = ws;
+#endif
+        FT *g = th, *X = g + most * VCF, *a = X + most * VCF, *b = a + most * VCF;
+        FT *gt = b + most * VCF;
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t s0 = 0; s0 < npairs; s0 += VL) {
+            /* zero-stuffing by gathering tap u/dil at sample u: one lane's source per sample */
+            for (int64_t m = 0; m < t; m++) {
+                FT *e = g + (m / 2) * VCF + (m % 2) * VL;
+                for (int l = 0; l < VL; l++) {
+                    const int64_t s = s0 + l, oc = s / p->cg, c = s % p->cg;
+                    FT v = 0;
+                    if (s < npairs && m % p->dil_w == 0 && m / p->dil_w < p->kw)
+                        v = w[oc * d->w_stride[0] + c * d->w_stride[1] +
+                              (m / p->dil_w) * d->w_stride[3]];
+                    e[l] = v;
+                }
+            }
+            rfft_run(&p->ax_1d, roots, g, X, a, b, gt);
+            for (int l = 0; l < VL && s0 + l < npairs; l++) {
+                FT *o = spec + 2 * (s0 + l) * nb;
+                for (int64_t k = 0; k < nb; k++) {
+                    o[2 * k] = X[k * VCF + l] * scale;
+                    o[2 * k + 1] = -X[k * VCF + VL + l] * scale;
+                }
+            }
+        }
+    }
+    return FC_OK;
+}
+
+static fc_status apply_1d(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, const FT *spec,
+                          const FT *x, const FT *bias, FT *y, FT *ws) {
+    const FT *roots = PLAN_ROOTS(p);
+    const int64_t t = p->tw, nb = t / 2 + 1, cg = p->cg, kg = p->kg;
+    const int64_t most = thr_most(p), tvc = thr_vc(p, 0);
+    const int64_t ntiles = p->n * p->ntx, nlg = fc_div_up(ntiles, VL);
+#pragma omp parallel num_threads(d->nthreads)
+    {
+#if defined(_OPENMP)
+        FT *th = ws + (int64_t)omp_get_thread_num() * tvc * VCF;
+#else
+        FT *th = ws;
+#endif
+        FT *g = th, *a = g + most * VCF, *b = a + most * VCF, *gt = b + most * VCF;
+        FT *X = gt + most * VCF, *Y = X + cg * nb * VCF;
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t job = 0; job < p->groups * nlg; job++) {
+            const int64_t grp = job / nlg, lg = job % nlg;
+            int64_t bn[VL], P0[VL], u0[VL], nv[VL];
+            int live[VL];
+            for (int l = 0; l < VL; l++) {
+                const int64_t tile = lg * VL + l;
+                live[l] = tile < ntiles;
+                bn[l] = live[l] ? tile / p->ntx : 0;
+                P0[l] = live[l] ? (tile % p->ntx) * p->vw : 0;
+                u0[l] = P0[l] - p->pad_left;
+                nv[l] = live[l] ? FC_MIN(p->vw, p->full_w - P0[l]) : 0;
+            }
+            const FT *src[VL];
+            for (int64_t c = 0; c < cg; c++) {
+                for (int l = 0; l < VL; l++)
+                    src[l] = live[l] ? x + bn[l] * d->x_stride[0] +
+                                           (grp * cg + c) * d->x_stride[1] : NULL;
+                gather_lanes(g, t, src, u0, p->w, d->x_stride[3]);
+                rfft_run(&p->ax_1d, roots, g, X + c * nb * VCF, a, b, gt);
+            }
+            contract_1d(nb, cg, kg, spec + 2 * grp * kg * cg * nb, X, Y);
+            FT *dst[VL];
+            for (int64_t k = 0; k < kg; k++) {
+                const int64_t oc = grp * kg + k;
+                for (int l = 0; l < VL; l++)
+                    dst[l] = live[l] ? y + bn[l] * d->y_stride[0] + oc * d->y_stride[1] : NULL;
+                irfft_run(&p->ax_1d, roots, Y + k * nb * VCF, g, a, b, gt);
+                scatter_lanes(g, t, dst, P0, nv, p->stride_w, d->y_stride[3],
+                              bias ? bias[oc * d->bias_stride] : (FT)0);
+            }
+        }
+    }
+    return FC_OK;
+}
+
+/* ---- entry points (conv_fft.c checked the plan, the sizes and the ISA) -------------------- */
+fc_status SFX(conv2d_fft_kernel_spectra)(const fc_fft_conv_plan *p, const fc_conv2d_desc *d,
+                                         const FT *w, void *spectra, void *ws) {
+    return p->dims == 2 ? spectra_2d(p, d, w, (FT *)spectra, (FT *)ws)
+                        : spectra_1d(p, d, w, (FT *)spectra, (FT *)ws);
+}
+
+fc_status SFX(conv2d_fft_apply)(const fc_fft_conv_plan *p, const fc_conv2d_desc *d,
+                                const void *spectra, const FT *x, const FT *bias, FT *y,
+                                void *ws) {
+    return p->dims == 2 ? apply_2d(p, d, (const FT *)spectra, x, bias, y, (FT *)ws)
+                        : apply_1d(p, d, (const FT *)spectra, x, bias, y, (FT *)ws);
+}

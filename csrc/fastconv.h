@@ -109,4 +109,40 @@ fc_status fc_f32_irfft2(int64_t h, int64_t w, const float *x, float *y, void *ws
 fc_status fc_f64_irfft2(int64_t h, int64_t w, const double *x, double *y, void *ws,
                         size_t ws_bytes);
 
+/* FFT convolution (overlap-save tiles, per-bin channel contraction). Three steps, so that a
+ * plan object can keep the first two: (1) plan: tile sizes and root tables, in caller memory;
+ * (2) kernel spectra: the transformed weight (ISA-specific layout; valid for this plan only);
+ * (3) apply: transforms of x, contraction, inverse transforms, bias. Sizes come from
+ * fc_fft_conv_sizes (workspace for nthreads = d->nthreads, enough for steps 2 and 3); plan,
+ * spectra and workspace must be 64-byte aligned. tile_h = tile_w = 0 lets the cost model choose;
+ * explicit tiles (tests, tuning) must be even and cover the dilated kernel (tile_h is ignored for
+ * conv1d problems: h = kh = h_out = 1, no top padding). Each step checks that d describes the
+ * problem the plan was made for (strides may differ between calls). NaN or Inf anywhere in a
+ * tile's input or in the weight spoils every output of that tile (and, through the kernel
+ * spectra, of the whole output): see docs/performance.md. */
+fc_status fc_fft_conv_choose_tiles(const fc_conv2d_desc *d, int dtype_bytes, int64_t *tile_h,
+                                   int64_t *tile_w);
+/* The cost model's estimate (ns) for a tiling, negative when the tiling is invalid. */
+double fc_fft_conv_cost(const fc_conv2d_desc *d, int dtype_bytes, int64_t tile_h,
+                        int64_t tile_w);
+fc_status fc_fft_conv_sizes(const fc_conv2d_desc *d, int dtype_bytes, int64_t tile_h,
+                            int64_t tile_w, size_t *plan_bytes, size_t *spectra_bytes,
+                            size_t *ws_bytes);
+fc_status fc_f32_conv2d_fft_plan(const fc_conv2d_desc *d, int64_t tile_h, int64_t tile_w,
+                                 void *plan, size_t plan_bytes);
+fc_status fc_f64_conv2d_fft_plan(const fc_conv2d_desc *d, int64_t tile_h, int64_t tile_w,
+                                 void *plan, size_t plan_bytes);
+fc_status fc_f32_conv2d_fft_kernel_spectra(const void *plan, const fc_conv2d_desc *d,
+                                           const float *w, void *spectra, size_t spectra_bytes,
+                                           void *ws, size_t ws_bytes);
+fc_status fc_f64_conv2d_fft_kernel_spectra(const void *plan, const fc_conv2d_desc *d,
+                                           const double *w, void *spectra,
+                                           size_t spectra_bytes, void *ws, size_t ws_bytes);
+fc_status fc_f32_conv2d_fft_apply(const void *plan, const fc_conv2d_desc *d, const void *spectra,
+                                  const float *x, const float *bias, float *y, void *ws,
+                                  size_t ws_bytes);
+fc_status fc_f64_conv2d_fft_apply(const void *plan, const fc_conv2d_desc *d, const void *spectra,
+                                  const double *x, const double *bias, double *y, void *ws,
+                                  size_t ws_bytes);
+
 #endif /* FASTCONV_H */

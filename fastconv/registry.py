@@ -66,7 +66,7 @@ REFERENCE = Implementation("reference", "numpy", reference.run_problem)
 REGISTRY: tuple[Implementation, ...] = (
     Implementation("direct", "c", c_backend.conv2d_direct),
     Implementation("im2col", "c"),
-    Implementation("fft", "c"),
+    Implementation("fft", "c", c_backend.conv2d_fft, c_backend.supports_fft),
     Implementation("direct", "numba"),
     Implementation("im2col", "numba"),
     Implementation("fft", "numba"),

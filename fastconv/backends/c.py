@@ -127,3 +127,175 @@ def conv2d_direct(problem: ConvProblem, x, w, bias, y) -> None:
     d = conv2d_desc(problem, x, w, bias, y)
     status = kernel(problem, "conv2d_direct")(d, pointer(x), pointer(w), pointer(bias), pointer(y))
     check_status(status, "direct:c")
+
+
+# ---- fft:c (issue 5) -----------------------------------------------------------------------
+# Plan, kernel spectra and workspace are NumPy buffers; the C side builds the plan (tile sizes,
+# root tables) in the first, transforms the weight into the second, and works in the third.
+# Until the plan object of the dispatcher issue caches them, all three are made per call (the
+# kernel transform is part of every call's time: see docs/performance.md).
+FFT_MAX_BYTES = 4 << 30  # decline problems whose spectra and workspace would pass this
+
+
+def _aligned_workspace(nbytes: int) -> np.ndarray:
+    """A 64-byte aligned uint8 buffer of ``nbytes`` (at least 1) bytes. Private until the
+    shared fastconv.workspace arrives."""
+    nbytes = max(int(nbytes), 1)
+    raw = np.empty(nbytes + 64, dtype=np.uint8)
+    offset = (-raw.ctypes.data) % 64
+    return raw[offset:offset + nbytes]
+
+
+def _void(a: np.ndarray):
+    return _native()[0].cast("void *", a.ctypes.data)
+
+
+def _fft_desc(problem: ConvProblem):
+    """A descriptor carrying only the problem's sizes (plan-time queries need no arrays)."""
+    ffi, _ = _native()
+    d = ffi.new("fc_conv2d_desc *")
+    d.n, d.c_in, d.h, d.w = problem.x_shape
+    d.c_out, d.kh, d.kw = problem.c_out, problem.kh, problem.kw
+    d.h_out, d.w_out = problem.h_out, problem.w_out
+    d.stride_h, d.stride_w = problem.stride
+    d.dil_h, d.dil_w = problem.dilation
+    d.pad_top, d.pad_left = problem.padding[0], problem.padding[2]
+    d.groups = problem.groups
+    d.nthreads = get_num_threads()
+    return d
+
+
+def fft_tiles(problem: ConvProblem) -> tuple[int, int]:
+    """The (tile_h, tile_w) FFT sizes fft:c's cost model picks (tile_h is 1 for conv1d)."""
+    ffi, lib = _native()
+    th, tw = ffi.new("int64_t *"), ffi.new("int64_t *")
+    check_status(lib.fc_fft_conv_choose_tiles(_fft_desc(problem), problem.np_dtype.itemsize,
+                                              th, tw), "fft:c")
+    return int(th[0]), int(tw[0])
+
+
+def fft_sizes(problem: ConvProblem, tiles=(0, 0)) -> tuple[int, int, int]:
+    """(plan, kernel spectra, workspace) bytes of fft:c for ``problem`` with ``tiles``."""
+    ffi, lib = _native()
+    out = ffi.new("size_t[3]")
+    check_status(lib.fc_fft_conv_sizes(_fft_desc(problem), problem.np_dtype.itemsize,
+                                       tiles[0], tiles[1], out, out + 1, out + 2), "fft:c")
+    return int(out[0]), int(out[1]), int(out[2])
+
+
+def supports_fft(problem: ConvProblem) -> Optional[str]:
+    sizes = fft_sizes(problem)
+    if sizes[1] + sizes[2] > FFT_MAX_BYTES:
+        return (f"its kernel spectra and workspace would take {(sizes[1] + sizes[2]) >> 20} "
+                f"MiB (limit {FFT_MAX_BYTES >> 20} MiB): too many channel pairs for fft")
+    return None
+
+
+def conv2d_fft(problem: ConvProblem, x, w, bias, y, tiles=(0, 0)) -> None:
+    """fft:c: plan, kernel spectra and apply in one call. ``tiles`` (tile_h, tile_w) overrides
+    the cost model's FFT sizes (tests use it to force many tiles on small problems)."""
+    _, lib = _native()
+    d = conv2d_desc(problem, x, w, bias, y)
+    plan_b, spec_b, ws_b = fft_sizes(problem, tiles)
+    plan, spectra, ws = (_aligned_workspace(b) for b in (plan_b, spec_b, ws_b))
+    prefix = _PREFIX[problem.np_dtype]
+    check_status(getattr(lib, f"fc_{prefix}_conv2d_fft_plan")(d, tiles[0], tiles[1],
+                                                              _void(plan), plan.size), "fft:c")
+    check_status(getattr(lib, f"fc_{prefix}_conv2d_fft_kernel_spectra")(
+        _void(plan), d, pointer(w), _void(spectra), spectra.size, _void(ws), ws.size), "fft:c")
+    check_status(getattr(lib, f"fc_{prefix}_conv2d_fft_apply")(
+        _void(plan), d, _void(spectra), pointer(x), pointer(bias), pointer(y), _void(ws),
+        ws.size), "fft:c")
+
+
+# ---- raw transforms (tests and experiments; one thread) ------------------------------------
+_COMPLEX = {np.dtype(np.float32): np.complex64, np.dtype(np.float64): np.complex128}
+
+
+def _raw(kind: int, n0: int, n1: int, real_dtype: np.dtype):
+    _, lib = _native()
+    nbytes = lib.fc_fft_workspace_size(kind, n0, n1, real_dtype.itemsize)
+    if nbytes == 0:
+        raise ValueError(f"invalid transform size {n0}" + (f" x {n1}" if kind == 2 else ""))
+    return _aligned_workspace(nbytes)
+
+
+def _float_dtype(a: np.ndarray) -> np.dtype:
+    return np.dtype(np.float64) if a.dtype in (np.float64, np.complex128) else np.dtype(np.float32)
+
+
+def rfft(x, n: Optional[int] = None) -> np.ndarray:
+    """numpy.fft.rfft over the last axis by fastconv's own FFT (float32 stays float32)."""
+    x = np.asarray(x)
+    dt = _float_dtype(x)
+    x = np.ascontiguousarray(x, dtype=dt)
+    n = x.shape[-1] if n is None else n
+    if n != x.shape[-1]:
+        raise ValueError("rfft: n must equal x.shape[-1]")
+    rows = x.reshape(-1, n)
+    y = np.empty((rows.shape[0], n // 2 + 1), dtype=_COMPLEX[dt])
+    ws = _raw(1, n, 0, dt)
+    fn = getattr(_native()[1], f"fc_{_PREFIX[dt]}_rfft")
+    check_status(fn(n, rows.shape[0], pointer(rows), pointer(y.view(dt)), _void(ws), ws.size),
+                 "rfft")
+    return y.reshape(x.shape[:-1] + (n // 2 + 1,))
+
+
+def irfft(X, n: int) -> np.ndarray:
+    """numpy.fft.irfft(X, n) over the last axis (X has n // 2 + 1 bins)."""
+    X = np.asarray(X)
+    dt = _float_dtype(X)
+    X = np.ascontiguousarray(X, dtype=_COMPLEX[dt])
+    if X.shape[-1] != n // 2 + 1:
+        raise ValueError("irfft: X.shape[-1] must be n // 2 + 1")
+    rows = X.reshape(-1, n // 2 + 1)
+    y = np.empty((rows.shape[0], n), dtype=dt)
+    ws = _raw(1, n, 0, dt)
+    fn = getattr(_native()[1], f"fc_{_PREFIX[dt]}_irfft")
+    check_status(fn(n, rows.shape[0], pointer(rows.view(dt)), pointer(y), _void(ws), ws.size),
+                 "irfft")
+    return y.reshape(X.shape[:-1] + (n,))
+
+
+def cfft(x, inverse: bool = False) -> np.ndarray:
+    """numpy.fft.fft (or ifft) over the last axis, complex64 or complex128."""
+    x = np.asarray(x)
+    dt = _float_dtype(x)
+    x = np.ascontiguousarray(x, dtype=_COMPLEX[dt])
+    n = x.shape[-1]
+    rows = x.reshape(-1, n)
+    y = np.empty_like(rows)
+    ws = _raw(0, n, 0, dt)
+    fn = getattr(_native()[1], f"fc_{_PREFIX[dt]}_cfft")
+    check_status(fn(n, rows.shape[0], pointer(rows.view(dt)), pointer(y.view(dt)),
+                    int(bool(inverse)), _void(ws), ws.size), "cfft")
+    return y.reshape(x.shape)
+
+
+def rfft2(x) -> np.ndarray:
+    """2-D real FFT of an (h, w) array, h even, halved along axis 0 as the convolution does:
+    numpy.fft.rfftn(x, axes=(1, 0)), shape (h // 2 + 1, w)."""
+    x = np.asarray(x)
+    dt = _float_dtype(x)
+    x = np.ascontiguousarray(x, dtype=dt)
+    h, w = x.shape
+    y = np.empty((h // 2 + 1, w), dtype=_COMPLEX[dt])
+    ws = _raw(2, h, w, dt)
+    fn = getattr(_native()[1], f"fc_{_PREFIX[dt]}_rfft2")
+    check_status(fn(h, w, pointer(x), pointer(y.view(dt)), _void(ws), ws.size), "rfft2")
+    return y
+
+
+def irfft2(X, h: int) -> np.ndarray:
+    """Inverse of :func:`rfft2`: (h // 2 + 1, w) half spectrum -> (h, w) real."""
+    X = np.asarray(X)
+    dt = _float_dtype(X)
+    X = np.ascontiguousarray(X, dtype=_COMPLEX[dt])
+    w = X.shape[1]
+    if X.shape[0] != h // 2 + 1:
+        raise ValueError("irfft2: X.shape[0] must be h // 2 + 1")
+    y = np.empty((h, w), dtype=dt)
+    ws = _raw(2, h, w, dt)
+    fn = getattr(_native()[1], f"fc_{_PREFIX[dt]}_irfft2")
+    check_status(fn(h, w, pointer(X.view(dt)), pointer(y), _void(ws), ws.size), "irfft2")
+    return y

@@ -17,7 +17,8 @@
 #define COST_MOVE 1.0     /* gather / split step / transpose / scatter, per vc element */
 #define COST_CMAC_2D 0.45 /* per vc complex multiply-add of the 2-D contraction (W streamed) */
 #define COST_CMAC_1D 0.30 /* per vc complex multiply-add of the 1-D contraction (W broadcast) */
-#define COST_BARRIER 1500.0 /* per work-shared stage of a 2-D tile when threads > 1 */
+#define COST_BARRIER 5000.0 /* per work-shared stage of a 2-D tile when threads > 1 (loaded
+                                     machine: a barrier waits for the slowest thread) */
 #define COST_L2_BYTES (768.0 * 1024) /* working sets above this pay COST_SPILL per element */
 #define COST_SPILL 0.6
 
@@ -64,7 +65,7 @@ static double spill(double bytes) {
 /* Estimated time of the whole call (kernel spectra included: they are computed per call until
  * a plan object caches them), or a negative number for an invalid tiling. */
 static double tiling_cost(const fc_conv2d_desc *d, const geometry *G, int vl, int dtb,
-                          int64_t th, int64_t tw) {
+                          int64_t th, int64_t tw, int32_t *mode) {
     const int64_t cg = d->c_in / d->groups, kg = d->c_out / d->groups;
     const double nt = (double)FC_MAX(d->nthreads, 1), vcb = 2.0 * vl * dtb;
     if (tw < G->kew || tw % 2) return -1;
@@ -94,27 +95,40 @@ static double tiling_cost(const fc_conv2d_desc *d, const geometry *G, int vl, in
     const double sp = spill(spec_bytes * (double)(cg + kg));
     const double fwd = ((double)ncb * col + (double)nkhb * row) * (1 + sp);
     const double inv = ((double)ncb_out * col + (double)nkhb * row) * (1 + sp);
-    const double mac = (double)(cg * kg) * svc * COST_CMAC_2D *
-                       (1 + spill(spec_bytes * (double)(cg * kg)));
-    /* work-shared stages: a stage with fewer blocks than threads leaves threads idle */
-    const double eff_c = (double)ncb / (double)(fc_div_up(cg * ncb, (int64_t)nt) * (int64_t)nt) *
-                         (double)cg;
-    const double eff_r = (double)nkhb / (double)(fc_div_up(cg * nkhb, (int64_t)nt) * (int64_t)nt) *
-                         (double)cg;
-    const double imb = 2.0 / (FC_MIN(eff_c, 1.0) + FC_MIN(eff_r, 1.0));
-    double tile = ((double)cg * fwd + (double)kg * inv + mac) / nt * imb;
-    if (nt > 1) tile += 5 * COST_BARRIER;
+    /* cg == 1 fuses the contraction into the row transforms: one product per bin */
+    const double mac = cg == 1 ? (double)kg * svc * COST_MOVE
+                               : (double)(cg * kg) * svc * COST_CMAC_2D *
+                                     (1 + spill(spec_bytes * (double)(cg * kg)));
+    const double serial = (double)cg * fwd + (double)kg * inv + mac;
     const double ntiles = (double)(d->n * d->groups * nty * ntx);
+    /* mode 1, tile-parallel: whole tiles per thread, dynamic schedule, no barriers */
+    const double par = (double)fc_div_up((int64_t)ntiles, (int64_t)nt) * serial;
+    /* mode 0, work-shared stages: a stage with fewer blocks than threads leaves threads idle,
+     * and every stage ends in a barrier (costly on a loaded machine) */
+    const double eff_c = (double)(cg * ncb) / (double)(fc_div_up(cg * ncb, (int64_t)nt) * (int64_t)nt);
+    const double eff_r = (double)(cg * nkhb) / (double)(fc_div_up(cg * nkhb, (int64_t)nt) * (int64_t)nt);
+    double shared = ntiles * serial / nt * 2.0 / (eff_c + eff_r);
+    if (nt > 1) shared += ntiles * 5 * COST_BARRIER;
     const double kern = (double)(d->groups * kg * cg) *
                         ((double)fc_div_up(G->kew, vl) * col + (double)nkhb * (row + tw)) / nt;
-    return ntiles * tile + kern;
+    if (mode) *mode = (nt > 1 && shared < par) ? 0 : 1;
+    return FC_MIN(par, shared) + kern;
 }
 
-/* Smooth sizes (2^a 3^b 5^c) from lo to hi, even if `even`, into out (at most cap). */
-static int smooth_sizes(int64_t lo, int64_t hi, int even, int64_t *out, int cap) {
+/* Smooth sizes (2^a 3^b 5^c) in [lo, hi], ascending, into out (at most cap): generated, not
+ * searched, so a call costs microseconds however large hi is. */
+static int smooth_sizes(int64_t lo, int64_t hi, int64_t *out, int cap) {
     int n = 0;
-    for (int64_t v = FC_MAX(lo, 1); v <= hi && n < cap; v++)
-        if (is_smooth(v) && (!even || v % 2 == 0)) out[n++] = v;
+    for (int64_t p5 = 1; p5 <= hi; p5 *= 5)
+        for (int64_t p3 = p5; p3 <= hi; p3 *= 3)
+            for (int64_t v = p3; v <= hi; v *= 2)
+                if (v >= lo && n < cap) out[n++] = v;
+    for (int i = 1; i < n; i++) { /* insertion sort: a few hundred entries */
+        const int64_t v = out[i];
+        int j = i - 1;
+        while (j >= 0 && out[j] > v) { out[j + 1] = out[j]; j--; }
+        out[j + 1] = v;
+    }
     return n;
 }
 
@@ -133,19 +147,19 @@ static void choose(const fc_conv2d_desc *d, int dtb, int64_t *th_out, int64_t *t
     int64_t cw[MAX_CAND], ch[MAX_CAND];
     /* one tile covering everything is the largest size worth trying */
     const int64_t top_w = FC_MIN(next_smooth(G.full_w + G.kew - 1, 1) + 1, MAX_TILE);
-    int nw = smooth_sizes(G.kew, FC_MAX(top_w, next_smooth(G.kew, 1) + 1), 1, cw, MAX_CAND);
+    int nw = smooth_sizes(G.kew, FC_MAX(top_w, next_smooth(G.kew, 1) + 1), cw, MAX_CAND);
     int nh = 1;
     ch[0] = 1;
     if (G.dims == 2) {
         const int64_t top_h = FC_MIN(next_smooth(G.full_h + G.keh - 1, 1) + 1, MAX_TILE);
-        nh = smooth_sizes(FC_MAX(G.keh, 2), FC_MAX(top_h, next_smooth(G.keh, 1) + 1), 1, ch,
+        nh = smooth_sizes(FC_MAX(G.keh, 2), FC_MAX(top_h, next_smooth(G.keh, 1) + 1), ch,
                           MAX_CAND);
     }
     double best = -1;
     int64_t bh = G.dims == 2 ? next_smooth(G.keh, 1) : 1, bw = next_smooth(G.kew, 1);
     for (int i = 0; i < nh; i++)
         for (int j = 0; j < nw; j++) {
-            const double c = tiling_cost(d, &G, vl, dtb, ch[i], cw[j]);
+            const double c = tiling_cost(d, &G, vl, dtb, ch[i], cw[j], NULL);
             if (c >= 0 && (best < 0 || c < best)) {
                 best = c;
                 bh = ch[i];
@@ -194,6 +208,11 @@ static fc_status layout(fc_fft_conv_plan *p, const fc_conv2d_desc *d, int dtb, i
     p->vw = tw - G.kew + 1;
     p->nty = G.dims == 2 ? fc_div_up(G.full_h, p->vh) : 1;
     p->ntx = fc_div_up(G.full_w, p->vw);
+    if (G.dims == 2) {
+        int32_t mode = 1;
+        tiling_cost(d, &G, p->vl, dtb, th, tw, &mode);
+        p->mode = mode;
+    }
     p->data_off = fc_round_up((int64_t)sizeof(fc_fft_conv_plan), FC_FFT_ALIGN);
     void *data = plan_mem ? (char *)plan_mem + p->data_off : NULL;
     int64_t used = 0;
@@ -222,14 +241,15 @@ static int64_t thr_vc_bytes(const fc_fft_conv_plan *p, int spectra) {
     const int64_t most = p->dims == 2 ? FC_MAX(FC_MAX(p->th / 2 + 1, p->nkhb * vl), p->tw) + 2
                                       : p->tw / 2 + 2;
     const int64_t gen = FC_MAX(p->ax_h.half.maxgen, FC_MAX(p->ax_w.maxgen, p->ax_1d.half.maxgen));
-    int64_t vc = 4 * most + gen;
-    if (p->dims == 1 && !spectra) vc += (p->cg + p->kg) * (p->tw / 2 + 1);
-    return fc_round_up(vc, 2) * 2 * vl * p->dtb;
+    int64_t vc = fc_round_up(4 * most + gen, 2);
+    if (!spectra && p->dims == 1) vc += (p->cg + p->kg) * (p->tw / 2 + 1);
+    if (!spectra && p->dims == 2 && p->mode == 1) vc += (p->cg + p->kg) * p->spec_vc;
+    return vc * 2 * vl * p->dtb;
 }
 
 size_t fc_fft_conv_ws_bytes(const fc_fft_conv_plan *p, int nthreads) {
     int64_t b = (int64_t)FC_MAX(nthreads, 1) * thr_vc_bytes(p, 0);
-    if (p->dims == 2) b += (p->cg + p->kg) * p->spec_vc * 2 * p->vl * p->dtb;
+    if (p->dims == 2 && p->mode == 0) b += (p->cg + p->kg) * p->spec_vc * 2 * p->vl * p->dtb;
     return (size_t)b;
 }
 
@@ -252,7 +272,7 @@ double fc_fft_conv_cost(const fc_conv2d_desc *d, int dtype_bytes, int64_t tile_h
                         int64_t tile_w) {
     const geometry G = problem_geometry(d);
     return tiling_cost(d, &G, fc_fft_lanes(fc_active_isa(), dtype_bytes), dtype_bytes,
-                       G.dims == 1 ? 1 : tile_h, tile_w);
+                       G.dims == 1 ? 1 : tile_h, tile_w, NULL);
 }
 
 fc_status fc_fft_conv_sizes(const fc_conv2d_desc *d, int dtype_bytes, int64_t tile_h,

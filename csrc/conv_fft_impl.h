@@ -23,9 +23,10 @@ static int64_t thr_most(const fc_fft_conv_plan *p) {
 static int64_t thr_vc(const fc_fft_conv_plan *p, int spectra) {
     const int64_t most = thr_most(p), gen = FC_MAX(p->ax_h.half.maxgen,
                                                    FC_MAX(p->ax_w.maxgen, p->ax_1d.half.maxgen));
-    int64_t vc = 4 * most + gen;
-    if (p->dims == 1 && !spectra) vc += (p->cg + p->kg) * (p->tw / 2 + 1); /* X and Y per thread */
-    return fc_round_up(vc, 2);
+    int64_t vc = fc_round_up(4 * most + gen, 2);
+    if (!spectra && p->dims == 1) vc += (p->cg + p->kg) * (p->tw / 2 + 1); /* X, Y per thread */
+    if (!spectra && p->dims == 2 && p->mode == 1) vc += (p->cg + p->kg) * p->spec_vc;
+    return vc;
 }
 
 #define PLAN_ROOTS(p) ((const FT *)((const char *)(p) + (p)->data_off))
@@ -217,82 +218,183 @@ static fc_status spectra_2d(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, 
 }
 
 /* ---- 2-D apply --------------------------------------------------------------------------- */
+/* One tile of one image and group: where it sits and what it reads and writes. */
+typedef struct tile2d {
+    int64_t P0h, P0w;   /* first full output position */
+    int64_t vh, vw;     /* valid full outputs in this tile */
+    int64_t r0, c0;     /* input position of tile sample (0, 0) */
+    int64_t grp, bn;
+    const FT *x;        /* x[bn, grp * cg] */
+    FT *y;              /* y[bn, grp * kg] */
+    const FT *W;        /* the group's kernel spectra */
+} tile2d;
+
+typedef struct thr2d {  /* a thread's scratch */
+    FT *g, *R, *a, *b, *gt;
+} thr2d;
+
+static tile2d tile_at(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, const FT *spec,
+                      const FT *x, FT *y, int64_t tile) {
+    tile2d T;
+    const int64_t tx = tile % p->ntx, ty = (tile / p->ntx) % p->nty;
+    const int64_t rest = tile / (p->ntx * p->nty);
+    T.grp = rest % p->groups;
+    T.bn = rest / p->groups;
+    T.P0h = ty * p->vh;
+    T.P0w = tx * p->vw;
+    T.vh = FC_MIN(p->vh, p->full_h - T.P0h);
+    T.vw = FC_MIN(p->vw, p->full_w - T.P0w);
+    T.r0 = T.P0h - p->pad_top;
+    T.c0 = T.P0w - p->pad_left;
+    T.x = x + T.bn * d->x_stride[0] + T.grp * p->cg * d->x_stride[1];
+    T.y = y + T.bn * d->y_stride[0] + T.grp * p->kg * d->y_stride[1];
+    T.W = spec + T.grp * p->kg * p->cg * p->spec_vc * VCF;
+    return T;
+}
+
+/* forward along H of column block cb of input channel c into spectrum S (channel c's) */
+static void stage_fwd_col(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, const tile2d *T,
+                          const thr2d *t, int64_t c, int64_t cb, FT *S) {
+    const int64_t nkhb = p->nkhb, j0 = cb * VL, ncols = FC_MIN(VL, p->tw - j0);
+    S += j0 * nkhb * VCF;
+    if (T->c0 + j0 >= p->w || T->c0 + j0 + ncols <= 0 || T->r0 >= p->h || T->r0 + p->th <= 0) {
+        for (int64_t e = 0; e < ncols * nkhb; e++) vc_zero(S + e * VCF);
+        return;
+    }
+    gather_block(t->g, p->th, T->x + c * d->x_stride[1], d->x_stride[2], d->x_stride[3], p->h,
+                 p->w, T->r0, T->c0 + j0);
+    rfft_run(&p->ax_h, PLAN_ROOTS(p), t->g, t->R, t->a, t->b, t->gt);
+    /* rows past th/2 fill the last frequency block's spare lanes: keep them zero */
+    for (int64_t q = p->th / 2 + 1; q < nkhb * VL; q++) vc_zero(t->R + q * VCF);
+    for (int64_t khb = 0; khb < nkhb; khb++) tr_store(t->R, S, nkhb, khb, ncols);
+}
+
+/* inverse along H of column block cb of output channel k (spectrum S), scattered to y */
+static void stage_inv_col(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, const tile2d *T,
+                          const thr2d *t, int64_t k, int64_t cb, const FT *S, const FT *bias) {
+    const int64_t nkhb = p->nkhb, j0 = cb * VL, ncols = FC_MIN(VL, p->tw - j0);
+    S += j0 * nkhb * VCF;
+    for (int64_t khb = 0; khb < nkhb; khb++) tr_load(t->R, S, nkhb, khb, ncols);
+    irfft_run(&p->ax_h, PLAN_ROOTS(p), t->R, t->g, t->a, t->b, t->gt);
+    const int64_t oc = T->grp * p->kg + k;
+    scatter_block(t->g, T->vh, FC_MIN(ncols, T->vw - j0), T->y + k * d->y_stride[1],
+                  d->y_stride, p->stride_h, p->stride_w, T->P0h, T->P0w + j0,
+                  bias ? bias[oc * d->bias_stride] : (FT)0);
+}
+
+/* Along W for frequency-row block khb. cg > 1: forward of X_c (in place) or inverse of Y_k.
+ * cg == 1 (single-channel, depthwise): the whole W axis at once, forward, times each W_k,
+ * inverse into Y_k; X's row block never goes back to memory and no contraction pass is needed. */
+static void stage_row_fused(const fc_fft_conv_plan *p, const tile2d *T, const thr2d *t,
+                            int64_t khb, FT *X, FT *Y) {
+    const int64_t nkhb = p->nkhb, svc = p->spec_vc, tw = p->tw;
+    const FT *roots = PLAN_ROOTS(p);
+    FT *row = t->R; /* tw vc (most >= tw) */
+    cfft_run(&p->ax_w, roots, X + khb * VCF, nkhb, row, 1, t->a, t->b, t->gt, 0);
+    for (int64_t k = 0; k < p->kg; k++) {
+        const FT *w = T->W + (k * svc + khb) * VCF;
+        FT *prod = t->g;
+        for (int64_t j = 0; j < tw; j++) {
+            const FT *wp = w + j * nkhb * VCF, *xp = row + j * VCF;
+            const V wr = VLOAD(wp), wi = VLOAD(wp + VL), xr = VLOAD(xp), xi = VLOAD(xp + VL);
+            VSTORE(prod + j * VCF, VFNMA(wi, xi, VMUL(wr, xr)));
+            VSTORE(prod + j * VCF + VL, VFMA(wi, xr, VMUL(wr, xi)));
+        }
+        cfft_run(&p->ax_w, roots, prod, 1, Y + (k * svc + khb) * VCF, nkhb, t->a, t->b, t->gt, 1);
+    }
+}
+
+/* One whole tile on one thread (tile-parallel mode). */
+static void tile_serial(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, const tile2d *T,
+                        const thr2d *t, FT *X, FT *Y, const FT *bias) {
+    const int64_t cg = p->cg, kg = p->kg, svc = p->spec_vc, nkhb = p->nkhb, ncb = p->ncb;
+    const FT *roots = PLAN_ROOTS(p);
+    for (int64_t c = 0; c < cg; c++)
+        for (int64_t cb = 0; cb < ncb; cb++) stage_fwd_col(p, d, T, t, c, cb, X + c * svc * VCF);
+    if (cg == 1) {
+        for (int64_t khb = 0; khb < nkhb; khb++) stage_row_fused(p, T, t, khb, X, Y);
+    } else {
+        for (int64_t c = 0; c < cg; c++)
+            for (int64_t khb = 0; khb < nkhb; khb++) {
+                FT *S = X + (c * svc + khb) * VCF;
+                cfft_run(&p->ax_w, roots, S, nkhb, S, nkhb, t->a, t->b, t->gt, 0);
+            }
+        contract_2d(0, svc, cg, kg, svc, T->W, X, Y);
+        for (int64_t k = 0; k < kg; k++)
+            for (int64_t khb = 0; khb < nkhb; khb++) {
+                FT *S = Y + (k * svc + khb) * VCF;
+                cfft_run(&p->ax_w, roots, S, nkhb, S, nkhb, t->a, t->b, t->gt, 1);
+            }
+    }
+    const int64_t ncb_out = fc_div_up(T->vw, VL);
+    for (int64_t k = 0; k < kg; k++)
+        for (int64_t cb = 0; cb < ncb_out; cb++)
+            stage_inv_col(p, d, T, t, k, cb, Y + k * svc * VCF, bias);
+}
+
 static fc_status apply_2d(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, const FT *spec,
                           const FT *x, const FT *bias, FT *y, FT *ws) {
     const FT *roots = PLAN_ROOTS(p);
     const int64_t svc = p->spec_vc, nkhb = p->nkhb, ncb = p->ncb, hh = p->th / 2;
     const int64_t cg = p->cg, kg = p->kg, most = thr_most(p), tvc = thr_vc(p, 0);
-    FT *Xs = ws, *Ys = ws + cg * svc * VCF, *thr = Ys + kg * svc * VCF;
     const int64_t ntile = p->n * p->groups * p->nty * p->ntx;
+    const int tile_par = p->mode == 1;
+    /* tile-parallel: every thread owns X and Y; work-shared: one X and Y for all */
+    FT *shared = ws, *thr = tile_par ? ws : ws + (cg + kg) * svc * VCF;
+    (void)roots;
 #pragma omp parallel num_threads(d->nthreads)
     {
 #if defined(_OPENMP)
-        FT *t = thr + (int64_t)omp_get_thread_num() * tvc * VCF;
+        const int tid = omp_get_thread_num();
 #else
-        FT *t = thr;
+        const int tid = 0;
 #endif
-        FT *g = t, *R = g + most * VCF, *a = R + most * VCF, *b = a + most * VCF;
-        FT *gt = b + most * VCF;
-        for (int64_t q = hh + 1; q < nkhb * VL; q++) vc_zero(R + q * VCF);
-        for (int64_t tile = 0; tile < ntile; tile++) {
-            int64_t rem = tile;
-            const int64_t tx = rem % p->ntx;
-            rem /= p->ntx;
-            const int64_t ty = rem % p->nty;
-            rem /= p->nty;
-            const int64_t grp = rem % p->groups, bn = rem / p->groups;
-            const int64_t P0h = ty * p->vh, P0w = tx * p->vw;
-            const int64_t vh = FC_MIN(p->vh, p->full_h - P0h), vw = FC_MIN(p->vw, p->full_w - P0w);
-            const int64_t r0 = P0h - p->pad_top, c0 = P0w - p->pad_left;
-            const FT *xb = x + bn * d->x_stride[0] + grp * cg * d->x_stride[1];
-            /* forward, along H: column blocks of every input channel */
+        FT *base = thr + (int64_t)tid * tvc * VCF;
+        thr2d t;
+        t.g = base;
+        t.R = t.g + most * VCF;
+        t.a = t.R + most * VCF;
+        t.b = t.a + most * VCF;
+        t.gt = t.b + most * VCF;
+        for (int64_t q = hh + 1; q < nkhb * VL; q++) vc_zero(t.R + q * VCF);
+        if (tile_par) {
+            FT *X = base + (tvc - (cg + kg) * svc) * VCF, *Y = X + cg * svc * VCF;
 #pragma omp for schedule(dynamic, 1)
-            for (int64_t idx = 0; idx < cg * ncb; idx++) {
-                const int64_t c = idx / ncb, cb = idx % ncb, j0 = cb * VL;
-                const int64_t ncols = FC_MIN(VL, p->tw - j0);
-                FT *S = Xs + (c * svc + j0 * nkhb) * VCF;
-                if (c0 + j0 >= p->w || c0 + j0 + ncols <= 0 || r0 >= p->h || r0 + p->th <= 0) {
-                    for (int64_t e = 0; e < ncols * nkhb; e++) vc_zero(S + e * VCF);
-                    continue;
+            for (int64_t tile = 0; tile < ntile; tile++) {
+                const tile2d T = tile_at(p, d, spec, x, y, tile);
+                tile_serial(p, d, &T, &t, X, Y, bias);
+            }
+        } else {
+            FT *X = shared, *Y = shared + cg * svc * VCF;
+            for (int64_t tile = 0; tile < ntile; tile++) {
+                const tile2d T = tile_at(p, d, spec, x, y, tile);
+#pragma omp for schedule(dynamic, 1)
+                for (int64_t idx = 0; idx < cg * ncb; idx++)
+                    stage_fwd_col(p, d, &T, &t, idx / ncb, idx % ncb, X + (idx / ncb) * svc * VCF);
+                if (cg == 1) {
+#pragma omp for schedule(dynamic, 1)
+                    for (int64_t khb = 0; khb < nkhb; khb++) stage_row_fused(p, &T, &t, khb, X, Y);
+                } else {
+#pragma omp for schedule(dynamic, 1)
+                    for (int64_t idx = 0; idx < cg * nkhb; idx++) {
+                        FT *S = X + ((idx / nkhb) * svc + idx % nkhb) * VCF;
+                        cfft_run(&p->ax_w, roots, S, nkhb, S, nkhb, t.a, t.b, t.gt, 0);
+                    }
+                    const int64_t blk = 64, nblk = fc_div_up(svc, blk);
+#pragma omp for schedule(dynamic, 1)
+                    for (int64_t ib = 0; ib < nblk; ib++)
+                        contract_2d(ib * blk, FC_MIN(svc, ib * blk + blk), cg, kg, svc, T.W, X, Y);
+#pragma omp for schedule(dynamic, 1)
+                    for (int64_t idx = 0; idx < kg * nkhb; idx++) {
+                        FT *S = Y + ((idx / nkhb) * svc + idx % nkhb) * VCF;
+                        cfft_run(&p->ax_w, roots, S, nkhb, S, nkhb, t.a, t.b, t.gt, 1);
+                    }
                 }
-                gather_block(g, p->th, xb + c * d->x_stride[1], d->x_stride[2], d->x_stride[3],
-                             p->h, p->w, r0, c0 + j0);
-                rfft_run(&p->ax_h, roots, g, R, a, b, gt);
-                for (int64_t khb = 0; khb < nkhb; khb++) tr_store(R, S, nkhb, khb, ncols);
-            }
-            /* forward, along W */
+                const int64_t ncb_out = fc_div_up(T.vw, VL);
 #pragma omp for schedule(dynamic, 1)
-            for (int64_t idx = 0; idx < cg * nkhb; idx++) {
-                FT *S = Xs + ((idx / nkhb) * svc + idx % nkhb) * VCF;
-                cfft_run(&p->ax_w, roots, S, nkhb, S, nkhb, a, b, gt, 0);
-            }
-            /* channel contraction, bin by bin */
-            {
-                const FT *W = spec + grp * kg * cg * svc * VCF;
-                const int64_t blk = 64, nblk = fc_div_up(svc, blk);
-#pragma omp for schedule(dynamic, 1)
-                for (int64_t ib = 0; ib < nblk; ib++)
-                    contract_2d(ib * blk, FC_MIN(svc, ib * blk + blk), cg, kg, svc, W, Xs, Ys);
-            }
-            /* inverse, along W */
-#pragma omp for schedule(dynamic, 1)
-            for (int64_t idx = 0; idx < kg * nkhb; idx++) {
-                FT *S = Ys + ((idx / nkhb) * svc + idx % nkhb) * VCF;
-                cfft_run(&p->ax_w, roots, S, nkhb, S, nkhb, a, b, gt, 1);
-            }
-            /* inverse, along H, for the column blocks that hold valid outputs */
-            const int64_t ncb_out = fc_div_up(vw, VL);
-#pragma omp for schedule(dynamic, 1)
-            for (int64_t idx = 0; idx < kg * ncb_out; idx++) {
-                const int64_t k = idx / ncb_out, cb = idx % ncb_out, j0 = cb * VL;
-                const int64_t ncols = FC_MIN(VL, p->tw - j0);
-                const FT *S = Ys + (k * svc + j0 * nkhb) * VCF;
-                for (int64_t khb = 0; khb < nkhb; khb++) tr_load(R, S, nkhb, khb, ncols);
-                irfft_run(&p->ax_h, roots, R, g, a, b, gt);
-                const int64_t oc = grp * kg + k;
-                scatter_block(g, vh, FC_MIN(ncols, vw - j0), y + bn * d->y_stride[0] +
-                              oc * d->y_stride[1], d->y_stride, p->stride_h, p->stride_w, P0h,
-                              P0w + j0, bias ? bias[oc * d->bias_stride] : (FT)0);
+                for (int64_t idx = 0; idx < kg * ncb_out; idx++)
+                    stage_inv_col(p, d, &T, &t, idx / ncb_out, idx % ncb_out,
+                                  Y + (idx / ncb_out) * svc * VCF, bias);
             }
         }
     }

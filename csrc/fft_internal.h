@@ -78,7 +78,10 @@ typedef struct fc_fft_conv_plan {
     uint32_t magic;
     int32_t isa, vl, dtb;
     int32_t dims;
+    int32_t mode;                  /* dims 2: 0 work-shared stages of one tile at a time,
+                                      1 tile-parallel (each thread whole tiles, no barriers) */
     int32_t nthreads_hint;
+    int32_t pad_;
     /* the problem (fc_conv2d_desc's sizes) */
     int64_t n, c_in, h, w, c_out, kh, kw, h_out, w_out;
     int64_t stride_h, stride_w, dil_h, dil_w, pad_top, pad_left, groups;

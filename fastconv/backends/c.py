@@ -167,6 +167,11 @@ def _fft_desc(problem: ConvProblem):
 
 def fft_tiles(problem: ConvProblem) -> tuple[int, int]:
     """The (tile_h, tile_w) FFT sizes fft:c's cost model picks (tile_h is 1 for conv1d)."""
+    return _fft_tiles(problem, get_num_threads(), active_isa())
+
+
+@functools.lru_cache(maxsize=256)
+def _fft_tiles(problem: ConvProblem, nthreads: int, isa: str) -> tuple[int, int]:
     ffi, lib = _native()
     th, tw = ffi.new("int64_t *"), ffi.new("int64_t *")
     check_status(lib.fc_fft_conv_choose_tiles(_fft_desc(problem), problem.np_dtype.itemsize,
@@ -175,7 +180,15 @@ def fft_tiles(problem: ConvProblem) -> tuple[int, int]:
 
 
 def fft_sizes(problem: ConvProblem, tiles=(0, 0)) -> tuple[int, int, int]:
-    """(plan, kernel spectra, workspace) bytes of fft:c for ``problem`` with ``tiles``."""
+    """(plan, kernel spectra, workspace) bytes of fft:c for ``problem`` with ``tiles`` ((0, 0):
+    the cost model's choice)."""
+    if tuple(tiles) == (0, 0):
+        tiles = fft_tiles(problem)
+    return _fft_sizes(problem, tuple(tiles), get_num_threads(), active_isa())
+
+
+@functools.lru_cache(maxsize=256)
+def _fft_sizes(problem: ConvProblem, tiles, nthreads: int, isa: str) -> tuple[int, int, int]:
     ffi, lib = _native()
     out = ffi.new("size_t[3]")
     check_status(lib.fc_fft_conv_sizes(_fft_desc(problem), problem.np_dtype.itemsize,
@@ -191,21 +204,39 @@ def supports_fft(problem: ConvProblem) -> Optional[str]:
     return None
 
 
+class FFTPrepared:
+    """fft:c's per-weight state: the plan (tile sizes, root tables), the kernel spectra and the
+    workspace, as the dispatcher's plan object will keep them. ``apply`` runs only the data
+    part (input transforms, contraction, inverse transforms)."""
+
+    def __init__(self, problem: ConvProblem, w: np.ndarray, tiles=(0, 0)):
+        _, lib = _native()
+        self.problem = problem
+        self._prefix = _PREFIX[problem.np_dtype]
+        d = _fft_desc(problem)
+        d.w_stride = element_strides(w)
+        if tuple(tiles) == (0, 0):
+            tiles = fft_tiles(problem)
+        plan_b, spec_b, ws_b = fft_sizes(problem, tiles)
+        self.plan, self.spectra, self.ws = (_aligned_workspace(b) for b in (plan_b, spec_b, ws_b))
+        check_status(getattr(lib, f"fc_{self._prefix}_conv2d_fft_plan")(
+            d, tiles[0], tiles[1], _void(self.plan), self.plan.size), "fft:c")
+        check_status(getattr(lib, f"fc_{self._prefix}_conv2d_fft_kernel_spectra")(
+            _void(self.plan), d, pointer(w), _void(self.spectra), self.spectra.size,
+            _void(self.ws), self.ws.size), "fft:c")
+
+    def apply(self, x, bias, y) -> None:
+        _, lib = _native()
+        d = conv2d_desc(self.problem, x, x, bias, y)  # the weight's strides are not used here
+        check_status(getattr(lib, f"fc_{self._prefix}_conv2d_fft_apply")(
+            _void(self.plan), d, _void(self.spectra), pointer(x), pointer(bias), pointer(y),
+            _void(self.ws), self.ws.size), "fft:c")
+
+
 def conv2d_fft(problem: ConvProblem, x, w, bias, y, tiles=(0, 0)) -> None:
     """fft:c: plan, kernel spectra and apply in one call. ``tiles`` (tile_h, tile_w) overrides
     the cost model's FFT sizes (tests use it to force many tiles on small problems)."""
-    _, lib = _native()
-    d = conv2d_desc(problem, x, w, bias, y)
-    plan_b, spec_b, ws_b = fft_sizes(problem, tiles)
-    plan, spectra, ws = (_aligned_workspace(b) for b in (plan_b, spec_b, ws_b))
-    prefix = _PREFIX[problem.np_dtype]
-    check_status(getattr(lib, f"fc_{prefix}_conv2d_fft_plan")(d, tiles[0], tiles[1],
-                                                              _void(plan), plan.size), "fft:c")
-    check_status(getattr(lib, f"fc_{prefix}_conv2d_fft_kernel_spectra")(
-        _void(plan), d, pointer(w), _void(spectra), spectra.size, _void(ws), ws.size), "fft:c")
-    check_status(getattr(lib, f"fc_{prefix}_conv2d_fft_apply")(
-        _void(plan), d, _void(spectra), pointer(x), pointer(bias), pointer(y), _void(ws),
-        ws.size), "fft:c")
+    FFTPrepared(problem, w, tiles).apply(x, bias, y)
 
 
 # ---- raw transforms (tests and experiments; one thread) ------------------------------------

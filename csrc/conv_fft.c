@@ -243,7 +243,8 @@ static int64_t thr_vc_bytes(const fc_fft_conv_plan *p, int spectra) {
     const int64_t gen = FC_MAX(p->ax_h.half.maxgen, FC_MAX(p->ax_w.maxgen, p->ax_1d.half.maxgen));
     int64_t vc = fc_round_up(4 * most + gen, 2);
     if (!spectra && p->dims == 1) vc += (p->cg + p->kg) * (p->tw / 2 + 1);
-    if (!spectra && p->dims == 2 && p->mode == 1) vc += (p->cg + p->kg) * p->spec_vc;
+    if (!spectra && p->dims == 2 && p->mode == 1)
+        vc += (p->cg + p->kg) * p->spec_vc + fc_div_up(p->th * p->ncb, 2); /* + tile buffer */
     return vc * 2 * vl * p->dtb;
 }
 
@@ -352,6 +353,25 @@ static fc_status check_plan(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, 
             return fc_##DT##_conv2d_fft_apply__avx512(p, d, spectra, x, bias, y, ws);           \
         case FC_ISA_AVX2: return fc_##DT##_conv2d_fft_apply__avx2(p, d, spectra, x, bias, y, ws); \
         default: return fc_##DT##_conv2d_fft_apply__scalar(p, d, spectra, x, bias, y, ws);      \
+        }                                                                                       \
+    }                                                                                           \
+    fc_status fc_##DT##_conv2d_fft(const void *plan, const fc_conv2d_desc *d, const T *w,       \
+                                   const T *x, const T *bias, T *y, void *spectra,              \
+                                   size_t spectra_bytes, void *ws, size_t ws_bytes) {           \
+        const fc_fft_conv_plan *p = (const fc_fft_conv_plan *)plan;                             \
+        fc_status st = check_plan(p, d, sizeof(T));                                             \
+        if (st != FC_OK) return st;                                                             \
+        if (!w || !x || !y || !spectra || !ws || (uintptr_t)ws % FC_FFT_ALIGN ||                \
+            (uintptr_t)spectra % FC_FFT_ALIGN)                                                  \
+            return FC_ERR_INVALID_ARGUMENT;                                                     \
+        if (spectra_bytes < (size_t)p->spectra_bytes ||                                         \
+            ws_bytes < fc_fft_conv_ws_bytes(p, d->nthreads) ||                                  \
+            ws_bytes < fc_fft_conv_spectra_ws_bytes(p, d->nthreads))                            \
+            return FC_ERR_WORKSPACE_TOO_SMALL;                                                  \
+        switch ((fc_isa)p->isa) {                                                               \
+        case FC_ISA_AVX512: return fc_##DT##_conv2d_fft__avx512(p, d, w, spectra, x, bias, y, ws); \
+        case FC_ISA_AVX2: return fc_##DT##_conv2d_fft__avx2(p, d, w, spectra, x, bias, y, ws);  \
+        default: return fc_##DT##_conv2d_fft__scalar(p, d, w, spectra, x, bias, y, ws);         \
         }                                                                                       \
     }
 

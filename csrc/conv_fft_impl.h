@@ -1,3 +1,4 @@
+#include <string.h>
 /* The FFT convolution drivers, written once, included after fft_impl.h by fft_<dtype>_<isa>.c.
  *
  * Overlap-save (fft_internal.h): the problem is solved at stride 1 on "full" output positions
@@ -20,16 +21,30 @@ static int64_t thr_most(const fc_fft_conv_plan *p) {
         return FC_MAX(FC_MAX(p->th / 2 + 1, p->nkhb * VL), p->tw) + 2;
     return p->tw / 2 + 2;
 }
+/* vc of a tile buffer (tile-parallel mode): th rows of ncb VL samples */
+static int64_t tile_vc(const fc_fft_conv_plan *p) { return fc_div_up(p->th * p->ncb, 2); }
+
 static int64_t thr_vc(const fc_fft_conv_plan *p, int spectra) {
     const int64_t most = thr_most(p), gen = FC_MAX(p->ax_h.half.maxgen,
                                                    FC_MAX(p->ax_w.maxgen, p->ax_1d.half.maxgen));
     int64_t vc = fc_round_up(4 * most + gen, 2);
     if (!spectra && p->dims == 1) vc += (p->cg + p->kg) * (p->tw / 2 + 1); /* X, Y per thread */
-    if (!spectra && p->dims == 2 && p->mode == 1) vc += (p->cg + p->kg) * p->spec_vc;
+    if (!spectra && p->dims == 2 && p->mode == 1) vc += (p->cg + p->kg) * p->spec_vc + tile_vc(p);
     return vc;
 }
 
 #define PLAN_ROOTS(p) ((const FT *)((const char *)(p) + (p)->data_off))
+
+/* The bodies below are "orphaned" OpenMP: their `omp for` loops bind to the one parallel region
+ * the entry points at the end open (one fork-join per call: on a loaded machine every region
+ * waits for its slowest thread to be scheduled), and they run serially outside one. */
+static inline int thread_id(void) {
+#if defined(_OPENMP)
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
 
 /* ---- 2-D gathers and scatters ---------------------------------------------------------------
  * A column block of a tile: columns j0 .. j0+VL-1 (lanes) of rows 0 .. th-1, packed as th/2 vc
@@ -177,13 +192,8 @@ static fc_status spectra_2d(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, 
     const int64_t ncb = p->ncb, hh = p->th / 2, most = thr_most(p), tvc = thr_vc(p, 1);
     const int64_t ncb_k = fc_div_up(p->kew, VL); /* blocks holding kernel taps */
     const FT scale = (FT)1 / (FT)(p->th * p->tw);
-#pragma omp parallel num_threads(d->nthreads)
     {
-#if defined(_OPENMP)
-        FT *t = ws + (int64_t)omp_get_thread_num() * tvc * VCF;
-#else
-        FT *t = ws;
-#endif
+        FT *t = ws + (int64_t)thread_id() * tvc * VCF;
         FT *g = t, *R = g + most * VCF, *a = R + most * VCF, *b = a + most * VCF;
         FT *gt = b + most * VCF;
         for (int64_t q = hh + 1; q < nkhb * VL; q++) vc_zero(R + q * VCF);
@@ -204,7 +214,7 @@ static fc_status spectra_2d(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, 
         for (int64_t idx = 0; idx < npairs * nkhb; idx++) {
             const int64_t s = idx / nkhb, khb = idx % nkhb;
             FT *S = spec + (s * svc + khb) * VCF;
-            cfft_run(&p->ax_w, roots, S, nkhb, S, nkhb, a, b, gt, 0);
+            cfft_vc(&p->ax_w, roots, S, nkhb, S, nkhb, a, b, gt, 0);
             /* conjugate (correlation) and scale (the inverse transforms' 1/(th tw)) */
             const V sr = VSET1(scale), si = VSET1(-scale);
             for (int64_t j = 0; j < p->tw; j++) {
@@ -290,7 +300,7 @@ static void stage_row_fused(const fc_fft_conv_plan *p, const tile2d *T, const th
     const int64_t nkhb = p->nkhb, svc = p->spec_vc, tw = p->tw;
     const FT *roots = PLAN_ROOTS(p);
     FT *row = t->R; /* tw vc (most >= tw) */
-    cfft_run(&p->ax_w, roots, X + khb * VCF, nkhb, row, 1, t->a, t->b, t->gt, 0);
+    cfft_vc(&p->ax_w, roots, X + khb * VCF, nkhb, row, 1, t->a, t->b, t->gt, 0);
     for (int64_t k = 0; k < p->kg; k++) {
         const FT *w = T->W + (k * svc + khb) * VCF;
         FT *prod = t->g;
@@ -300,36 +310,111 @@ static void stage_row_fused(const fc_fft_conv_plan *p, const tile2d *T, const th
             VSTORE(prod + j * VCF, VFNMA(wi, xi, VMUL(wr, xr)));
             VSTORE(prod + j * VCF + VL, VFMA(wi, xr, VMUL(wr, xi)));
         }
-        cfft_run(&p->ax_w, roots, prod, 1, Y + (k * svc + khb) * VCF, nkhb, t->a, t->b, t->gt, 1);
+        cfft_vc(&p->ax_w, roots, prod, 1, Y + (k * svc + khb) * VCF, nkhb, t->a, t->b, t->gt, 1);
     }
 }
 
-/* One whole tile on one thread (tile-parallel mode). */
+/* Tile-parallel mode works on a per-thread tile buffer: th rows of twp = ncb VL samples.
+ * load_tile copies a channel's tile row by row (contiguous reads the prefetchers follow, zeros
+ * outside the image), and the real FFT's first pass reads column block cb straight from it:
+ * element j of the packed sequence is rows 2j (real part) and 2j+1 (imaginary part), i.e.
+ * stride 2 twp and imaginary offset twp. The inverse writes the same way and store_tile copies
+ * the valid rows out, subsampled by the stride, plus bias. Gathering columns straight from the
+ * image instead touches one cache line per row per 8 columns and stalls on every load. */
+static void load_tile(FT *tb, int64_t th, int64_t twp, const FT *src, int64_t rs, int64_t cs,
+                      int64_t sh, int64_t sw, int64_t r0, int64_t c0) {
+    const int64_t jlo = FC_MIN(FC_MAX(-c0, 0), twp), jhi = FC_MAX(FC_MIN(sw - c0, twp), jlo);
+    for (int64_t i = 0; i < th; i++) {
+        FT *row = tb + i * twp;
+        const int64_t r = r0 + i;
+        if (r < 0 || r >= sh) {
+            memset(row, 0, (size_t)twp * sizeof(FT));
+            continue;
+        }
+        memset(row, 0, (size_t)jlo * sizeof(FT));
+        const FT *sr = src + r * rs;
+        if (cs == 1)
+            memcpy(row + jlo, sr + c0 + jlo, (size_t)(jhi - jlo) * sizeof(FT));
+        else
+            for (int64_t j = jlo; j < jhi; j++) row[j] = sr[(c0 + j) * cs];
+        memset(row + jhi, 0, (size_t)(twp - jhi) * sizeof(FT));
+    }
+}
+
+static void store_tile(const FT *tb, int64_t twp, int64_t vh, int64_t vw, FT *y,
+                       const int64_t *ys, int64_t sh, int64_t sw, int64_t P0h, int64_t P0w,
+                       FT bias) {
+    const V bv = VSET1(bias);
+    for (int64_t i = 0; i < vh; i++) {
+        const int64_t P = P0h + i;
+        if (P % sh) continue;
+        const FT *row = tb + i * twp;
+        FT *yr = y + (P / sh) * ys[2];
+        if (sw == 1 && ys[3] == 1) {
+            int64_t j = 0;
+            for (; j + VL <= vw; j += VL) VSTOREU(yr + P0w + j, VADD(VLOAD(row + j), bv));
+            for (; j < vw; j++) yr[P0w + j] = row[j] + bias;
+        } else {
+            for (int64_t j = 0; j < vw; j++) {
+                const int64_t Q = P0w + j;
+                if (Q % sw == 0) yr[(Q / sw) * ys[3]] = row[j] + bias;
+            }
+        }
+    }
+}
+
+/* One whole tile on one thread (tile-parallel mode); tb: the thread's tile buffer. */
 static void tile_serial(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, const tile2d *T,
-                        const thr2d *t, FT *X, FT *Y, const FT *bias) {
+                        const thr2d *t, FT *X, FT *Y, FT *tb, const FT *bias) {
     const int64_t cg = p->cg, kg = p->kg, svc = p->spec_vc, nkhb = p->nkhb, ncb = p->ncb;
+    const int64_t twp = ncb * VL, hh = p->th / 2;
     const FT *roots = PLAN_ROOTS(p);
-    for (int64_t c = 0; c < cg; c++)
-        for (int64_t cb = 0; cb < ncb; cb++) stage_fwd_col(p, d, T, t, c, cb, X + c * svc * VCF);
+    const int outside = T->r0 >= p->h || T->r0 + p->th <= 0;
+    for (int64_t c = 0; c < cg; c++) {
+        FT *S = X + c * svc * VCF;
+        if (!outside)
+            load_tile(tb, p->th, twp, T->x + c * d->x_stride[1], d->x_stride[2],
+                      d->x_stride[3], p->h, p->w, T->r0, T->c0);
+        for (int64_t cb = 0; cb < ncb; cb++) {
+            const int64_t j0 = cb * VL, ncols = FC_MIN(VL, p->tw - j0);
+            FT *Sb = S + j0 * nkhb * VCF;
+            if (outside || T->c0 + j0 >= p->w || T->c0 + j0 + ncols <= 0) {
+                for (int64_t e = 0; e < ncols * nkhb; e++) vc_zero(Sb + e * VCF);
+                continue;
+            }
+            rfft_run_from(&p->ax_h, roots, tb + j0, 2 * twp, twp, t->R, t->a, t->b, t->gt);
+            for (int64_t q = hh + 1; q < nkhb * VL; q++) vc_zero(t->R + q * VCF);
+            for (int64_t khb = 0; khb < nkhb; khb++) tr_store(t->R, Sb, nkhb, khb, ncols);
+        }
+    }
     if (cg == 1) {
         for (int64_t khb = 0; khb < nkhb; khb++) stage_row_fused(p, T, t, khb, X, Y);
     } else {
         for (int64_t c = 0; c < cg; c++)
             for (int64_t khb = 0; khb < nkhb; khb++) {
                 FT *S = X + (c * svc + khb) * VCF;
-                cfft_run(&p->ax_w, roots, S, nkhb, S, nkhb, t->a, t->b, t->gt, 0);
+                cfft_vc(&p->ax_w, roots, S, nkhb, S, nkhb, t->a, t->b, t->gt, 0);
             }
         contract_2d(0, svc, cg, kg, svc, T->W, X, Y);
         for (int64_t k = 0; k < kg; k++)
             for (int64_t khb = 0; khb < nkhb; khb++) {
                 FT *S = Y + (k * svc + khb) * VCF;
-                cfft_run(&p->ax_w, roots, S, nkhb, S, nkhb, t->a, t->b, t->gt, 1);
+                cfft_vc(&p->ax_w, roots, S, nkhb, S, nkhb, t->a, t->b, t->gt, 1);
             }
     }
     const int64_t ncb_out = fc_div_up(T->vw, VL);
-    for (int64_t k = 0; k < kg; k++)
-        for (int64_t cb = 0; cb < ncb_out; cb++)
-            stage_inv_col(p, d, T, t, k, cb, Y + k * svc * VCF, bias);
+    for (int64_t k = 0; k < kg; k++) {
+        const FT *S = Y + k * svc * VCF;
+        for (int64_t cb = 0; cb < ncb_out; cb++) {
+            const int64_t j0 = cb * VL, ncols = FC_MIN(VL, p->tw - j0);
+            for (int64_t khb = 0; khb < nkhb; khb++)
+                tr_load(t->R, S + j0 * nkhb * VCF, nkhb, khb, ncols);
+            irfft_run_to(&p->ax_h, roots, t->R, tb + j0, 2 * twp, twp, t->a, t->b, t->gt);
+        }
+        const int64_t oc = T->grp * kg + k;
+        store_tile(tb, twp, T->vh, T->vw, T->y + k * d->y_stride[1], d->y_stride, p->stride_h,
+                   p->stride_w, T->P0h, T->P0w, bias ? bias[oc * d->bias_stride] : (FT)0);
+    }
 }
 
 static fc_status apply_2d(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, const FT *spec,
@@ -342,13 +427,8 @@ static fc_status apply_2d(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, co
     /* tile-parallel: every thread owns X and Y; work-shared: one X and Y for all */
     FT *shared = ws, *thr = tile_par ? ws : ws + (cg + kg) * svc * VCF;
     (void)roots;
-#pragma omp parallel num_threads(d->nthreads)
     {
-#if defined(_OPENMP)
-        const int tid = omp_get_thread_num();
-#else
-        const int tid = 0;
-#endif
+        const int tid = thread_id();
         FT *base = thr + (int64_t)tid * tvc * VCF;
         thr2d t;
         t.g = base;
@@ -358,11 +438,12 @@ static fc_status apply_2d(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, co
         t.gt = t.b + most * VCF;
         for (int64_t q = hh + 1; q < nkhb * VL; q++) vc_zero(t.R + q * VCF);
         if (tile_par) {
-            FT *X = base + (tvc - (cg + kg) * svc) * VCF, *Y = X + cg * svc * VCF;
+            FT *X = base + (tvc - (cg + kg) * svc - tile_vc(p)) * VCF, *Y = X + cg * svc * VCF;
+            FT *tb = Y + kg * svc * VCF;
 #pragma omp for schedule(dynamic, 1)
             for (int64_t tile = 0; tile < ntile; tile++) {
                 const tile2d T = tile_at(p, d, spec, x, y, tile);
-                tile_serial(p, d, &T, &t, X, Y, bias);
+                tile_serial(p, d, &T, &t, X, Y, tb, bias);
             }
         } else {
             FT *X = shared, *Y = shared + cg * svc * VCF;
@@ -378,7 +459,7 @@ static fc_status apply_2d(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, co
 #pragma omp for schedule(dynamic, 1)
                     for (int64_t idx = 0; idx < cg * nkhb; idx++) {
                         FT *S = X + ((idx / nkhb) * svc + idx % nkhb) * VCF;
-                        cfft_run(&p->ax_w, roots, S, nkhb, S, nkhb, t.a, t.b, t.gt, 0);
+                        cfft_vc(&p->ax_w, roots, S, nkhb, S, nkhb, t.a, t.b, t.gt, 0);
                     }
                     const int64_t blk = 64, nblk = fc_div_up(svc, blk);
 #pragma omp for schedule(dynamic, 1)
@@ -387,7 +468,7 @@ static fc_status apply_2d(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, co
 #pragma omp for schedule(dynamic, 1)
                     for (int64_t idx = 0; idx < kg * nkhb; idx++) {
                         FT *S = Y + ((idx / nkhb) * svc + idx % nkhb) * VCF;
-                        cfft_run(&p->ax_w, roots, S, nkhb, S, nkhb, t.a, t.b, t.gt, 1);
+                        cfft_vc(&p->ax_w, roots, S, nkhb, S, nkhb, t.a, t.b, t.gt, 1);
                     }
                 }
                 const int64_t ncb_out = fc_div_up(T.vw, VL);
@@ -477,27 +558,32 @@ static fc_status spectra_1d(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, 
     const int64_t t = p->tw, nb = t / 2 + 1, npairs = p->groups * p->kg * p->cg;
     const int64_t most = thr_most(p), tvc = thr_vc(p, 1);
     const FT scale = (FT)1 / (FT)t;
-#pragma omp parallel num_threads(d->nthreads)
     {
-#if defined(_OPENMP)
-        FT *th = ws + (int64_t)omp_get_thread_num() * tvc * VCF;
-#else
-        FT *th = ws;
-#endif
+        FT *th = ws + (int64_t)thread_id() * tvc * VCF;
         FT *g = th, *X = g + most * VCF, *a = X + most * VCF, *b = a + most * VCF;
         FT *gt = b + most * VCF;
 #pragma omp for schedule(dynamic, 1)
         for (int64_t s0 = 0; s0 < npairs; s0 += VL) {
-            /* zero-stuffing by gathering tap u/dil at sample u: one lane's source per sample */
-            for (int64_t m = 0; m < t; m++) {
-                FT *e = g + (m / 2) * VCF + (m % 2) * VL;
+            if (p->dil_w == 1) { /* lanes read kernel rows like tiles read the signal */
+                const FT *src[VL];
+                int64_t u0[VL];
                 for (int l = 0; l < VL; l++) {
                     const int64_t s = s0 + l, oc = s / p->cg, c = s % p->cg;
-                    FT v = 0;
-                    if (s < npairs && m % p->dil_w == 0 && m / p->dil_w < p->kw)
-                        v = w[oc * d->w_stride[0] + c * d->w_stride[1] +
-                              (m / p->dil_w) * d->w_stride[3]];
-                    e[l] = v;
+                    src[l] = s < npairs ? w + oc * d->w_stride[0] + c * d->w_stride[1] : NULL;
+                    u0[l] = 0;
+                }
+                gather_lanes(g, t, src, u0, p->kw, d->w_stride[3]);
+            } else { /* zero-stuffed: tap u / dil at sample u */
+                for (int64_t m = 0; m < t; m++) {
+                    FT *e = g + (m / 2) * VCF + (m % 2) * VL;
+                    for (int l = 0; l < VL; l++) {
+                        const int64_t s = s0 + l, oc = s / p->cg, c = s % p->cg;
+                        FT v = 0;
+                        if (s < npairs && m % p->dil_w == 0 && m / p->dil_w < p->kw)
+                            v = w[oc * d->w_stride[0] + c * d->w_stride[1] +
+                                  (m / p->dil_w) * d->w_stride[3]];
+                        e[l] = v;
+                    }
                 }
             }
             rfft_run(&p->ax_1d, roots, g, X, a, b, gt);
@@ -519,13 +605,8 @@ static fc_status apply_1d(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, co
     const int64_t t = p->tw, nb = t / 2 + 1, cg = p->cg, kg = p->kg;
     const int64_t most = thr_most(p), tvc = thr_vc(p, 0);
     const int64_t ntiles = p->n * p->ntx, nlg = fc_div_up(ntiles, VL);
-#pragma omp parallel num_threads(d->nthreads)
     {
-#if defined(_OPENMP)
-        FT *th = ws + (int64_t)omp_get_thread_num() * tvc * VCF;
-#else
-        FT *th = ws;
-#endif
+        FT *th = ws + (int64_t)thread_id() * tvc * VCF;
         FT *g = th, *a = g + most * VCF, *b = a + most * VCF, *gt = b + most * VCF;
         FT *X = gt + most * VCF, *Y = X + cg * nb * VCF;
 #pragma omp for schedule(dynamic, 1)
@@ -565,15 +646,45 @@ static fc_status apply_1d(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, co
 }
 
 /* ---- entry points (conv_fft.c checked the plan, the sizes and the ISA) -------------------- */
+static void spectra_body(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, const FT *w,
+                         void *spectra, void *ws) {
+    if (p->dims == 2)
+        spectra_2d(p, d, w, (FT *)spectra, (FT *)ws);
+    else
+        spectra_1d(p, d, w, (FT *)spectra, (FT *)ws);
+}
+
+static void apply_body(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, const void *spectra,
+                       const FT *x, const FT *bias, FT *y, void *ws) {
+    if (p->dims == 2)
+        apply_2d(p, d, (const FT *)spectra, x, bias, y, (FT *)ws);
+    else
+        apply_1d(p, d, (const FT *)spectra, x, bias, y, (FT *)ws);
+}
+
 fc_status SFX(conv2d_fft_kernel_spectra)(const fc_fft_conv_plan *p, const fc_conv2d_desc *d,
                                          const FT *w, void *spectra, void *ws) {
-    return p->dims == 2 ? spectra_2d(p, d, w, (FT *)spectra, (FT *)ws)
-                        : spectra_1d(p, d, w, (FT *)spectra, (FT *)ws);
+#pragma omp parallel num_threads(d->nthreads) if (d->nthreads > 1)
+    spectra_body(p, d, w, spectra, ws);
+    return FC_OK;
 }
 
 fc_status SFX(conv2d_fft_apply)(const fc_fft_conv_plan *p, const fc_conv2d_desc *d,
                                 const void *spectra, const FT *x, const FT *bias, FT *y,
                                 void *ws) {
-    return p->dims == 2 ? apply_2d(p, d, (const FT *)spectra, x, bias, y, (FT *)ws)
-                        : apply_1d(p, d, (const FT *)spectra, x, bias, y, (FT *)ws);
+#pragma omp parallel num_threads(d->nthreads) if (d->nthreads > 1)
+    apply_body(p, d, spectra, x, bias, y, ws);
+    return FC_OK;
+}
+
+/* Both in one parallel region: what a call without a cached plan does. */
+fc_status SFX(conv2d_fft)(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, const FT *w,
+                          void *spectra, const FT *x, const FT *bias, FT *y, void *ws) {
+#pragma omp parallel num_threads(d->nthreads) if (d->nthreads > 1)
+    {
+        spectra_body(p, d, w, spectra, ws);
+#pragma omp barrier
+        apply_body(p, d, spectra, x, bias, y, ws);
+    }
+    return FC_OK;
 }

@@ -144,5 +144,12 @@ fc_status fc_f32_conv2d_fft_apply(const void *plan, const fc_conv2d_desc *d, con
 fc_status fc_f64_conv2d_fft_apply(const void *plan, const fc_conv2d_desc *d, const void *spectra,
                                   const double *x, const double *bias, double *y, void *ws,
                                   size_t ws_bytes);
+/* Steps 2 and 3 in one parallel region (one fork-join), for calls without a cached plan. */
+fc_status fc_f32_conv2d_fft(const void *plan, const fc_conv2d_desc *d, const float *w,
+                            const float *x, const float *bias, float *y, void *spectra,
+                            size_t spectra_bytes, void *ws, size_t ws_bytes);
+fc_status fc_f64_conv2d_fft(const void *plan, const fc_conv2d_desc *d, const double *w,
+                            const double *x, const double *bias, double *y, void *spectra,
+                            size_t spectra_bytes, void *ws, size_t ws_bytes);
 
 #endif /* FASTCONV_H */

@@ -62,15 +62,18 @@ static inline CV crotm90(CV a) {
 
 /* ---- Stockham passes ----------------------------------------------------------------------
  * Input cc is (ido, ip, l1) and output ch (ido, l1, ip), in elements with strides cs and hs
- * (FT units). Twiddle (j, i) = omega_n^(j l1 i) = root[ts j i] with ts = rs * l1. */
+ * (FT units); an input element's real part is at +iro, its imaginary part at +iio (output:
+ * oro, oio), so a pass can read or write any split layout, e.g. two rows of a tile buffer.
+ * Twiddle (j, i) = omega_n^(j l1 i) = root[ts j i] with ts = rs * l1. */
 #define CCP(a, b, c) (cc + ((a) + ido * ((b) + CDIM * (c))) * cs)
 #define CHP(a, b, c) (ch + ((a) + ido * ((b) + l1 * (c))) * hs)
 #define WA(j, i) (root + 2 * ts * (j) * (i))
-#define LD(p) ld(p, ro, io)
-#define ST(p, v) st(p, ro, io, v)
+#define LD(p) ld(p, iro, iio)
+#define ST(p, v) st(p, oro, oio, v)
 
 static void pass2(int64_t ido, int64_t l1, const FT *cc, int64_t cs, FT *ch, int64_t hs,
-                  const FT *root, int64_t ts, int ro, int io) {
+                  const FT *root, int64_t ts, int64_t iro, int64_t iio, int64_t oro,
+                  int64_t oio) {
 #define CDIM 2
     for (int64_t k = 0; k < l1; k++)
         for (int64_t i = 0; i < ido; i++) {
@@ -84,7 +87,8 @@ static void pass2(int64_t ido, int64_t l1, const FT *cc, int64_t cs, FT *ch, int
 }
 
 static void pass3(int64_t ido, int64_t l1, const FT *cc, int64_t cs, FT *ch, int64_t hs,
-                  const FT *root, int64_t ts, int ro, int io) {
+                  const FT *root, int64_t ts, int64_t iro, int64_t iio, int64_t oro,
+                  int64_t oio) {
 #define CDIM 3
     const V tw1r = VSET1((FT)-0.5), tw1i = VSET1((FT)-0.86602540378443864676);
     for (int64_t k = 0; k < l1; k++)
@@ -109,7 +113,8 @@ static void pass3(int64_t ido, int64_t l1, const FT *cc, int64_t cs, FT *ch, int
 }
 
 static void pass4(int64_t ido, int64_t l1, const FT *cc, int64_t cs, FT *ch, int64_t hs,
-                  const FT *root, int64_t ts, int ro, int io) {
+                  const FT *root, int64_t ts, int64_t iro, int64_t iio, int64_t oro,
+                  int64_t oio) {
 #define CDIM 4
     for (int64_t k = 0; k < l1; k++)
         for (int64_t i = 0; i < ido; i++) {
@@ -132,7 +137,8 @@ static void pass4(int64_t ido, int64_t l1, const FT *cc, int64_t cs, FT *ch, int
 }
 
 static void pass5(int64_t ido, int64_t l1, const FT *cc, int64_t cs, FT *ch, int64_t hs,
-                  const FT *root, int64_t ts, int ro, int io) {
+                  const FT *root, int64_t ts, int64_t iro, int64_t iio, int64_t oro,
+                  int64_t oio) {
 #define CDIM 5
     /* cos(2 pi/5), cos(4 pi/5), -sin(2 pi/5), -sin(4 pi/5): the forward transform's signs */
     const V tw1r = VSET1((FT)0.3090169943749474241), tw2r = VSET1((FT)-0.8090169943749474241);
@@ -175,7 +181,8 @@ static void pass5(int64_t ido, int64_t l1, const FT *cc, int64_t cs, FT *ch, int
 /* Any radix ip by the definition, O(ip^2) per butterfly; roots of ip are root[gs m]. Only
  * lengths with a prime factor above 5 get here (never the convolution's). tmp: ip vc. */
 static void passg(int64_t ido, int64_t l1, int64_t ip, const FT *cc, int64_t cs, FT *ch,
-                  int64_t hs, const FT *root, int64_t ts, int64_t gs, int ro, int io, CV *tmp) {
+                  int64_t hs, const FT *root, int64_t ts, int64_t gs, int64_t iro, int64_t iio,
+                  int64_t oro, int64_t oio, CV *tmp) {
 #define CDIM ip
     for (int64_t k = 0; k < l1; k++)
         for (int64_t i = 0; i < ido; i++) {
@@ -209,48 +216,58 @@ static inline void vc_zero(FT *dst) {
     VSTORE(dst + VL, VZERO());
 }
 
-/* One complex FFT of length s->n on VL lanes, from `in` (element stride is) to `out` (stride
- * os); inverse: unnormalised backward transform. bufa, bufb: scratch of n vc each, distinct
- * from in and out; in may equal out. gtmp: s->maxgen vc (generic passes only). */
-static void cfft_run(const fc_fft_sub *s, const FT *roots, const FT *in, int64_t is, FT *out,
-                     int64_t os, FT *bufa, FT *bufb, FT *gtmp, int inverse) {
-    const int ro = inverse ? VL : 0, io = inverse ? 0 : VL;
+/* One complex FFT of length s->n on VL lanes, from `in` (element stride is, imaginary parts at
+ * +iim; FT units) to `out` (os, oim); inverse: unnormalised backward transform. bufa, bufb:
+ * scratch of n vc each, distinct from in and out; in may equal out (same layout). gtmp:
+ * s->maxgen vc (generic passes only). Inner passes use the vc layout (stride VCF, im at +VL). */
+static void cfft_run(const fc_fft_sub *s, const FT *roots, const FT *in, int64_t is, int64_t iim,
+                     FT *out, int64_t os, int64_t oim, FT *bufa, FT *bufb, FT *gtmp,
+                     int inverse) {
+    /* the inverse is the forward transform of the swapped data: exchange the offsets */
+    const int64_t vro = inverse ? VL : 0, vio = inverse ? 0 : VL;
+    const int64_t iro = inverse ? iim : 0, iio = inverse ? 0 : iim;
+    const int64_t oro = inverse ? oim : 0, oio = inverse ? 0 : oim;
     const int64_t n = s->n;
     const FT *root = roots + s->root;
     if (s->npass == 0) { /* n == 1 */
-        if (in != out) vc_copy(out, in);
+        st(out, oro, oio, ld(in, iro, iio));
         return;
     }
     const FT *src = in;
-    int64_t ss = is * VCF, l1 = 1;
+    int64_t ss = is, sro = iro, sio = iio, l1 = 1;
     for (int p = 0; p < s->npass; p++) {
         const int64_t ip = s->radix[p], ido = n / (l1 * ip), ts = s->rs * l1;
         FT *dst;
-        int64_t ds;
-        if (p < s->npass - 1) {
+        int64_t ds, dro, dio;
+        if (p < s->npass - 1 || (p == 0 && (const FT *)out == in)) {
+            /* inner pass, or the only pass of an in-place call: into scratch */
             dst = (p & 1) ? bufb : bufa;
-            ds = VCF;
-        } else if (p == 0 && (const FT *)out == in) { /* one pass, in place: go via bufa */
-            dst = bufa;
-            ds = VCF;
+            ds = VCF, dro = vro, dio = vio;
         } else {
             dst = out;
-            ds = os * VCF;
+            ds = os, dro = oro, dio = oio;
         }
         switch (ip) {
-        case 2: pass2(ido, l1, src, ss, dst, ds, root, ts, ro, io); break;
-        case 3: pass3(ido, l1, src, ss, dst, ds, root, ts, ro, io); break;
-        case 4: pass4(ido, l1, src, ss, dst, ds, root, ts, ro, io); break;
-        case 5: pass5(ido, l1, src, ss, dst, ds, root, ts, ro, io); break;
+        case 2: pass2(ido, l1, src, ss, dst, ds, root, ts, sro, sio, dro, dio); break;
+        case 3: pass3(ido, l1, src, ss, dst, ds, root, ts, sro, sio, dro, dio); break;
+        case 4: pass4(ido, l1, src, ss, dst, ds, root, ts, sro, sio, dro, dio); break;
+        case 5: pass5(ido, l1, src, ss, dst, ds, root, ts, sro, sio, dro, dio); break;
         default:
-            passg(ido, l1, ip, src, ss, dst, ds, root, ts, s->rs * (n / ip), ro, io, (CV *)gtmp);
+            passg(ido, l1, ip, src, ss, dst, ds, root, ts, s->rs * (n / ip), sro, sio, dro, dio,
+                  (CV *)gtmp);
         }
         src = dst;
-        ss = ds;
+        ss = ds, sro = dro, sio = dio;
         l1 *= ip;
     }
     if (src != out)
-        for (int64_t e = 0; e < n; e++) vc_copy(out + e * os * VCF, src + e * VCF);
+        for (int64_t e = 0; e < n; e++) st(out + e * os, oro, oio, ld(src + e * VCF, vro, vio));
+}
+
+/* cfft_run on vc arrays with element strides in vc (the common case). */
+static inline void cfft_vc(const fc_fft_sub *s, const FT *roots, const FT *in, int64_t is,
+                           FT *out, int64_t os, FT *bufa, FT *bufb, FT *gtmp, int inverse) {
+    cfft_run(s, roots, in, is * VCF, VL, out, os * VCF, VL, bufa, bufb, gtmp, inverse);
 }
 
 /* Real transforms of even length t = 2h: the t real samples of each lane are packed as h
@@ -319,20 +336,32 @@ static void c2r_pre(int64_t h, FT *X, const FT *root) {
     }
 }
 
-/* Forward real FFT of the lanes of `in` (packed samples: h vc for even t; t vc with zero
- * imaginary parts for odd t) into X (t/2 + 1 vc, contiguous). a, b: scratch (s->n vc). */
-static void rfft_run(const fc_fft_real *r, const FT *roots, const FT *in, FT *X, FT *a, FT *b,
-                     FT *g) {
-    cfft_run(&r->half, roots, in, 1, X, 1, a, b, g, 0);
+/* Forward real FFT of the lanes of `in` (packed samples: h elements for even t; t elements with
+ * zero imaginary parts for odd t; element stride is, imaginary parts at +iim, FT units) into X
+ * (t/2 + 1 vc, contiguous). a, b: scratch (s->n vc); g: generic-pass scratch. */
+static void rfft_run_from(const fc_fft_real *r, const FT *roots, const FT *in, int64_t is,
+                          int64_t iim, FT *X, FT *a, FT *b, FT *g) {
+    cfft_run(&r->half, roots, in, is, iim, X, VCF, VL, a, b, g, 0);
     if (r->t % 2 == 0) r2c_post(r->half.n, X, roots + r->half.root);
 }
 
+static inline void rfft_run(const fc_fft_real *r, const FT *roots, const FT *in, FT *X, FT *a,
+                            FT *b, FT *g) {
+    rfft_run_from(r, roots, in, VCF, VL, X, a, b, g);
+}
+
 /* Inverse of rfft_run, unnormalised (t times the samples), destroying X (t/2 + 1 vc; for odd
- * t, X must hold all t bins: the caller fills the conjugate half). */
-static void irfft_run(const fc_fft_real *r, const FT *roots, FT *X, FT *out, FT *a, FT *b,
-                      FT *g) {
+ * t, X must hold all t bins: the caller fills the conjugate half); output packed like rfft's
+ * input, with stride os and imaginary parts at +oim. */
+static void irfft_run_to(const fc_fft_real *r, const FT *roots, FT *X, FT *out, int64_t os,
+                         int64_t oim, FT *a, FT *b, FT *g) {
     if (r->t % 2 == 0) c2r_pre(r->half.n, X, roots + r->half.root);
-    cfft_run(&r->half, roots, X, 1, out, 1, a, b, g, 1);
+    cfft_run(&r->half, roots, X, VCF, VL, out, os, oim, a, b, g, 1);
+}
+
+static inline void irfft_run(const fc_fft_real *r, const FT *roots, FT *X, FT *out, FT *a,
+                             FT *b, FT *g) {
+    irfft_run_to(r, roots, X, out, VCF, VL, a, b, g);
 }
 
 /* ---- transposes between "lanes = columns" and "lanes = rows" ------------------------------
@@ -394,7 +423,7 @@ fc_status SFX(cfft)(const fc_fft_raw_plan *p, int64_t howmany, const FT *x, FT *
                 g[j * VCF + l] = l < lanes ? x[2 * ((r0 + l) * n + j)] : 0;
                 g[j * VCF + VL + l] = l < lanes ? x[2 * ((r0 + l) * n + j) + 1] : 0;
             }
-        cfft_run(&p->ax0.half, roots, g, 1, X, 1, a, b, gt, inverse);
+        cfft_vc(&p->ax0.half, roots, g, 1, X, 1, a, b, gt, inverse);
         for (int64_t j = 0; j < n; j++)
             for (int l = 0; l < lanes; l++) {
                 y[2 * ((r0 + l) * n + j)] = X[j * VCF + l] * scale;
@@ -473,7 +502,7 @@ fc_status SFX(rfft2)(const fc_fft_raw_plan *p, const FT *x, FT *y, void *ws) {
             tr_store(X, S + c0 * nkhb * VCF, nkhb, khb, ncols);
     }
     for (int64_t khb = 0; khb < nkhb; khb++)
-        cfft_run(&p->ax1, roots, S + khb * VCF, nkhb, S + khb * VCF, nkhb, a, b, gt, 0);
+        cfft_vc(&p->ax1, roots, S + khb * VCF, nkhb, S + khb * VCF, nkhb, a, b, gt, 0);
     for (int64_t k = 0; k < nkh; k++)
         for (int64_t c = 0; c < w; c++) {
             const FT *e = S + (c * nkhb + k / VL) * VCF + k % VL;
@@ -497,7 +526,7 @@ fc_status SFX(irfft2)(const fc_fft_raw_plan *p, const FT *x, FT *y, void *ws) {
                 e[VL] = k < nkh ? x[2 * (k * w + c) + 1] : 0;
             }
     for (int64_t khb = 0; khb < nkhb; khb++)
-        cfft_run(&p->ax1, roots, S + khb * VCF, nkhb, S + khb * VCF, nkhb, a, b, gt, 1);
+        cfft_vc(&p->ax1, roots, S + khb * VCF, nkhb, S + khb * VCF, nkhb, a, b, gt, 1);
     for (int64_t cb = 0; cb < ncb; cb++) {
         const int64_t c0 = cb * VL, ncols = FC_MIN(VL, w - c0);
         for (int64_t khb = 0; khb < nkhb; khb++) tr_load(X, S + c0 * nkhb * VCF, nkhb, khb, ncols);

@@ -121,7 +121,10 @@ size_t fc_fft_conv_spectra_ws_bytes(const fc_fft_conv_plan *p, int nthreads);
                                                         void *spectra, void *ws);               \
     fc_status fc_##DT##_conv2d_fft_apply__##ISA(const fc_fft_conv_plan *p,                      \
                                                const fc_conv2d_desc *d, const void *spectra,    \
-                                               const T *x, const T *bias, T *y, void *ws);
+                                               const T *x, const T *bias, T *y, void *ws);      \
+    fc_status fc_##DT##_conv2d_fft__##ISA(const fc_fft_conv_plan *p, const fc_conv2d_desc *d,   \
+                                         const T *w, void *spectra, const T *x, const T *bias,  \
+                                         T *y, void *ws);
 
 FC_FFT_DECLARE(f32, float, scalar)
 FC_FFT_DECLARE(f64, double, scalar)

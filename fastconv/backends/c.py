@@ -204,6 +204,31 @@ def supports_fft(problem: ConvProblem) -> Optional[str]:
     return None
 
 
+@functools.lru_cache(maxsize=64)
+def _fft_plan_cached(problem: ConvProblem, tiles, nthreads: int, isa: str) -> np.ndarray:
+    """The plan buffer (tile sizes, root tables): it depends on the problem's sizes, the tiles,
+    the thread count and the ISA only, never on data, and the kernels only read it."""
+    _, lib = _native()
+    d = _fft_desc(problem)
+    plan = _aligned_workspace(fft_sizes(problem, tiles)[0])
+    check_status(getattr(lib, f"fc_{_PREFIX[problem.np_dtype]}_conv2d_fft_plan")(
+        d, tiles[0], tiles[1], _void(plan), plan.size), "fft:c")
+    plan.flags.writeable = False
+    return plan
+
+
+def _fft_plan(problem: ConvProblem, tiles):
+    """(plan, spectra buffer, workspace buffer); the last two from one allocation."""
+    if tuple(tiles) == (0, 0):
+        tiles = fft_tiles(problem)
+    tiles = tuple(tiles)
+    plan = _fft_plan_cached(problem, tiles, get_num_threads(), active_isa())
+    _, spec_b, ws_b = fft_sizes(problem, tiles)
+    spec_b = -(-spec_b // 64) * 64
+    both = _aligned_workspace(spec_b + ws_b)
+    return plan, both[:spec_b], both[spec_b:]
+
+
 class FFTPrepared:
     """fft:c's per-weight state: the plan (tile sizes, root tables), the kernel spectra and the
     workspace, as the dispatcher's plan object will keep them. ``apply`` runs only the data
@@ -215,12 +240,7 @@ class FFTPrepared:
         self._prefix = _PREFIX[problem.np_dtype]
         d = _fft_desc(problem)
         d.w_stride = element_strides(w)
-        if tuple(tiles) == (0, 0):
-            tiles = fft_tiles(problem)
-        plan_b, spec_b, ws_b = fft_sizes(problem, tiles)
-        self.plan, self.spectra, self.ws = (_aligned_workspace(b) for b in (plan_b, spec_b, ws_b))
-        check_status(getattr(lib, f"fc_{self._prefix}_conv2d_fft_plan")(
-            d, tiles[0], tiles[1], _void(self.plan), self.plan.size), "fft:c")
+        self.plan, self.spectra, self.ws = _fft_plan(problem, tiles)
         check_status(getattr(lib, f"fc_{self._prefix}_conv2d_fft_kernel_spectra")(
             _void(self.plan), d, pointer(w), _void(self.spectra), self.spectra.size,
             _void(self.ws), self.ws.size), "fft:c")
@@ -234,9 +254,13 @@ class FFTPrepared:
 
 
 def conv2d_fft(problem: ConvProblem, x, w, bias, y, tiles=(0, 0)) -> None:
-    """fft:c: plan, kernel spectra and apply in one call. ``tiles`` (tile_h, tile_w) overrides
-    the cost model's FFT sizes (tests use it to force many tiles on small problems)."""
-    FFTPrepared(problem, w, tiles).apply(x, bias, y)
+    """fft:c: plan, then kernel spectra and apply in one parallel region. ``tiles`` (tile_h,
+    tile_w) overrides the cost model's FFT sizes (tests force many tiles on small problems)."""
+    d = conv2d_desc(problem, x, w, bias, y)
+    plan, spectra, ws = _fft_plan(problem, tiles)
+    check_status(kernel(problem, "conv2d_fft")(_void(plan), d, pointer(w), pointer(x),
+                                               pointer(bias), pointer(y), _void(spectra),
+                                               spectra.size, _void(ws), ws.size), "fft:c")
 
 
 # ---- raw transforms (tests and experiments; one thread) ------------------------------------

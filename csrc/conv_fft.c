@@ -172,7 +172,7 @@ static void choose(const fc_conv2d_desc *d, int dtb, int64_t *th_out, int64_t *t
 
 /* ---- plan layout ---------------------------------------------------------------------------- */
 static fc_status layout(fc_fft_conv_plan *p, const fc_conv2d_desc *d, int dtb, int64_t th,
-                        int64_t tw, void *plan_mem) {
+                        int64_t tw, int mode, void *plan_mem) {
     if (!d || (dtb != 4 && dtb != 8)) return FC_ERR_INVALID_ARGUMENT;
     if (d->n < 1 || d->c_in < 1 || d->c_out < 1 || d->groups < 1 || d->c_in % d->groups ||
         d->c_out % d->groups || d->kh < 1 || d->kw < 1 || d->h_out < 1 || d->w_out < 1 ||
@@ -208,10 +208,11 @@ static fc_status layout(fc_fft_conv_plan *p, const fc_conv2d_desc *d, int dtb, i
     p->vw = tw - G.kew + 1;
     p->nty = G.dims == 2 ? fc_div_up(G.full_h, p->vh) : 1;
     p->ntx = fc_div_up(G.full_w, p->vw);
+    if (mode < -1 || mode > 1) return FC_ERR_INVALID_ARGUMENT;
     if (G.dims == 2) {
-        int32_t mode = 1;
-        tiling_cost(d, &G, p->vl, dtb, th, tw, &mode);
-        p->mode = mode;
+        int32_t chosen = 1;
+        tiling_cost(d, &G, p->vl, dtb, th, tw, &chosen);
+        p->mode = mode >= 0 ? mode : chosen;
     }
     p->data_off = fc_round_up((int64_t)sizeof(fc_fft_conv_plan), FC_FFT_ALIGN);
     void *data = plan_mem ? (char *)plan_mem + p->data_off : NULL;
@@ -262,7 +263,7 @@ size_t fc_fft_conv_spectra_ws_bytes(const fc_fft_conv_plan *p, int nthreads) {
 fc_status fc_fft_conv_choose_tiles(const fc_conv2d_desc *d, int dtype_bytes, int64_t *tile_h,
                                    int64_t *tile_w) {
     fc_fft_conv_plan p;
-    const fc_status st = layout(&p, d, dtype_bytes, 0, 0, NULL);
+    const fc_status st = layout(&p, d, dtype_bytes, 0, 0, -1, NULL);
     if (st != FC_OK) return st;
     *tile_h = p.th;
     *tile_w = p.tw;
@@ -277,10 +278,10 @@ double fc_fft_conv_cost(const fc_conv2d_desc *d, int dtype_bytes, int64_t tile_h
 }
 
 fc_status fc_fft_conv_sizes(const fc_conv2d_desc *d, int dtype_bytes, int64_t tile_h,
-                            int64_t tile_w, size_t *plan_bytes, size_t *spectra_bytes,
+                            int64_t tile_w, int mode, size_t *plan_bytes, size_t *spectra_bytes,
                             size_t *ws_bytes) {
     fc_fft_conv_plan p;
-    const fc_status st = layout(&p, d, dtype_bytes, tile_h, tile_w, NULL);
+    const fc_status st = layout(&p, d, dtype_bytes, tile_h, tile_w, mode, NULL);
     if (st != FC_OK) return st;
     *plan_bytes = (size_t)p.plan_bytes;
     *spectra_bytes = (size_t)p.spectra_bytes;
@@ -290,13 +291,13 @@ fc_status fc_fft_conv_sizes(const fc_conv2d_desc *d, int dtype_bytes, int64_t ti
 }
 
 static fc_status plan_init(const fc_conv2d_desc *d, int dtb, int64_t tile_h, int64_t tile_w,
-                           void *plan, size_t plan_bytes) {
+                           int mode, void *plan, size_t plan_bytes) {
     fc_fft_conv_plan tmp;
     if (!plan || (uintptr_t)plan % FC_FFT_ALIGN) return FC_ERR_INVALID_ARGUMENT;
-    fc_status st = layout(&tmp, d, dtb, tile_h, tile_w, NULL);
+    fc_status st = layout(&tmp, d, dtb, tile_h, tile_w, mode, NULL);
     if (st != FC_OK) return st;
     if ((size_t)tmp.plan_bytes > plan_bytes) return FC_ERR_WORKSPACE_TOO_SMALL;
-    return layout((fc_fft_conv_plan *)plan, d, dtb, tile_h, tile_w, plan);
+    return layout((fc_fft_conv_plan *)plan, d, dtb, tile_h, tile_w, mode, plan);
 }
 
 /* The plan must be ours, of this dtype, for a problem of the same sizes as d, on an ISA this
@@ -315,8 +316,9 @@ static fc_status check_plan(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, 
 
 #define CONV_ENTRY(DT, T)                                                                       \
     fc_status fc_##DT##_conv2d_fft_plan(const fc_conv2d_desc *d, int64_t tile_h,                \
-                                        int64_t tile_w, void *plan, size_t plan_bytes) {        \
-        return plan_init(d, sizeof(T), tile_h, tile_w, plan, plan_bytes);                       \
+                                        int64_t tile_w, int mode, void *plan,                   \
+                                        size_t plan_bytes) {                                    \
+        return plan_init(d, sizeof(T), tile_h, tile_w, mode, plan, plan_bytes);                 \
     }                                                                                           \
     fc_status fc_##DT##_conv2d_fft_kernel_spectra(const void *plan, const fc_conv2d_desc *d,    \
                                                   const T *w, void *spectra,                    \

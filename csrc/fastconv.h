@@ -116,7 +116,8 @@ fc_status fc_f64_irfft2(int64_t h, int64_t w, const double *x, double *y, void *
  * fc_fft_conv_sizes (workspace for nthreads = d->nthreads, enough for steps 2 and 3); plan,
  * spectra and workspace must be 64-byte aligned. tile_h = tile_w = 0 lets the cost model choose;
  * explicit tiles (tests, tuning) must be even and cover the dilated kernel (tile_h is ignored for
- * conv1d problems: h = kh = h_out = 1, no top padding). Each step checks that d describes the
+ * conv1d problems: h = kh = h_out = 1, no top padding). mode (2-D problems): -1 the cost model's
+ * choice, 0 the stages of one tile at a time shared by all threads, 1 whole tiles per thread. Each step checks that d describes the
  * problem the plan was made for (strides may differ between calls). NaN or Inf anywhere in a
  * tile's input or in the weight spoils every output of that tile (and, through the kernel
  * spectra, of the whole output): see docs/performance.md. */
@@ -126,12 +127,12 @@ fc_status fc_fft_conv_choose_tiles(const fc_conv2d_desc *d, int dtype_bytes, int
 double fc_fft_conv_cost(const fc_conv2d_desc *d, int dtype_bytes, int64_t tile_h,
                         int64_t tile_w);
 fc_status fc_fft_conv_sizes(const fc_conv2d_desc *d, int dtype_bytes, int64_t tile_h,
-                            int64_t tile_w, size_t *plan_bytes, size_t *spectra_bytes,
+                            int64_t tile_w, int mode, size_t *plan_bytes, size_t *spectra_bytes,
                             size_t *ws_bytes);
 fc_status fc_f32_conv2d_fft_plan(const fc_conv2d_desc *d, int64_t tile_h, int64_t tile_w,
-                                 void *plan, size_t plan_bytes);
+                                 int mode, void *plan, size_t plan_bytes);
 fc_status fc_f64_conv2d_fft_plan(const fc_conv2d_desc *d, int64_t tile_h, int64_t tile_w,
-                                 void *plan, size_t plan_bytes);
+                                 int mode, void *plan, size_t plan_bytes);
 fc_status fc_f32_conv2d_fft_kernel_spectra(const void *plan, const fc_conv2d_desc *d,
                                            const float *w, void *spectra, size_t spectra_bytes,
                                            void *ws, size_t ws_bytes);

@@ -8,22 +8,22 @@
 
 #include "fft_internal.h"
 
-/* Radix order of the Stockham passes: 4s first, then one 2 (moved to the front, as pocketfft
- * does, so the radix-2 pass runs where ido is largest and its twiddles are cheapest), then odd
- * factors in increasing order; any prime above 5 takes the generic O(p^2) pass. */
+/* Radix order of the Stockham passes: 8s, then one 4 or 2 (moved to the front, as pocketfft
+ * does with its 2, so the small radix runs where ido is largest), then odd factors in
+ * increasing order; any prime above 5 takes the generic O(p^2) pass. */
 static int factorise(int64_t n, int32_t *radix) {
     int np = 0;
-    while (n % 4 == 0) { radix[np++] = 4; n /= 4; }
-    if (n % 2 == 0) {
-        n /= 2;
+    while (n % 8 == 0) { radix[np++] = 8; n /= 8; }
+    const int32_t small = (n % 4 == 0) ? 4 : (n % 2 == 0) ? 2 : 0;
+    if (small) {
+        n /= small;
         for (int i = np; i > 0; i--) radix[i] = radix[i - 1];
-        radix[0] = 2;
+        radix[0] = small;
         np++;
     }
     for (int64_t p = 3; p * p <= n; p += 2)
         while (n % p == 0) { radix[np++] = (int32_t)p; n /= p; }
-    if (n > 1) radix[np++] = (int32_t)n; /* a prime > sqrt of what was left (may be > 2^31? no:
-                                           lengths are bounded by memory) */
+    if (n > 1) radix[np++] = (int32_t)n;
     return np;
 }
 
@@ -76,7 +76,7 @@ void fc_fft_sub_init(fc_fft_sub *s, int64_t n, int64_t rs, void *data, int64_t *
     s->rs = rs;
     s->npass = factorise(n, s->radix);
     for (int i = 0; i < s->npass; i++)
-        if (s->radix[i] > 5 && s->radix[i] > s->maxgen) s->maxgen = s->radix[i];
+        if (s->radix[i] > 5 && s->radix[i] != 8 && s->radix[i] > s->maxgen) s->maxgen = s->radix[i];
     const int64_t align = FC_FFT_ALIGN / dtb;
     s->root = fc_round_up(*used, align);
     *used = s->root + 2 * n * rs;

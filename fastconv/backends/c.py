@@ -179,20 +179,21 @@ def _fft_tiles(problem: ConvProblem, nthreads: int, isa: str) -> tuple[int, int]
     return int(th[0]), int(tw[0])
 
 
-def fft_sizes(problem: ConvProblem, tiles=(0, 0)) -> tuple[int, int, int]:
+def fft_sizes(problem: ConvProblem, tiles=(0, 0), mode: int = -1) -> tuple[int, int, int]:
     """(plan, kernel spectra, workspace) bytes of fft:c for ``problem`` with ``tiles`` ((0, 0):
-    the cost model's choice)."""
+    the cost model's choice) and threading ``mode`` (-1: the cost model's choice)."""
     if tuple(tiles) == (0, 0):
         tiles = fft_tiles(problem)
-    return _fft_sizes(problem, tuple(tiles), get_num_threads(), active_isa())
+    return _fft_sizes(problem, tuple(tiles), mode, get_num_threads(), active_isa())
 
 
 @functools.lru_cache(maxsize=256)
-def _fft_sizes(problem: ConvProblem, tiles, nthreads: int, isa: str) -> tuple[int, int, int]:
+def _fft_sizes(problem: ConvProblem, tiles, mode: int, nthreads: int,
+               isa: str) -> tuple[int, int, int]:
     ffi, lib = _native()
     out = ffi.new("size_t[3]")
     check_status(lib.fc_fft_conv_sizes(_fft_desc(problem), problem.np_dtype.itemsize,
-                                       tiles[0], tiles[1], out, out + 1, out + 2), "fft:c")
+                                       tiles[0], tiles[1], mode, out, out + 1, out + 2), "fft:c")
     return int(out[0]), int(out[1]), int(out[2])
 
 
@@ -205,25 +206,26 @@ def supports_fft(problem: ConvProblem) -> Optional[str]:
 
 
 @functools.lru_cache(maxsize=64)
-def _fft_plan_cached(problem: ConvProblem, tiles, nthreads: int, isa: str) -> np.ndarray:
+def _fft_plan_cached(problem: ConvProblem, tiles, mode: int, nthreads: int,
+                     isa: str) -> np.ndarray:
     """The plan buffer (tile sizes, root tables): it depends on the problem's sizes, the tiles,
-    the thread count and the ISA only, never on data, and the kernels only read it."""
+    the mode, the thread count and the ISA only, never on data, and the kernels only read it."""
     _, lib = _native()
     d = _fft_desc(problem)
-    plan = _aligned_workspace(fft_sizes(problem, tiles)[0])
+    plan = _aligned_workspace(fft_sizes(problem, tiles, mode)[0])
     check_status(getattr(lib, f"fc_{_PREFIX[problem.np_dtype]}_conv2d_fft_plan")(
-        d, tiles[0], tiles[1], _void(plan), plan.size), "fft:c")
+        d, tiles[0], tiles[1], mode, _void(plan), plan.size), "fft:c")
     plan.flags.writeable = False
     return plan
 
 
-def _fft_plan(problem: ConvProblem, tiles):
+def _fft_plan(problem: ConvProblem, tiles, mode: int = -1):
     """(plan, spectra buffer, workspace buffer); the last two from one allocation."""
     if tuple(tiles) == (0, 0):
         tiles = fft_tiles(problem)
     tiles = tuple(tiles)
-    plan = _fft_plan_cached(problem, tiles, get_num_threads(), active_isa())
-    _, spec_b, ws_b = fft_sizes(problem, tiles)
+    plan = _fft_plan_cached(problem, tiles, mode, get_num_threads(), active_isa())
+    _, spec_b, ws_b = fft_sizes(problem, tiles, mode)
     spec_b = -(-spec_b // 64) * 64
     both = _aligned_workspace(spec_b + ws_b)
     return plan, both[:spec_b], both[spec_b:]
@@ -234,13 +236,13 @@ class FFTPrepared:
     workspace, as the dispatcher's plan object will keep them. ``apply`` runs only the data
     part (input transforms, contraction, inverse transforms)."""
 
-    def __init__(self, problem: ConvProblem, w: np.ndarray, tiles=(0, 0)):
+    def __init__(self, problem: ConvProblem, w: np.ndarray, tiles=(0, 0), mode: int = -1):
         _, lib = _native()
         self.problem = problem
         self._prefix = _PREFIX[problem.np_dtype]
         d = _fft_desc(problem)
         d.w_stride = element_strides(w)
-        self.plan, self.spectra, self.ws = _fft_plan(problem, tiles)
+        self.plan, self.spectra, self.ws = _fft_plan(problem, tiles, mode)
         check_status(getattr(lib, f"fc_{self._prefix}_conv2d_fft_kernel_spectra")(
             _void(self.plan), d, pointer(w), _void(self.spectra), self.spectra.size,
             _void(self.ws), self.ws.size), "fft:c")
@@ -253,11 +255,12 @@ class FFTPrepared:
             _void(self.ws), self.ws.size), "fft:c")
 
 
-def conv2d_fft(problem: ConvProblem, x, w, bias, y, tiles=(0, 0)) -> None:
+def conv2d_fft(problem: ConvProblem, x, w, bias, y, tiles=(0, 0), mode: int = -1) -> None:
     """fft:c: plan, then kernel spectra and apply in one parallel region. ``tiles`` (tile_h,
-    tile_w) overrides the cost model's FFT sizes (tests force many tiles on small problems)."""
+    tile_w) and ``mode`` (2-D threading: 0 work-shared stages, 1 tile-parallel) override the
+    cost model (tests force many tiles and each mode on small problems)."""
     d = conv2d_desc(problem, x, w, bias, y)
-    plan, spectra, ws = _fft_plan(problem, tiles)
+    plan, spectra, ws = _fft_plan(problem, tiles, mode)
     check_status(kernel(problem, "conv2d_fft")(_void(plan), d, pointer(w), pointer(x),
                                                pointer(bias), pointer(y), _void(spectra),
                                                spectra.size, _void(ws), ws.size), "fft:c")

@@ -198,7 +198,12 @@ def _fft_sizes(problem: ConvProblem, tiles, mode: int, nthreads: int,
 
 
 def supports_fft(problem: ConvProblem) -> Optional[str]:
-    sizes = fft_sizes(problem)
+    if problem.n == 0:
+        return None  # an empty batch: the API returns before any kernel runs
+    try:
+        sizes = fft_sizes(problem)
+    except (KernelError, NotImplementedError) as exc:  # sizes beyond what the plan can hold
+        return f"the FFT plan cannot be made: {exc}"
     if sizes[1] + sizes[2] > FFT_MAX_BYTES:
         return (f"its kernel spectra and workspace would take {(sizes[1] + sizes[2]) >> 20} "
                 f"MiB (limit {FFT_MAX_BYTES >> 20} MiB): too many channel pairs for fft")

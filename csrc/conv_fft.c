@@ -77,10 +77,10 @@ static double tiling_cost(const fc_conv2d_desc *d, const geometry *G, int vl, in
         const double per = (double)(cg + kg) * tr * (1 + spill(ws)) +
                            (double)(cg * kg) * (double)nb * COST_CMAC_1D;
         const double jobs = (double)(d->groups * nlg);
-        const double apply = per * (double)fc_div_up((int64_t)jobs, (int64_t)nt) *
-                             (jobs < nt ? 1.0 : 1.0);
-        const double kern = (double)fc_div_up(d->groups * kg * cg, vl) *
-                            (tr + COST_MOVE * (double)(nb * vl)) / nt;
+        const double apply = per * (double)fc_div_up((int64_t)jobs, (int64_t)nt);
+        /* kernel spectra: lane groups of VL channel pairs, whole jobs per thread */
+        const double kern = (double)fc_div_up(fc_div_up(d->groups * kg * cg, vl), (int64_t)nt) *
+                            (tr + COST_MOVE * (double)(nb * vl));
         return apply + kern;
     }
     if (th < G->keh || th % 2 || th < 2) return -1;

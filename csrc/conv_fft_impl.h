@@ -107,90 +107,104 @@ static void scatter_block(const FT *g, int64_t nrows, int64_t ncols, FT *y, cons
     }
 }
 
-/* ---- contractions ------------------------------------------------------------------------- */
-/* 2-D: Y_k[i] = sum_c W_kc[i] X_c[i] for vc i in [i0, i1): every lane its own bin. Four vc per
- * step keep 8 accumulators in registers; X's block stays in L1 across k. */
+/* ---- contractions ----------------------------------------------------------------------------
+ * Kernel spectra are stored bin-major: for every bin, the group's (kg x cg) complex matrix is
+ * contiguous, so the contraction is one complex matrix product per bin that streams the spectra
+ * linearly. Four output channels per step keep 8 accumulators in registers: per input channel,
+ * 2 loads of X and 8 of W feed 16 FMAs. */
+#define KB 4
+
+/* 2-D: every lane its own bin. W: [i][k][c] vc; X: [c][i]; Y: [k][i] (vc, i < svc). */
 static void contract_2d(int64_t i0, int64_t i1, int64_t cg, int64_t kg, int64_t svc,
                         const FT *W, const FT *X, FT *Y) {
-    int64_t i = i0;
-    for (; i + 4 <= i1; i += 4)
-        for (int64_t k = 0; k < kg; k++) {
-            V ar[4], ai[4];
-            for (int u = 0; u < 4; u++) ar[u] = ai[u] = VZERO();
+    for (int64_t i = i0; i < i1; i++) {
+        const FT *wi0 = W + i * kg * cg * VCF, *xb = X + i * VCF;
+        int64_t k = 0;
+        for (; k + KB <= kg; k += KB) {
+            V ar[KB], ai[KB];
+            for (int u = 0; u < KB; u++) ar[u] = ai[u] = VZERO();
             for (int64_t c = 0; c < cg; c++) {
-                const FT *wp = W + ((k * cg + c) * svc + i) * VCF, *xp = X + (c * svc + i) * VCF;
-                for (int u = 0; u < 4; u++) {
-                    const V wr = VLOAD(wp + u * VCF), wi = VLOAD(wp + u * VCF + VL);
-                    const V xr = VLOAD(xp + u * VCF), xi = VLOAD(xp + u * VCF + VL);
-                    ar[u] = VFMA(wr, xr, VFNMA(wi, xi, ar[u]));
-                    ai[u] = VFMA(wr, xi, VFMA(wi, xr, ai[u]));
+                const V xr = VLOAD(xb + c * svc * VCF), xi = VLOAD(xb + c * svc * VCF + VL);
+                const FT *wp = wi0 + (k * cg + c) * VCF;
+                for (int u = 0; u < KB; u++) {
+                    const V wr = VLOAD(wp + u * cg * VCF), wim = VLOAD(wp + u * cg * VCF + VL);
+                    ar[u] = VFMA(wr, xr, VFNMA(wim, xi, ar[u]));
+                    ai[u] = VFMA(wr, xi, VFMA(wim, xr, ai[u]));
                 }
             }
-            FT *yp = Y + (k * svc + i) * VCF;
-            for (int u = 0; u < 4; u++) {
-                VSTORE(yp + u * VCF, ar[u]);
-                VSTORE(yp + u * VCF + VL, ai[u]);
+            for (int u = 0; u < KB; u++) {
+                VSTORE(Y + ((k + u) * svc + i) * VCF, ar[u]);
+                VSTORE(Y + ((k + u) * svc + i) * VCF + VL, ai[u]);
             }
         }
-    for (; i < i1; i++)
-        for (int64_t k = 0; k < kg; k++) {
+        for (; k < kg; k++) {
             V ar = VZERO(), ai = VZERO();
             for (int64_t c = 0; c < cg; c++) {
-                const FT *wp = W + ((k * cg + c) * svc + i) * VCF, *xp = X + (c * svc + i) * VCF;
-                const V wr = VLOAD(wp), wi = VLOAD(wp + VL), xr = VLOAD(xp), xi = VLOAD(xp + VL);
-                ar = VFMA(wr, xr, VFNMA(wi, xi, ar));
-                ai = VFMA(wr, xi, VFMA(wi, xr, ai));
+                const V xr = VLOAD(xb + c * svc * VCF), xi = VLOAD(xb + c * svc * VCF + VL);
+                const FT *wp = wi0 + (k * cg + c) * VCF;
+                const V wr = VLOAD(wp), wim = VLOAD(wp + VL);
+                ar = VFMA(wr, xr, VFNMA(wim, xi, ar));
+                ai = VFMA(wr, xi, VFMA(wim, xr, ai));
             }
             VSTORE(Y + (k * svc + i) * VCF, ar);
             VSTORE(Y + (k * svc + i) * VCF + VL, ai);
         }
+    }
 }
 
-/* 1-D: Y_k[bin] = sum_c W_kc[bin] X_c[bin]; W is one complex number per bin (the lanes are
- * tiles), broadcast. X, Y: (cg | kg) x nb vc; W: kg x cg x nb complex. */
+/* 1-D: the lanes are tiles, W is one complex number per (bin, k, c), broadcast.
+ * W: [bin][k][c] complex; X: [c][bin] vc; Y: [k][bin] vc (bin < nb). */
 static void contract_1d(int64_t nb, int64_t cg, int64_t kg, const FT *W, const FT *X, FT *Y) {
-    int64_t i = 0;
-    for (; i + 4 <= nb; i += 4)
-        for (int64_t k = 0; k < kg; k++) {
-            V ar[4], ai[4];
-            for (int u = 0; u < 4; u++) ar[u] = ai[u] = VZERO();
+    for (int64_t b = 0; b < nb; b++) {
+        const FT *wb = W + 2 * b * kg * cg, *xb = X + b * VCF;
+        int64_t k = 0;
+        for (; k + KB <= kg; k += KB) {
+            V ar[KB], ai[KB];
+            for (int u = 0; u < KB; u++) ar[u] = ai[u] = VZERO();
             for (int64_t c = 0; c < cg; c++) {
-                const FT *wp = W + 2 * ((k * cg + c) * nb + i), *xp = X + (c * nb + i) * VCF;
-                for (int u = 0; u < 4; u++) {
-                    const V wr = VSET1(wp[2 * u]), wi = VSET1(wp[2 * u + 1]);
-                    const V xr = VLOAD(xp + u * VCF), xi = VLOAD(xp + u * VCF + VL);
-                    ar[u] = VFMA(wr, xr, VFNMA(wi, xi, ar[u]));
-                    ai[u] = VFMA(wr, xi, VFMA(wi, xr, ai[u]));
+                const V xr = VLOAD(xb + c * nb * VCF), xi = VLOAD(xb + c * nb * VCF + VL);
+                const FT *wp = wb + 2 * (k * cg + c);
+                for (int u = 0; u < KB; u++) {
+                    const V wr = VSET1(wp[2 * u * cg]), wim = VSET1(wp[2 * u * cg + 1]);
+                    ar[u] = VFMA(wr, xr, VFNMA(wim, xi, ar[u]));
+                    ai[u] = VFMA(wr, xi, VFMA(wim, xr, ai[u]));
                 }
             }
-            FT *yp = Y + (k * nb + i) * VCF;
-            for (int u = 0; u < 4; u++) {
-                VSTORE(yp + u * VCF, ar[u]);
-                VSTORE(yp + u * VCF + VL, ai[u]);
+            for (int u = 0; u < KB; u++) {
+                VSTORE(Y + ((k + u) * nb + b) * VCF, ar[u]);
+                VSTORE(Y + ((k + u) * nb + b) * VCF + VL, ai[u]);
             }
         }
-    for (; i < nb; i++)
-        for (int64_t k = 0; k < kg; k++) {
+        for (; k < kg; k++) {
             V ar = VZERO(), ai = VZERO();
             for (int64_t c = 0; c < cg; c++) {
-                const FT *wp = W + 2 * ((k * cg + c) * nb + i), *xp = X + (c * nb + i) * VCF;
-                const V wr = VSET1(wp[0]), wi = VSET1(wp[1]), xr = VLOAD(xp), xi = VLOAD(xp + VL);
-                ar = VFMA(wr, xr, VFNMA(wi, xi, ar));
-                ai = VFMA(wr, xi, VFMA(wi, xr, ai));
+                const V xr = VLOAD(xb + c * nb * VCF), xi = VLOAD(xb + c * nb * VCF + VL);
+                const V wr = VSET1(wb[2 * (k * cg + c)]), wim = VSET1(wb[2 * (k * cg + c) + 1]);
+                ar = VFMA(wr, xr, VFNMA(wim, xi, ar));
+                ai = VFMA(wr, xi, VFMA(wim, xr, ai));
             }
-            VSTORE(Y + (k * nb + i) * VCF, ar);
-            VSTORE(Y + (k * nb + i) * VCF + VL, ai);
+            VSTORE(Y + (k * nb + b) * VCF, ar);
+            VSTORE(Y + (k * nb + b) * VCF + VL, ai);
         }
+    }
 }
+#undef KB
 
 /* ---- 2-D kernel spectra --------------------------------------------------------------------- */
-/* spectra: groups * kg * cg spectra of spec_vc vc, index (g kg + k) cg + c. */
+/* spectra: per group, spec_vc bins of a (kg x cg) block of vc: [g][i][k][c]. Pair s = (g kg + k)
+ * cg + c starts at pair_spectrum(s); its bins are kg cg vc apart. */
+static FT *pair_spectrum(const fc_fft_conv_plan *p, FT *spec, int64_t s) {
+    const int64_t per_group = p->kg * p->cg, g = s / per_group;
+    return spec + (g * p->spec_vc * per_group + s % per_group) * VCF;
+}
+
 static fc_status spectra_2d(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, const FT *w,
                             FT *spec, FT *ws) {
     const FT *roots = PLAN_ROOTS(p);
     const int64_t npairs = p->groups * p->kg * p->cg, svc = p->spec_vc, nkhb = p->nkhb;
     const int64_t ncb = p->ncb, hh = p->th / 2, most = thr_most(p), tvc = thr_vc(p, 1);
     const int64_t ncb_k = fc_div_up(p->kew, VL); /* blocks holding kernel taps */
+    const int64_t es = p->kg * p->cg;            /* pairs interleaved bin by bin */
     const FT scale = (FT)1 / (FT)(p->th * p->tw);
     {
         FT *t = ws + (int64_t)thread_id() * tvc * VCF;
@@ -201,24 +215,24 @@ static fc_status spectra_2d(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, 
         for (int64_t idx = 0; idx < npairs * ncb; idx++) {
             const int64_t s = idx / ncb, cb = idx % ncb, j0 = cb * VL;
             const int64_t ncols = FC_MIN(VL, p->tw - j0), oc = s / p->cg, c = s % p->cg;
-            FT *S = spec + (s * svc + j0 * nkhb) * VCF;
+            FT *S = pair_spectrum(p, spec, s) + j0 * nkhb * es * VCF;
             if (cb >= ncb_k) {
-                for (int64_t e = 0; e < ncols * nkhb; e++) vc_zero(S + e * VCF);
+                for (int64_t e = 0; e < ncols * nkhb; e++) vc_zero(S + e * es * VCF);
                 continue;
             }
             gather_kernel_block(g, p->th, w + oc * d->w_stride[0] + c * d->w_stride[1], d, j0);
             rfft_run(&p->ax_h, roots, g, R, a, b, gt);
-            for (int64_t khb = 0; khb < nkhb; khb++) tr_store(R, S, nkhb, khb, ncols);
+            for (int64_t khb = 0; khb < nkhb; khb++) tr_store(R, S, nkhb, khb, ncols, es);
         }
 #pragma omp for schedule(dynamic, 1)
         for (int64_t idx = 0; idx < npairs * nkhb; idx++) {
             const int64_t s = idx / nkhb, khb = idx % nkhb;
-            FT *S = spec + (s * svc + khb) * VCF;
-            cfft_vc(&p->ax_w, roots, S, nkhb, S, nkhb, a, b, gt, 0);
+            FT *S = pair_spectrum(p, spec, s) + khb * es * VCF;
+            cfft_vc(&p->ax_w, roots, S, nkhb * es, S, nkhb * es, a, b, gt, 0);
             /* conjugate (correlation) and scale (the inverse transforms' 1/(th tw)) */
             const V sr = VSET1(scale), si = VSET1(-scale);
             for (int64_t j = 0; j < p->tw; j++) {
-                FT *e = S + j * nkhb * VCF;
+                FT *e = S + j * nkhb * es * VCF;
                 VSTORE(e, VMUL(VLOAD(e), sr));
                 VSTORE(e + VL, VMUL(VLOAD(e + VL), si));
             }
@@ -258,7 +272,7 @@ static tile2d tile_at(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, const 
     T.c0 = T.P0w - p->pad_left;
     T.x = x + T.bn * d->x_stride[0] + T.grp * p->cg * d->x_stride[1];
     T.y = y + T.bn * d->y_stride[0] + T.grp * p->kg * d->y_stride[1];
-    T.W = spec + T.grp * p->kg * p->cg * p->spec_vc * VCF;
+    T.W = spec + T.grp * p->spec_vc * p->kg * p->cg * VCF;
     return T;
 }
 
@@ -276,7 +290,7 @@ static void stage_fwd_col(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, co
     rfft_run(&p->ax_h, PLAN_ROOTS(p), t->g, t->R, t->a, t->b, t->gt);
     /* rows past th/2 fill the last frequency block's spare lanes: keep them zero */
     for (int64_t q = p->th / 2 + 1; q < nkhb * VL; q++) vc_zero(t->R + q * VCF);
-    for (int64_t khb = 0; khb < nkhb; khb++) tr_store(t->R, S, nkhb, khb, ncols);
+    for (int64_t khb = 0; khb < nkhb; khb++) tr_store(t->R, S, nkhb, khb, ncols, 1);
 }
 
 /* inverse along H of column block cb of output channel k (spectrum S), scattered to y */
@@ -301,11 +315,12 @@ static void stage_row_fused(const fc_fft_conv_plan *p, const tile2d *T, const th
     const FT *roots = PLAN_ROOTS(p);
     FT *row = t->R; /* tw vc (most >= tw) */
     cfft_vc(&p->ax_w, roots, X + khb * VCF, nkhb, row, 1, t->a, t->b, t->gt, 0);
-    for (int64_t k = 0; k < p->kg; k++) {
-        const FT *w = T->W + (k * svc + khb) * VCF;
+    const int64_t kg = p->kg; /* cg == 1: W is [i][k] */
+    for (int64_t k = 0; k < kg; k++) {
+        const FT *w = T->W + (khb * kg + k) * VCF;
         FT *prod = t->g;
         for (int64_t j = 0; j < tw; j++) {
-            const FT *wp = w + j * nkhb * VCF, *xp = row + j * VCF;
+            const FT *wp = w + j * nkhb * kg * VCF, *xp = row + j * VCF;
             const V wr = VLOAD(wp), wi = VLOAD(wp + VL), xr = VLOAD(xp), xi = VLOAD(xp + VL);
             VSTORE(prod + j * VCF, VFNMA(wi, xi, VMUL(wr, xr)));
             VSTORE(prod + j * VCF + VL, VFMA(wi, xr, VMUL(wr, xi)));
@@ -384,7 +399,7 @@ static void tile_serial(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, cons
             }
             rfft_run_from(&p->ax_h, roots, tb + j0, 2 * twp, twp, t->R, t->a, t->b, t->gt);
             for (int64_t q = hh + 1; q < nkhb * VL; q++) vc_zero(t->R + q * VCF);
-            for (int64_t khb = 0; khb < nkhb; khb++) tr_store(t->R, Sb, nkhb, khb, ncols);
+            for (int64_t khb = 0; khb < nkhb; khb++) tr_store(t->R, Sb, nkhb, khb, ncols, 1);
         }
     }
     if (cg == 1) {
@@ -550,8 +565,8 @@ static void scatter_lanes(const FT *g, int64_t t, FT *const *dst, const int64_t 
     }
 }
 
-/* spectra: groups x kg x cg x (t/2 + 1) complex numbers, conjugated and scaled by 1/t. Lanes
- * hold VL (group, k, c) pairs. */
+/* spectra: groups x (t/2 + 1) bins x kg x cg complex numbers (bin-major), conjugated and scaled
+ * by 1/t. Lanes hold VL (group, k, c) pairs. */
 static fc_status spectra_1d(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, const FT *w,
                             FT *spec, FT *ws) {
     const FT *roots = PLAN_ROOTS(p);
@@ -587,11 +602,14 @@ static fc_status spectra_1d(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, 
                 }
             }
             rfft_run(&p->ax_1d, roots, g, X, a, b, gt);
+            /* bin-major: [g][bin][k][c] */
+            const int64_t per_group = p->kg * p->cg;
             for (int l = 0; l < VL && s0 + l < npairs; l++) {
-                FT *o = spec + 2 * (s0 + l) * nb;
+                const int64_t s = s0 + l, g = s / per_group;
+                FT *o = spec + 2 * (g * nb * per_group + s % per_group);
                 for (int64_t k = 0; k < nb; k++) {
-                    o[2 * k] = X[k * VCF + l] * scale;
-                    o[2 * k + 1] = -X[k * VCF + VL + l] * scale;
+                    o[2 * k * per_group] = X[k * VCF + l] * scale;
+                    o[2 * k * per_group + 1] = -X[k * VCF + VL + l] * scale;
                 }
             }
         }

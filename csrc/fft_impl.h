@@ -422,9 +422,11 @@ static inline void irfft_run(const fc_fft_real *r, const FT *roots, FT *X, FT *o
 
 /* ---- transposes between "lanes = columns" and "lanes = rows" ------------------------------
  * R: rows of vc (lanes = columns c0 .. c0+VL-1); S: column-major spectrum [col][khb] of vc
- * (lanes = rows). tr_store moves rows khb*VL .. +VL of R into columns 0 .. ncols-1 of block
- * khb of S (S points at column c0); tr_load is its inverse (columns >= ncols load as 0). */
-static void tr_store(const FT *R, FT *S, int64_t nkhb, int64_t khb, int64_t ncols) {
+ * (lanes = rows) whose elements lie es vc apart (es > 1 when spectra of several channel pairs
+ * are interleaved bin by bin). tr_store moves rows khb*VL .. +VL of R into columns
+ * 0 .. ncols-1 of block khb of S (S points at column c0); tr_load is its inverse (columns >=
+ * ncols load as 0). */
+static void tr_store(const FT *R, FT *S, int64_t nkhb, int64_t khb, int64_t ncols, int64_t es) {
     V re[VL], im[VL];
     for (int q = 0; q < VL; q++) {
         re[q] = VLOAD(R + (khb * VL + q) * VCF);
@@ -433,8 +435,8 @@ static void tr_store(const FT *R, FT *S, int64_t nkhb, int64_t khb, int64_t ncol
     vtranspose(re);
     vtranspose(im);
     for (int64_t l = 0; l < ncols; l++) {
-        VSTORE(S + (l * nkhb + khb) * VCF, re[l]);
-        VSTORE(S + (l * nkhb + khb) * VCF + VL, im[l]);
+        VSTORE(S + (l * nkhb + khb) * es * VCF, re[l]);
+        VSTORE(S + (l * nkhb + khb) * es * VCF + VL, im[l]);
     }
 }
 
@@ -555,7 +557,7 @@ fc_status SFX(rfft2)(const fc_fft_raw_plan *p, const FT *x, FT *y, void *ws) {
         for (int64_t k = nkh; k < nkhb * VL; k++) vc_zero(X + k * VCF);
         rfft_run(&p->ax0, roots, g, X, a, b, gt);
         for (int64_t khb = 0; khb < nkhb; khb++)
-            tr_store(X, S + c0 * nkhb * VCF, nkhb, khb, ncols);
+            tr_store(X, S + c0 * nkhb * VCF, nkhb, khb, ncols, 1);
     }
     for (int64_t khb = 0; khb < nkhb; khb++)
         cfft_vc(&p->ax1, roots, S + khb * VCF, nkhb, S + khb * VCF, nkhb, a, b, gt, 0);

@@ -201,7 +201,7 @@ static FT *pair_spectrum(const fc_fft_conv_plan *p, FT *spec, int64_t s) {
 static fc_status spectra_2d(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, const FT *w,
                             FT *spec, FT *ws) {
     const FT *roots = PLAN_ROOTS(p);
-    const int64_t npairs = p->groups * p->kg * p->cg, svc = p->spec_vc, nkhb = p->nkhb;
+    const int64_t npairs = p->groups * p->kg * p->cg, nkhb = p->nkhb;
     const int64_t ncb = p->ncb, hh = p->th / 2, most = thr_most(p), tvc = thr_vc(p, 1);
     const int64_t ncb_k = fc_div_up(p->kew, VL); /* blocks holding kernel taps */
     const int64_t es = p->kg * p->cg;            /* pairs interleaved bin by bin */

@@ -234,29 +234,29 @@ static fc_status layout(fc_fft_conv_plan *p, const fc_conv2d_desc *d, int dtb, i
     return FC_OK;
 }
 
-/* Thread scratch in vc (mirrors conv_fft_impl.h's thr_vc; kept in one place there would need
- * VL at compile time, so the formula is repeated here and checked by the tests' workspace
- * poisoning). */
-static int64_t thr_vc_bytes(const fc_fft_conv_plan *p, int spectra) {
+/* Thread scratch in bytes (mirrors conv_fft_impl.h's thr_vc, which needs VL at compile time;
+ * tests/test_fft.py guards the workspace ends). One region per thread serves both the spectra
+ * step and apply (they overlap in conv2d_fft), so both steps need the same workspace. */
+static int64_t thr_bytes(const fc_fft_conv_plan *p) {
     const int64_t vl = p->vl;
     const int64_t most = p->dims == 2 ? FC_MAX(FC_MAX(p->th / 2 + 1, p->nkhb * vl), p->tw) + 2
                                       : p->tw / 2 + 2;
     const int64_t gen = FC_MAX(p->ax_h.half.maxgen, FC_MAX(p->ax_w.maxgen, p->ax_1d.half.maxgen));
     int64_t vc = fc_round_up(4 * most + gen, 2);
-    if (!spectra && p->dims == 1) vc += (p->cg + p->kg) * (p->tw / 2 + 1);
-    if (!spectra && p->dims == 2 && p->mode == 1)
+    if (p->dims == 1) vc += (p->cg + p->kg) * (p->tw / 2 + 1);
+    if (p->dims == 2 && p->mode == 1)
         vc += (p->cg + p->kg) * p->spec_vc + fc_div_up(p->th * p->ncb, 2); /* + tile buffer */
     return vc * 2 * vl * p->dtb;
 }
 
 size_t fc_fft_conv_ws_bytes(const fc_fft_conv_plan *p, int nthreads) {
-    int64_t b = (int64_t)FC_MAX(nthreads, 1) * thr_vc_bytes(p, 0);
+    int64_t b = (int64_t)FC_MAX(nthreads, 1) * thr_bytes(p);
     if (p->dims == 2 && p->mode == 0) b += (p->cg + p->kg) * p->spec_vc * 2 * p->vl * p->dtb;
     return (size_t)b;
 }
 
 size_t fc_fft_conv_spectra_ws_bytes(const fc_fft_conv_plan *p, int nthreads) {
-    return (size_t)((int64_t)FC_MAX(nthreads, 1) * thr_vc_bytes(p, 1));
+    return fc_fft_conv_ws_bytes(p, nthreads);
 }
 
 /* ---- public entry points ---------------------------------------------------------------- */

@@ -24,13 +24,21 @@ static int64_t thr_most(const fc_fft_conv_plan *p) {
 /* vc of a tile buffer (tile-parallel mode): th rows of ncb VL samples */
 static int64_t tile_vc(const fc_fft_conv_plan *p) { return fc_div_up(p->th * p->ncb, 2); }
 
-static int64_t thr_vc(const fc_fft_conv_plan *p, int spectra) {
+static int64_t thr_vc(const fc_fft_conv_plan *p) {
     const int64_t most = thr_most(p), gen = FC_MAX(p->ax_h.half.maxgen,
                                                    FC_MAX(p->ax_w.maxgen, p->ax_1d.half.maxgen));
     int64_t vc = fc_round_up(4 * most + gen, 2);
-    if (!spectra && p->dims == 1) vc += (p->cg + p->kg) * (p->tw / 2 + 1); /* X, Y per thread */
-    if (!spectra && p->dims == 2 && p->mode == 1) vc += (p->cg + p->kg) * p->spec_vc + tile_vc(p);
+    if (p->dims == 1) vc += (p->cg + p->kg) * (p->tw / 2 + 1); /* X, Y per thread */
+    if (p->dims == 2 && p->mode == 1) vc += (p->cg + p->kg) * p->spec_vc + tile_vc(p);
     return vc;
+}
+
+/* Thread tid's scratch: the same region in the spectra step and in apply, so that when they
+ * overlap in one call (conv2d_fft) a thread only ever reuses its own memory. Mode 0 keeps the
+ * shared X and Y spectra in front. */
+static FT *thread_scratch(const fc_fft_conv_plan *p, FT *ws, int tid) {
+    const int64_t shared = (p->dims == 2 && p->mode == 0) ? (p->cg + p->kg) * p->spec_vc : 0;
+    return ws + (shared + (int64_t)tid * thr_vc(p)) * VCF;
 }
 
 #define PLAN_ROOTS(p) ((const FT *)((const char *)(p) + (p)->data_off))
@@ -44,6 +52,32 @@ static inline int thread_id(void) {
 #else
     return 0;
 #endif
+}
+
+/* Overlapping the kernel transform with the data transforms. In one call (conv2d_fft) the last
+ * loop of the kernel spectra runs without a closing barrier and counts its finished jobs in
+ * *ready; apply's jobs transform their input first and wait for the count only before their
+ * first use of the spectra. No deadlock: a thread takes apply jobs only once every spectra job
+ * has been handed to a thread that is running it. NULL: the spectra are complete. */
+typedef struct spectra_sync {
+    int *ready;
+    int need;
+} spectra_sync;
+
+static void spectra_done(const spectra_sync *sy) {
+    if (!sy) return;
+#pragma omp atomic update seq_cst
+    (*sy->ready)++;
+}
+
+static void spectra_wait(const spectra_sync *sy) {
+    if (!sy) return;
+    for (;;) {
+        int v;
+#pragma omp atomic read seq_cst
+        v = *sy->ready;
+        if (v >= sy->need) return;
+    }
 }
 
 /* ---- 2-D gathers and scatters ---------------------------------------------------------------
@@ -199,15 +233,15 @@ static FT *pair_spectrum(const fc_fft_conv_plan *p, FT *spec, int64_t s) {
 }
 
 static fc_status spectra_2d(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, const FT *w,
-                            FT *spec, FT *ws) {
+                            FT *spec, FT *ws, const spectra_sync *sy) {
     const FT *roots = PLAN_ROOTS(p);
     const int64_t npairs = p->groups * p->kg * p->cg, nkhb = p->nkhb;
-    const int64_t ncb = p->ncb, hh = p->th / 2, most = thr_most(p), tvc = thr_vc(p, 1);
+    const int64_t ncb = p->ncb, hh = p->th / 2, most = thr_most(p);
     const int64_t ncb_k = fc_div_up(p->kew, VL); /* blocks holding kernel taps */
     const int64_t es = p->kg * p->cg;            /* pairs interleaved bin by bin */
     const FT scale = (FT)1 / (FT)(p->th * p->tw);
     {
-        FT *t = ws + (int64_t)thread_id() * tvc * VCF;
+        FT *t = thread_scratch(p, ws, thread_id());
         FT *g = t, *R = g + most * VCF, *a = R + most * VCF, *b = a + most * VCF;
         FT *gt = b + most * VCF;
         for (int64_t q = hh + 1; q < nkhb * VL; q++) vc_zero(R + q * VCF);
@@ -224,7 +258,7 @@ static fc_status spectra_2d(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, 
             rfft_run(&p->ax_h, roots, g, R, a, b, gt);
             for (int64_t khb = 0; khb < nkhb; khb++) tr_store(R, S, nkhb, khb, ncols, es);
         }
-#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(dynamic, 1) nowait
         for (int64_t idx = 0; idx < npairs * nkhb; idx++) {
             const int64_t s = idx / nkhb, khb = idx % nkhb;
             FT *S = pair_spectrum(p, spec, s) + khb * es * VCF;
@@ -236,6 +270,7 @@ static fc_status spectra_2d(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, 
                 VSTORE(e, VMUL(VLOAD(e), sr));
                 VSTORE(e + VL, VMUL(VLOAD(e + VL), si));
             }
+            spectra_done(sy);
         }
     }
     return FC_OK;
@@ -380,7 +415,8 @@ static void store_tile(const FT *tb, int64_t twp, int64_t vh, int64_t vw, FT *y,
 
 /* One whole tile on one thread (tile-parallel mode); tb: the thread's tile buffer. */
 static void tile_serial(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, const tile2d *T,
-                        const thr2d *t, FT *X, FT *Y, FT *tb, const FT *bias) {
+                        const thr2d *t, FT *X, FT *Y, FT *tb, const FT *bias,
+                        const spectra_sync *sy) {
     const int64_t cg = p->cg, kg = p->kg, svc = p->spec_vc, nkhb = p->nkhb, ncb = p->ncb;
     const int64_t twp = ncb * VL, hh = p->th / 2;
     const FT *roots = PLAN_ROOTS(p);
@@ -403,6 +439,7 @@ static void tile_serial(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, cons
         }
     }
     if (cg == 1) {
+        spectra_wait(sy);
         for (int64_t khb = 0; khb < nkhb; khb++) stage_row_fused(p, T, t, khb, X, Y);
     } else {
         for (int64_t c = 0; c < cg; c++)
@@ -410,6 +447,7 @@ static void tile_serial(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, cons
                 FT *S = X + (c * svc + khb) * VCF;
                 cfft_vc(&p->ax_w, roots, S, nkhb, S, nkhb, t->a, t->b, t->gt, 0);
             }
+        spectra_wait(sy);
         contract_2d(0, svc, cg, kg, svc, T->W, X, Y);
         for (int64_t k = 0; k < kg; k++)
             for (int64_t khb = 0; khb < nkhb; khb++) {
@@ -433,18 +471,18 @@ static void tile_serial(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, cons
 }
 
 static fc_status apply_2d(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, const FT *spec,
-                          const FT *x, const FT *bias, FT *y, FT *ws) {
+                          const FT *x, const FT *bias, FT *y, FT *ws, const spectra_sync *sy) {
     const FT *roots = PLAN_ROOTS(p);
     const int64_t svc = p->spec_vc, nkhb = p->nkhb, ncb = p->ncb, hh = p->th / 2;
-    const int64_t cg = p->cg, kg = p->kg, most = thr_most(p), tvc = thr_vc(p, 0);
+    const int64_t cg = p->cg, kg = p->kg, most = thr_most(p), tvc = thr_vc(p);
     const int64_t ntile = p->n * p->groups * p->nty * p->ntx;
     const int tile_par = p->mode == 1;
     /* tile-parallel: every thread owns X and Y; work-shared: one X and Y for all */
-    FT *shared = ws, *thr = tile_par ? ws : ws + (cg + kg) * svc * VCF;
+    FT *shared = ws;
     (void)roots;
     {
         const int tid = thread_id();
-        FT *base = thr + (int64_t)tid * tvc * VCF;
+        FT *base = thread_scratch(p, ws, tid);
         thr2d t;
         t.g = base;
         t.R = t.g + most * VCF;
@@ -458,10 +496,11 @@ static fc_status apply_2d(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, co
 #pragma omp for schedule(dynamic, 1)
             for (int64_t tile = 0; tile < ntile; tile++) {
                 const tile2d T = tile_at(p, d, spec, x, y, tile);
-                tile_serial(p, d, &T, &t, X, Y, tb, bias);
+                tile_serial(p, d, &T, &t, X, Y, tb, bias, sy);
             }
         } else {
             FT *X = shared, *Y = shared + cg * svc * VCF;
+            spectra_wait(sy);
             for (int64_t tile = 0; tile < ntile; tile++) {
                 const tile2d T = tile_at(p, d, spec, x, y, tile);
 #pragma omp for schedule(dynamic, 1)
@@ -568,16 +607,16 @@ static void scatter_lanes(const FT *g, int64_t t, FT *const *dst, const int64_t 
 /* spectra: groups x (t/2 + 1) bins x kg x cg complex numbers (bin-major), conjugated and scaled
  * by 1/t. Lanes hold VL (group, k, c) pairs. */
 static fc_status spectra_1d(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, const FT *w,
-                            FT *spec, FT *ws) {
+                            FT *spec, FT *ws, const spectra_sync *sy) {
     const FT *roots = PLAN_ROOTS(p);
     const int64_t t = p->tw, nb = t / 2 + 1, npairs = p->groups * p->kg * p->cg;
-    const int64_t most = thr_most(p), tvc = thr_vc(p, 1);
+    const int64_t most = thr_most(p);
     const FT scale = (FT)1 / (FT)t;
     {
-        FT *th = ws + (int64_t)thread_id() * tvc * VCF;
+        FT *th = thread_scratch(p, ws, thread_id());
         FT *g = th, *X = g + most * VCF, *a = X + most * VCF, *b = a + most * VCF;
         FT *gt = b + most * VCF;
-#pragma omp for schedule(dynamic, 1)
+#pragma omp for schedule(dynamic, 1) nowait
         for (int64_t s0 = 0; s0 < npairs; s0 += VL) {
             if (p->dil_w == 1) { /* lanes read kernel rows like tiles read the signal */
                 const FT *src[VL];
@@ -612,19 +651,20 @@ static fc_status spectra_1d(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, 
                     o[2 * k * per_group + 1] = -X[k * VCF + VL + l] * scale;
                 }
             }
+            spectra_done(sy);
         }
     }
     return FC_OK;
 }
 
 static fc_status apply_1d(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, const FT *spec,
-                          const FT *x, const FT *bias, FT *y, FT *ws) {
+                          const FT *x, const FT *bias, FT *y, FT *ws, const spectra_sync *sy) {
     const FT *roots = PLAN_ROOTS(p);
     const int64_t t = p->tw, nb = t / 2 + 1, cg = p->cg, kg = p->kg;
-    const int64_t most = thr_most(p), tvc = thr_vc(p, 0);
+    const int64_t most = thr_most(p);
     const int64_t ntiles = p->n * p->ntx, nlg = fc_div_up(ntiles, VL);
     {
-        FT *th = ws + (int64_t)thread_id() * tvc * VCF;
+        FT *th = thread_scratch(p, ws, thread_id());
         FT *g = th, *a = g + most * VCF, *b = a + most * VCF, *gt = b + most * VCF;
         FT *X = gt + most * VCF, *Y = X + cg * nb * VCF;
 #pragma omp for schedule(dynamic, 1)
@@ -648,6 +688,7 @@ static fc_status apply_1d(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, co
                 gather_lanes(g, t, src, u0, p->w, d->x_stride[3]);
                 rfft_run(&p->ax_1d, roots, g, X + c * nb * VCF, a, b, gt);
             }
+            spectra_wait(sy);
             contract_1d(nb, cg, kg, spec + 2 * grp * kg * cg * nb, X, Y);
             FT *dst[VL];
             for (int64_t k = 0; k < kg; k++) {
@@ -665,25 +706,25 @@ static fc_status apply_1d(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, co
 
 /* ---- entry points (conv_fft.c checked the plan, the sizes and the ISA) -------------------- */
 static void spectra_body(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, const FT *w,
-                         void *spectra, void *ws) {
+                         void *spectra, void *ws, const spectra_sync *sy) {
     if (p->dims == 2)
-        spectra_2d(p, d, w, (FT *)spectra, (FT *)ws);
+        spectra_2d(p, d, w, (FT *)spectra, (FT *)ws, sy);
     else
-        spectra_1d(p, d, w, (FT *)spectra, (FT *)ws);
+        spectra_1d(p, d, w, (FT *)spectra, (FT *)ws, sy);
 }
 
 static void apply_body(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, const void *spectra,
-                       const FT *x, const FT *bias, FT *y, void *ws) {
+                       const FT *x, const FT *bias, FT *y, void *ws, const spectra_sync *sy) {
     if (p->dims == 2)
-        apply_2d(p, d, (const FT *)spectra, x, bias, y, (FT *)ws);
+        apply_2d(p, d, (const FT *)spectra, x, bias, y, (FT *)ws, sy);
     else
-        apply_1d(p, d, (const FT *)spectra, x, bias, y, (FT *)ws);
+        apply_1d(p, d, (const FT *)spectra, x, bias, y, (FT *)ws, sy);
 }
 
 fc_status SFX(conv2d_fft_kernel_spectra)(const fc_fft_conv_plan *p, const fc_conv2d_desc *d,
                                          const FT *w, void *spectra, void *ws) {
 #pragma omp parallel num_threads(d->nthreads) if (d->nthreads > 1)
-    spectra_body(p, d, w, spectra, ws);
+    spectra_body(p, d, w, spectra, ws, NULL);
     return FC_OK;
 }
 
@@ -691,18 +732,30 @@ fc_status SFX(conv2d_fft_apply)(const fc_fft_conv_plan *p, const fc_conv2d_desc 
                                 const void *spectra, const FT *x, const FT *bias, FT *y,
                                 void *ws) {
 #pragma omp parallel num_threads(d->nthreads) if (d->nthreads > 1)
-    apply_body(p, d, spectra, x, bias, y, ws);
+    apply_body(p, d, spectra, x, bias, y, ws, NULL);
     return FC_OK;
 }
 
-/* Both in one parallel region: what a call without a cached plan does. */
+/* Both in one parallel region, the data transforms overlapping the kernel's (spectra_sync):
+ * what a call without a cached plan does. The spectra step's thread scratch and apply's are
+ * the same memory, so apply's jobs may start only once this thread's spectra jobs are done:
+ * they are, a thread runs its spectra loop before its apply loop. But apply's shared buffers
+ * (mode 0) and other threads' scratch do not overlap a running spectra job's scratch: each
+ * thread's scratch is its own, and mode 0 starts with a barrier. */
 fc_status SFX(conv2d_fft)(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, const FT *w,
                           void *spectra, const FT *x, const FT *bias, FT *y, void *ws) {
+    int ready = 0;
+    spectra_sync sy;
+    sy.ready = &ready;
+    sy.need = (int)(p->dims == 2 ? p->groups * p->kg * p->cg * p->nkhb
+                                 : fc_div_up(p->groups * p->kg * p->cg, VL));
 #pragma omp parallel num_threads(d->nthreads) if (d->nthreads > 1)
     {
-        spectra_body(p, d, w, spectra, ws);
+        spectra_body(p, d, w, spectra, ws, &sy);
+        if (p->dims == 2 && p->mode == 0) {
 #pragma omp barrier
-        apply_body(p, d, spectra, x, bias, y, ws);
+        }
+        apply_body(p, d, spectra, x, bias, y, ws, &sy);
     }
     return FC_OK;
 }

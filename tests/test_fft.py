@@ -188,6 +188,25 @@ def test_threads_and_isas(isa, threads):
         set_num_threads(old)
 
 
+@pytest.mark.parametrize("threads", [2, 3])
+def test_kernel_transform_overlapping_the_data_transforms(threads):
+    """In one call the data transforms start before the kernel spectra are complete (apply jobs
+    wait on a counter only before the contraction). Many spectra jobs, few apply jobs, repeated:
+    a job that read unfinished spectra, or threads sharing scratch, would show up here."""
+    old = get_num_threads()
+    set_num_threads(threads)
+    try:
+        rng = np.random.default_rng(11)
+        for _ in range(15):
+            _check(1, (1, 6, 90), (20, 6, 9), dict(padding=4), (0, 32), -1, np.float32, rng)
+            _check(2, (1, 1, 20, 21), (7, 1, 5, 5), dict(padding=2), (16, 12), 1, np.float32,
+                   rng)
+            _check(2, (1, 3, 20, 21), (5, 3, 5, 5), dict(padding=2), (16, 12), 1, np.float32,
+                   rng)
+    finally:
+        set_num_threads(old)
+
+
 def test_cost_model_choice_is_valid_and_one_tile_for_small_problems():
     call = api.prepare(2, np.zeros((1, 1, 40, 40), np.float32), np.zeros((1, 1, 9, 9), np.float32),
                        None, 1, 4, 1, 1, "NCHW", False)

@@ -145,8 +145,12 @@ def main(argv=None):
     ap.add_argument("--burst", type=int, default=3, help="back-to-back calls per round")
     ap.add_argument("--cases", default="", help="comma-separated 1-based case numbers")
     ap.add_argument("--no-error", action="store_true", help="skip the float64 oracle")
+    ap.add_argument("--sweep", type=int, default=0, metavar="N",
+                    help="time case N over a grid of tile sizes against the cost model")
     args = ap.parse_args(argv)
     set_num_threads(args.threads)
+    if args.sweep:
+        return sweep(args.sweep, args.rounds, args.burst)
     picked = [int(c) for c in args.cases.split(",") if c] or range(1, len(CASES) + 1)
     print(f"fastconv {fastconv.__file__}; isa {cb.active_isa()}; threads {args.threads}; "
           f"best of {args.rounds} interleaved rounds x {args.burst} calls; times in ms")
@@ -179,6 +183,46 @@ def main(argv=None):
         rows.append((idx, label, problem, cb.fft_tiles(problem), best, err))
         report_case(rows[-1])
     summary(rows)
+
+
+def sweep(idx, rounds, burst):
+    """fft:c (everything per call) for tilings around the cost model's choice: measured time
+    (best call, tilings interleaved) next to the model's estimate, best first."""
+    label, n, ci, co, size, k = CASES[idx - 1]
+    rng = np.random.default_rng(idx)
+    x = rng.standard_normal((n, ci, *size)).astype(np.float32)
+    w = rng.standard_normal((co, ci, *k)).astype(np.float32)
+    dims = len(size)
+    call = api.prepare(dims, x, w, None, 1, k[-1] // 2, 1, 1, "NCHW" if dims == 2 else "NCL",
+                       False)
+    y = np.empty(call.problem.out_shape, np.float32)
+    ffi, lib = cb._native()
+    d = cb._fft_desc(call.problem)
+    chosen = cb.fft_tiles(call.problem)
+    smooth = sorted({2**a * 3**b * 5**c for a in range(1, 14) for b in range(3) for c in range(2)})
+
+    def around(t, lo):  # even sizes with few factors 3 and 5, within a factor 2 of the choice
+        return sorted({s for s in smooth if s >= lo and t / 2 <= s <= t * 2} | {t})
+    ths = [1] if dims == 1 else around(chosen[0], k[0])
+    tiles = [(th, tw) for th in ths for tw in around(chosen[1], k[-1])
+             if lib.fc_fft_conv_cost(d, 4, th, tw) >= 0]
+    best = {t: float("inf") for t in tiles}
+    for t in tiles:
+        cb.conv2d_fft(call.problem, call.x, call.w, None, y, t)  # warm-up, plan cache
+    for _ in range(rounds):
+        for t in tiles:
+            for _ in range(burst):
+                t0 = time.perf_counter()
+                cb.conv2d_fft(call.problem, call.x, call.w, None, y, t)
+                best[t] = min(best[t], time.perf_counter() - t0)
+    print(f"[{idx}] {label}: cost model's choice {chosen[0]}x{chosen[1]}")
+    for t in sorted(tiles, key=best.get)[:15]:
+        mark = "  <- chosen" if t == chosen else ""
+        print(f"    {t[0]:5d} x {t[1]:5d}  {best[t] * 1e3:9.3f} ms  model "
+              f"{lib.fc_fft_conv_cost(d, 4, t[0], t[1]) / 1e6:9.3f} ms{mark}")
+    rank = sorted(tiles, key=best.get).index(chosen) + 1 if chosen in best else None
+    print(f"    chosen ranks {rank} of {len(tiles)}; "
+          f"{best.get(chosen, float('nan')) / min(best.values()):.2f}x the best measured")
 
 
 def report_case(row):

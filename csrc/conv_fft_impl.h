@@ -1,4 +1,3 @@
-#include <string.h>
 /* The FFT convolution drivers, written once, included after fft_impl.h by fft_<dtype>_<isa>.c.
  *
  * Overlap-save (fft_internal.h): the problem is solved at stride 1 on "full" output positions
@@ -8,10 +7,14 @@
  * Y_k = sum_c W_kc X_c per frequency bin (a complex (kg x cg) matrix times the (cg) vector of
  * every bin: C_in + C_out transforms, never C_in x C_out), inverse transforms of the kg outputs.
  *
- * Threads. dims 2: one parallel region; every thread walks the same tiles and the stages of a
- * tile are work-shared loops (column blocks, frequency-row blocks, bins), so one big tile uses
- * all threads and no thread holds a private copy of a tile's spectra. dims 1: lane groups (VL
- * tiles each) are independent and go to threads whole. */
+ * Threads: one parallel region per call (the entry points at the end), inside which
+ *  - dims 1: lane groups (VL tiles each) are independent jobs, dynamically scheduled;
+ *  - dims 2, mode 1 (tile-parallel): whole tiles are jobs, each thread with its own tile buffer
+ *    and spectra; no barrier until the end, so a descheduled thread delays nobody;
+ *  - dims 2, mode 0 (work-shared): the stages of one tile at a time are shared loops (column
+ *    blocks, frequency-row blocks, bins), for problems with fewer tiles than threads.
+ * The cost model (conv_fft.c) picks the tiles and the mode. */
+#include <string.h>
 
 /* ---- workspace layout ---------------------------------------------------------------------- */
 /* Per-thread scratch of the 2-D stages: g (packed samples), R (rows of a column block), a, b
@@ -737,11 +740,9 @@ fc_status SFX(conv2d_fft_apply)(const fc_fft_conv_plan *p, const fc_conv2d_desc 
 }
 
 /* Both in one parallel region, the data transforms overlapping the kernel's (spectra_sync):
- * what a call without a cached plan does. The spectra step's thread scratch and apply's are
- * the same memory, so apply's jobs may start only once this thread's spectra jobs are done:
- * they are, a thread runs its spectra loop before its apply loop. But apply's shared buffers
- * (mode 0) and other threads' scratch do not overlap a running spectra job's scratch: each
- * thread's scratch is its own, and mode 0 starts with a barrier. */
+ * what a call without a cached plan does. A thread's spectra jobs and apply jobs use the same
+ * scratch (thread_scratch), one after the other; mode 0's shared buffers are written only after
+ * a barrier. */
 fc_status SFX(conv2d_fft)(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, const FT *w,
                           void *spectra, const FT *x, const FT *bias, FT *y, void *ws) {
     int ready = 0;

@@ -235,6 +235,12 @@ static fc_status layout(fc_fft_conv_plan *p, const fc_conv2d_desc *d, int dtb, i
         p->spectra_bytes = p->groups * p->kg * p->cg * p->spec_vc * vcb;
     } else {
         fc_fft_real_init(&p->ax_1d, tw, data, &used, dtb);
+        /* Few kernel pairs: each pair's taps split into D phases, one lane each (see
+         * spectra_1d), D a power of 2 with D x pairs <= VL and tw / D even. */
+        const int64_t npairs = p->groups * p->kg * p->cg;
+        p->kdec = 1;
+        while (2 * p->kdec * npairs <= p->vl && tw % (4 * p->kdec) == 0) p->kdec *= 2;
+        if (p->kdec > 1) fc_fft_real_init(&p->ax_dec, tw / p->kdec, data, &used, dtb);
         p->spec_vc = tw / 2 + 1;
         p->spectra_bytes = p->groups * p->kg * p->cg * (tw / 2 + 1) * 2 * dtb;
     }
@@ -249,7 +255,8 @@ static int64_t thr_bytes(const fc_fft_conv_plan *p) {
     const int64_t vl = p->vl;
     const int64_t most = p->dims == 2 ? FC_MAX(FC_MAX(p->th / 2 + 1, p->nkhb * vl), p->tw) + 2
                                       : p->tw / 2 + 2;
-    const int64_t gen = FC_MAX(p->ax_h.half.maxgen, FC_MAX(p->ax_w.maxgen, p->ax_1d.half.maxgen));
+    const int64_t gen = FC_MAX(FC_MAX(p->ax_h.half.maxgen, p->ax_dec.half.maxgen),
+                               FC_MAX(p->ax_w.maxgen, p->ax_1d.half.maxgen));
     int64_t vc = fc_round_up(4 * most + gen, 2);
     if (p->dims == 1) vc += (p->cg + p->kg) * (p->tw / 2 + 1);
     if (p->dims == 2 && p->mode == 1)

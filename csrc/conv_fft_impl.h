@@ -28,8 +28,9 @@ static int64_t thr_most(const fc_fft_conv_plan *p) {
 static int64_t tile_vc(const fc_fft_conv_plan *p) { return fc_div_up(p->th * p->ncb, 2); }
 
 static int64_t thr_vc(const fc_fft_conv_plan *p) {
-    const int64_t most = thr_most(p), gen = FC_MAX(p->ax_h.half.maxgen,
-                                                   FC_MAX(p->ax_w.maxgen, p->ax_1d.half.maxgen));
+    const int64_t most = thr_most(p);
+    const int64_t gen = FC_MAX(FC_MAX(p->ax_h.half.maxgen, p->ax_dec.half.maxgen),
+                               FC_MAX(p->ax_w.maxgen, p->ax_1d.half.maxgen));
     int64_t vc = fc_round_up(4 * most + gen, 2);
     if (p->dims == 1) vc += (p->cg + p->kg) * (p->tw / 2 + 1); /* X, Y per thread */
     if (p->dims == 2 && p->mode == 1) vc += (p->cg + p->kg) * p->spec_vc + tile_vc(p);
@@ -607,6 +608,61 @@ static void scatter_lanes(const FT *g, int64_t t, FT *const *dst, const int64_t 
     }
 }
 
+/* Kernel spectra when there are fewer channel pairs than lanes (a single-channel filter: one
+ * pair, 7 of 8 lanes idle). Decimation in time: lane (pair q, phase r) transforms the taps
+ * u = m D + r (m < M = t / D), Y_qr = rfft_M, and one radix-D step across the lanes,
+ *     X_q[k] = sum_r omega_t^(r k) Y_qr[k mod M]   (Y[M - j] = conj Y[j]),
+ * gives the length-t spectrum: a transform of length t / D instead of t. */
+static void spectra_1d_decimated(const fc_fft_conv_plan *p, const fc_conv2d_desc *d,
+                                 const FT *w, FT *spec, FT *g, FT *X, FT *a, FT *b, FT *gt,
+                                 const spectra_sync *sy) {
+    const FT *roots = PLAN_ROOTS(p), *rt = roots + p->ax_1d.half.root; /* omega_t^m, m < t */
+    const int64_t t = p->tw, nb = t / 2 + 1, D = p->kdec, M = t / D, mh = M / 2;
+    const int64_t npairs = p->groups * p->kg * p->cg, per_job = VL / D;
+    const int64_t per_group = p->kg * p->cg;
+    const FT scale = (FT)1 / (FT)t;
+#pragma omp for schedule(dynamic, 1) nowait
+    for (int64_t s0 = 0; s0 < npairs; s0 += per_job) {
+        for (int64_t m = 0; m < M; m++) {
+            FT *e = g + (m / 2) * VCF + (m % 2) * VL;
+            for (int l = 0; l < VL; l++) {
+                const int64_t s = s0 + l / D, u = m * D + l % D;
+                FT v = 0;
+                if (s < npairs && u % p->dil_w == 0 && u / p->dil_w < p->kw) {
+                    const int64_t oc = s / p->cg, c = s % p->cg;
+                    v = w[oc * d->w_stride[0] + c * d->w_stride[1] + (u / p->dil_w) *
+                          d->w_stride[3]];
+                }
+                e[l] = v;
+            }
+        }
+        rfft_run(&p->ax_dec, roots, g, X, a, b, gt);
+        for (int64_t q = 0; q < per_job && s0 + q < npairs; q++) {
+            const int64_t s = s0 + q, grp = s / per_group;
+            FT *o = spec + 2 * (grp * nb * per_group + s % per_group);
+            for (int64_t k = 0; k < nb; k++) {
+                const int64_t j = k % M;
+                const FT sg = j <= mh ? (FT)1 : (FT)-1;   /* conjugate for j > M/2 */
+                const FT *y = X + (j <= mh ? j : M - j) * VCF + q * D;
+                double re = 0, im = 0; /* D terms: accumulate in double, it costs nothing */
+                int64_t idx = 0;      /* (r k) mod t, r = 0 .. D-1 */
+                const int64_t step = k % t;
+                for (int64_t r = 0; r < D; r++) {
+                    const double yr = y[r], yi = sg * y[VL + r];
+                    const double wr = rt[2 * idx], wi = rt[2 * idx + 1];
+                    re += yr * wr - yi * wi;
+                    im += yr * wi + yi * wr;
+                    idx += step;
+                    if (idx >= t) idx -= t;
+                }
+                o[2 * k * per_group] = (FT)(re * scale);
+                o[2 * k * per_group + 1] = (FT)(-im * scale);
+            }
+        }
+        spectra_done(sy);
+    }
+}
+
 /* spectra: groups x (t/2 + 1) bins x kg x cg complex numbers (bin-major), conjugated and scaled
  * by 1/t. Lanes hold VL (group, k, c) pairs. */
 static fc_status spectra_1d(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, const FT *w,
@@ -619,6 +675,10 @@ static fc_status spectra_1d(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, 
         FT *th = thread_scratch(p, ws, thread_id());
         FT *g = th, *X = g + most * VCF, *a = X + most * VCF, *b = a + most * VCF;
         FT *gt = b + most * VCF;
+        if (p->kdec > 1) {
+            spectra_1d_decimated(p, d, w, spec, g, X, a, b, gt, sy);
+            return FC_OK;
+        }
 #pragma omp for schedule(dynamic, 1) nowait
         for (int64_t s0 = 0; s0 < npairs; s0 += VL) {
             if (p->dil_w == 1) { /* lanes read kernel rows like tiles read the signal */
@@ -749,7 +809,7 @@ fc_status SFX(conv2d_fft)(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, co
     spectra_sync sy;
     sy.ready = &ready;
     sy.need = (int)(p->dims == 2 ? p->groups * p->kg * p->cg * p->nkhb
-                                 : fc_div_up(p->groups * p->kg * p->cg, VL));
+                                 : fc_div_up(p->groups * p->kg * p->cg, VL / p->kdec));
 #pragma omp parallel num_threads(d->nthreads) if (d->nthreads > 1)
     {
         spectra_body(p, d, w, spectra, ws, &sy);

@@ -97,6 +97,9 @@ typedef struct fc_fft_conv_plan {
     fc_fft_real ax_h;              /* dims 2: real FFT along H (th) */
     fc_fft_sub ax_w;               /* dims 2: complex FFT along W (tw) */
     fc_fft_real ax_1d;             /* dims 1: real FFT along W (tw) */
+    int64_t kdec;                  /* dims 1: kernel spectra by decimation in D = kdec lanes per
+                                      pair (1: one lane per pair) */
+    fc_fft_real ax_dec;            /* dims 1, kdec > 1: real FFT of tw / kdec */
     int64_t data_off;              /* bytes from the plan start to the root tables */
     int64_t plan_bytes;
     int64_t spectra_bytes;

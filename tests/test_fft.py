@@ -144,6 +144,10 @@ CONV1D = [
     ((2, 3, 80), (4, 3, 4), dict(padding=6, dilation=3, flip=True), 20),
     ((2, 70, 5), (3, 5, 4), dict(padding=2, layout="NLC", stride=3), 10),
     ((9, 2, 33), (3, 2, 3), dict(padding=1), 8),                                     # > VL tiles
+    # fewer kernel pairs than lanes: the kernel spectra by decimation (D = 8, 4, 2 on AVX2)
+    ((2, 1, 300), (1, 1, 21), dict(padding=(3, 17), dilation=2), 64),
+    ((1, 1, 257), (2, 1, 13), dict(padding=6, flip=True), 48),
+    ((1, 3, 100), (1, 3, 5), dict(padding=2, stride=2), 32),
 ]
 
 

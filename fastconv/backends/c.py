@@ -210,30 +210,37 @@ def supports_fft(problem: ConvProblem) -> Optional[str]:
     return None
 
 
+class _FFTSetup:
+    """Everything about an fft:c call that does not depend on data, made once per (problem,
+    tiles, mode, threads, ISA): the plan buffer (tile sizes, root tables; the kernels only
+    read it), its pointer, and the spectra and workspace sizes."""
+
+    def __init__(self, problem: ConvProblem, tiles, mode: int):
+        ffi, lib = _native()
+        plan_b, self.spectra_bytes, self.ws_bytes = fft_sizes(problem, tiles, mode)
+        self.spectra_bytes = -(-self.spectra_bytes // 64) * 64
+        self.plan = _aligned_workspace(plan_b)
+        check_status(getattr(lib, f"fc_{_PREFIX[problem.np_dtype]}_conv2d_fft_plan")(
+            _fft_desc(problem), tiles[0], tiles[1], mode, _void(self.plan), self.plan.size),
+            "fft:c")
+        self.plan.flags.writeable = False
+        self.plan_ptr = _void(self.plan)
+        self.fn = getattr(lib, f"fc_{_PREFIX[problem.np_dtype]}_conv2d_fft")
+
+    def buffers(self):
+        """(spectra, workspace) for one call, from one allocation."""
+        both = _aligned_workspace(self.spectra_bytes + self.ws_bytes)
+        return both[:self.spectra_bytes], both[self.spectra_bytes:]
+
+
 @functools.lru_cache(maxsize=64)
-def _fft_plan_cached(problem: ConvProblem, tiles, mode: int, nthreads: int,
-                     isa: str) -> np.ndarray:
-    """The plan buffer (tile sizes, root tables): it depends on the problem's sizes, the tiles,
-    the mode, the thread count and the ISA only, never on data, and the kernels only read it."""
-    _, lib = _native()
-    d = _fft_desc(problem)
-    plan = _aligned_workspace(fft_sizes(problem, tiles, mode)[0])
-    check_status(getattr(lib, f"fc_{_PREFIX[problem.np_dtype]}_conv2d_fft_plan")(
-        d, tiles[0], tiles[1], mode, _void(plan), plan.size), "fft:c")
-    plan.flags.writeable = False
-    return plan
+def _fft_setup_cached(problem: ConvProblem, tiles, mode: int, nthreads: int,
+                      isa: str) -> _FFTSetup:
+    return _FFTSetup(problem, tiles if tiles != (0, 0) else fft_tiles(problem), mode)
 
 
-def _fft_plan(problem: ConvProblem, tiles, mode: int = -1):
-    """(plan, spectra buffer, workspace buffer); the last two from one allocation."""
-    if tuple(tiles) == (0, 0):
-        tiles = fft_tiles(problem)
-    tiles = tuple(tiles)
-    plan = _fft_plan_cached(problem, tiles, mode, get_num_threads(), active_isa())
-    _, spec_b, ws_b = fft_sizes(problem, tiles, mode)
-    spec_b = -(-spec_b // 64) * 64
-    both = _aligned_workspace(spec_b + ws_b)
-    return plan, both[:spec_b], both[spec_b:]
+def _fft_setup(problem: ConvProblem, tiles=(0, 0), mode: int = -1) -> _FFTSetup:
+    return _fft_setup_cached(problem, tuple(tiles), mode, get_num_threads(), active_isa())
 
 
 class FFTPrepared:
@@ -247,7 +254,9 @@ class FFTPrepared:
         self._prefix = _PREFIX[problem.np_dtype]
         d = _fft_desc(problem)
         d.w_stride = element_strides(w)
-        self.plan, self.spectra, self.ws = _fft_plan(problem, tiles, mode)
+        setup = _fft_setup(problem, tiles, mode)
+        self.plan = setup.plan
+        self.spectra, self.ws = setup.buffers()
         check_status(getattr(lib, f"fc_{self._prefix}_conv2d_fft_kernel_spectra")(
             _void(self.plan), d, pointer(w), _void(self.spectra), self.spectra.size,
             _void(self.ws), self.ws.size), "fft:c")
@@ -264,11 +273,11 @@ def conv2d_fft(problem: ConvProblem, x, w, bias, y, tiles=(0, 0), mode: int = -1
     """fft:c: plan, then kernel spectra and apply in one parallel region. ``tiles`` (tile_h,
     tile_w) and ``mode`` (2-D threading: 0 work-shared stages, 1 tile-parallel) override the
     cost model (tests force many tiles and each mode on small problems)."""
-    d = conv2d_desc(problem, x, w, bias, y)
-    plan, spectra, ws = _fft_plan(problem, tiles, mode)
-    check_status(kernel(problem, "conv2d_fft")(_void(plan), d, pointer(w), pointer(x),
-                                               pointer(bias), pointer(y), _void(spectra),
-                                               spectra.size, _void(ws), ws.size), "fft:c")
+    setup = _fft_setup(problem, tiles, mode)
+    spectra, ws = setup.buffers()
+    check_status(setup.fn(setup.plan_ptr, conv2d_desc(problem, x, w, bias, y), pointer(w),
+                          pointer(x), pointer(bias), pointer(y), _void(spectra), spectra.size,
+                          _void(ws), ws.size), "fft:c")
 
 
 # ---- raw transforms (tests and experiments; one thread) ------------------------------------

@@ -113,8 +113,9 @@ static double tiling_cost(const fc_conv2d_desc *d, const geometry *G, int vl, in
     const double par = (double)fc_div_up((int64_t)ntiles, (int64_t)nt) * serial;
     /* mode 0, work-shared stages: a stage with fewer blocks than threads leaves threads idle,
      * and every stage ends in a barrier (costly on a loaded machine) */
-    const double eff_c = (double)(cg * ncb) / (double)(fc_div_up(cg * ncb, (int64_t)nt) * (int64_t)nt);
-    const double eff_r = (double)(cg * nkhb) / (double)(fc_div_up(cg * nkhb, (int64_t)nt) * (int64_t)nt);
+    const int64_t nti = (int64_t)nt;
+    const double eff_c = (double)(cg * ncb) / (double)(fc_div_up(cg * ncb, nti) * nti);
+    const double eff_r = (double)(cg * nkhb) / (double)(fc_div_up(cg * nkhb, nti) * nti);
     double shared = ntiles * serial / nt * 2.0 / (eff_c + eff_r);
     if (nt > 1) shared += ntiles * 5 * COST_BARRIER;
     const double kern = (double)(d->groups * kg * cg) *

@@ -74,7 +74,7 @@ fc_status fc_f64_conv2d_direct(const fc_conv2d_desc *d, const double *x, const d
                                const double *bias, double *y);
 
 /* ==== FFT (issue 5): csrc/fft*.c, csrc/conv_fft*.c =========================================
- * Own FFT: mixed radix 2/3/4/5 Stockham passes (any other prime by a generic O(p^2) pass),
+ * Own FFT: mixed radix 8/4/2/3/5 Stockham passes (any other prime by a generic O(p^2) pass),
  * vectorised across VL independent transforms, twiddles computed in double and stored in the
  * working dtype inside a plan. The raw transforms below exist for tests and experiments (one
  * thread); they build their plan in the workspace on every call. Arrays are C-contiguous;

@@ -1,5 +1,5 @@
-/* float32 FFT and FFT-convolution kernels, portable (vector extensions): the templates fft_impl.h and
- * conv_fft_impl.h instantiated with the vocabulary of fft_vec_scalar.h. */
+/* float32 FFT and FFT-convolution kernels, portable (vector extensions): the templates
+ * fft_impl.h and conv_fft_impl.h instantiated with the vocabulary of fft_vec_scalar.h. */
 #include "fft_internal.h"
 
 

@@ -8,8 +8,8 @@
  *
  * Algorithm: Stockham autosort (no bit reversal; every pass reads one buffer and writes
  * another), the pass structure of FFTPACK / pocketfft's cfftp (radix 8, 4, 2, 3, 5 and a
- * generic O(p^2) pass for other primes, twiddles applied after each butterfly). Each element is a vc
- * (fft_internal.h): VL transforms run side by side, one per lane, so every pass is full-width
+ * generic O(p^2) pass for other primes, twiddles applied after each butterfly). Each element is
+ * a vc (fft_internal.h): VL transforms run side by side, one per lane, so every pass is full-width
  * SIMD whatever its radix or stride. The inverse transform is the forward one run on data with
  * real and imaginary parts exchanged (ifft(x) = swap(fft(swap(x)))), which costs nothing here:
  * every load and store takes the offsets of the real part (ro) and imaginary part (io) within

@@ -128,4 +128,84 @@ fc_status fc_f32_conv2d_im2col(const fc_conv2d_desc *d, const float *x, const fl
 fc_status fc_f64_conv2d_im2col(const fc_conv2d_desc *d, const double *x, const double *w,
                                const double *bias, double *y, void *ws, size_t ws_bytes);
 
+/* ==== FFT (issue 5): csrc/fft*.c, csrc/conv_fft*.c =========================================
+ * Own FFT: mixed radix 8/4/2/3/5 Stockham passes (any other prime by a generic O(p^2) pass),
+ * vectorised across VL independent transforms, twiddles computed in double and stored in the
+ * working dtype inside a plan. The raw transforms below exist for tests and experiments (one
+ * thread); they build their plan in the workspace on every call. Arrays are C-contiguous;
+ * complex arrays are interleaved (re, im) pairs, numpy's complex64 / complex128. */
+
+/* Workspace bytes of a raw transform: kind 0 complex 1-D (length n0), 1 real 1-D (n0),
+ * 2 real 2-D (n0 x n1, n0 even); dtype_bytes 4 or 8. 0 for invalid arguments. */
+size_t fc_fft_workspace_size(int kind, int64_t n0, int64_t n1, int dtype_bytes);
+/* x, y: (howmany, n) complex; inverse != 0: backward transform scaled by 1/n (numpy.fft.ifft). */
+fc_status fc_f32_cfft(int64_t n, int64_t howmany, const float *x, float *y, int inverse,
+                      void *ws, size_t ws_bytes);
+fc_status fc_f64_cfft(int64_t n, int64_t howmany, const double *x, double *y, int inverse,
+                      void *ws, size_t ws_bytes);
+/* x (howmany, n) real -> y (howmany, n/2 + 1) complex (numpy.fft.rfft), and back, scaled by
+ * 1/n, imaginary parts of bins 0 and n/2 ignored (numpy.fft.irfft). */
+fc_status fc_f32_rfft(int64_t n, int64_t howmany, const float *x, float *y, void *ws,
+                      size_t ws_bytes);
+fc_status fc_f64_rfft(int64_t n, int64_t howmany, const double *x, double *y, void *ws,
+                      size_t ws_bytes);
+fc_status fc_f32_irfft(int64_t n, int64_t howmany, const float *x, float *y, void *ws,
+                       size_t ws_bytes);
+fc_status fc_f64_irfft(int64_t n, int64_t howmany, const double *x, double *y, void *ws,
+                       size_t ws_bytes);
+/* x (h, w) real, h even -> y (h/2 + 1, w) complex: the half spectrum along axis 0, as the
+ * convolution computes it (numpy.fft.rfftn(x, axes=(1, 0))); irfft2 inverts it, scaled. */
+fc_status fc_f32_rfft2(int64_t h, int64_t w, const float *x, float *y, void *ws,
+                       size_t ws_bytes);
+fc_status fc_f64_rfft2(int64_t h, int64_t w, const double *x, double *y, void *ws,
+                       size_t ws_bytes);
+fc_status fc_f32_irfft2(int64_t h, int64_t w, const float *x, float *y, void *ws,
+                        size_t ws_bytes);
+fc_status fc_f64_irfft2(int64_t h, int64_t w, const double *x, double *y, void *ws,
+                        size_t ws_bytes);
+
+/* FFT convolution (overlap-save tiles, per-bin channel contraction). Three steps, so that a
+ * plan object can keep the first two: (1) plan: tile sizes and root tables, in caller memory;
+ * (2) kernel spectra: the transformed weight (ISA-specific layout; valid for this plan only);
+ * (3) apply: transforms of x, contraction, inverse transforms, bias. Sizes come from
+ * fc_fft_conv_sizes (workspace for nthreads = d->nthreads, enough for steps 2 and 3); plan,
+ * spectra and workspace must be 64-byte aligned. tile_h = tile_w = 0 lets the cost model choose;
+ * explicit tiles (tests, tuning) must be even and cover the dilated kernel (tile_h is ignored for
+ * conv1d problems: h = kh = h_out = 1, no top padding). mode (2-D problems): -1 the cost model's
+ * choice, 0 the stages of one tile at a time shared by all threads, 1 whole tiles per thread. Each step checks that d describes the
+ * problem the plan was made for (strides may differ between calls). NaN or Inf anywhere in a
+ * tile's input or in the weight spoils every output of that tile (and, through the kernel
+ * spectra, of the whole output): see docs/performance.md. */
+fc_status fc_fft_conv_choose_tiles(const fc_conv2d_desc *d, int dtype_bytes, int64_t *tile_h,
+                                   int64_t *tile_w);
+/* The cost model's estimate (ns) for a tiling, negative when the tiling is invalid. */
+double fc_fft_conv_cost(const fc_conv2d_desc *d, int dtype_bytes, int64_t tile_h,
+                        int64_t tile_w);
+fc_status fc_fft_conv_sizes(const fc_conv2d_desc *d, int dtype_bytes, int64_t tile_h,
+                            int64_t tile_w, int mode, size_t *plan_bytes, size_t *spectra_bytes,
+                            size_t *ws_bytes);
+fc_status fc_f32_conv2d_fft_plan(const fc_conv2d_desc *d, int64_t tile_h, int64_t tile_w,
+                                 int mode, void *plan, size_t plan_bytes);
+fc_status fc_f64_conv2d_fft_plan(const fc_conv2d_desc *d, int64_t tile_h, int64_t tile_w,
+                                 int mode, void *plan, size_t plan_bytes);
+fc_status fc_f32_conv2d_fft_kernel_spectra(const void *plan, const fc_conv2d_desc *d,
+                                           const float *w, void *spectra, size_t spectra_bytes,
+                                           void *ws, size_t ws_bytes);
+fc_status fc_f64_conv2d_fft_kernel_spectra(const void *plan, const fc_conv2d_desc *d,
+                                           const double *w, void *spectra,
+                                           size_t spectra_bytes, void *ws, size_t ws_bytes);
+fc_status fc_f32_conv2d_fft_apply(const void *plan, const fc_conv2d_desc *d, const void *spectra,
+                                  const float *x, const float *bias, float *y, void *ws,
+                                  size_t ws_bytes);
+fc_status fc_f64_conv2d_fft_apply(const void *plan, const fc_conv2d_desc *d, const void *spectra,
+                                  const double *x, const double *bias, double *y, void *ws,
+                                  size_t ws_bytes);
+/* Steps 2 and 3 in one parallel region (one fork-join), for calls without a cached plan. */
+fc_status fc_f32_conv2d_fft(const void *plan, const fc_conv2d_desc *d, const float *w,
+                            const float *x, const float *bias, float *y, void *spectra,
+                            size_t spectra_bytes, void *ws, size_t ws_bytes);
+fc_status fc_f64_conv2d_fft(const void *plan, const fc_conv2d_desc *d, const double *w,
+                            const double *x, const double *bias, double *y, void *spectra,
+                            size_t spectra_bytes, void *ws, size_t ws_bytes);
+
 #endif /* FASTCONV_H */

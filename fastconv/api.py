@@ -13,7 +13,7 @@ from typing import NamedTuple, Optional
 import numpy as np
 
 from . import dispatch
-from .problem import CHANNELS_LAST, LAYOUTS_1D, LAYOUTS_2D, ConvProblem
+from .problem import LAYOUTS_1D, LAYOUTS_2D, ConvProblem
 
 PADDING_MODES = ("valid", "same", "same_lower")
 BACKEND_NAMES = ("c", "numba", "cuda", "numpy")

@@ -8,7 +8,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from . import __version__, api, get_num_threads, implementations, set_num_threads
+from . import __version__, get_num_threads, implementations, set_num_threads
 from .testing import Case, c1, c2, case_rng, make_inputs
 from .timing import best_time, gflops
 

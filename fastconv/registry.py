@@ -68,7 +68,7 @@ REFERENCE = Implementation("reference", "numpy", reference.run_problem)
 REGISTRY: tuple[Implementation, ...] = (
     Implementation("direct", "c", c_backend.conv2d_direct),
     Implementation("im2col", "c", c_backend.conv2d_im2col),
-    Implementation("fft", "c"),
+    Implementation("fft", "c", c_backend.conv2d_fft, c_backend.supports_fft),
     Implementation("direct", "numba", numba_entry.run_direct),
     Implementation("im2col", "numba", numba_entry.run_im2col),
     Implementation("fft", "numba", numba_entry.run_fft, numba_entry.supports_fft),

@@ -10,6 +10,7 @@ from typing import Optional
 
 import numpy as np
 
+from .. import workspace
 from ..problem import ConvProblem
 from ..threads import get_num_threads
 
@@ -92,10 +93,12 @@ def element_strides(a: np.ndarray) -> list[int]:
 
 
 def pointer(a: Optional[np.ndarray]):
+    """The C pointer to ``a``'s first element: float * / double * for the compute dtypes,
+    void * for byte buffers (workspaces, plans); NULL for None."""
     ffi, _ = _native()
     if a is None:
         return ffi.NULL
-    return ffi.cast(_CTYPES[a.dtype], a.ctypes.data)
+    return ffi.cast(_CTYPES.get(a.dtype, "void *"), a.ctypes.data)
 
 
 def conv2d_desc(problem: ConvProblem, x: np.ndarray, w: np.ndarray, bias: Optional[np.ndarray],
@@ -131,34 +134,22 @@ def conv2d_direct(problem: ConvProblem, x, w, bias, y) -> None:
 
 def conv2d_im2col(problem: ConvProblem, x, w, bias, y) -> None:
     """im2col:c: lowering + GEMM, in blocks of output rows under the workspace budget."""
-    from .. import workspace
-    ffi = _native()[0]
-    size_fn, run_fn, ctype = _im2col_functions(problem.np_dtype)
+    size_fn, run_fn = _im2col_functions(problem.np_dtype)
     d = conv2d_desc(problem, x, w, bias, y)
     ws = workspace.scratch(size_fn(d, workspace.get_workspace_limit()))
-    status = run_fn(d, ffi.cast(ctype, _address(x)), ffi.cast(ctype, _address(w)),
-                    ffi.NULL if bias is None else ffi.cast(ctype, _address(bias)),
-                    ffi.cast(ctype, _address(y)), ffi.cast("void *", _address(ws)), ws.nbytes)
+    status = run_fn(d, pointer(x), pointer(w), pointer(bias), pointer(y), pointer(ws), ws.nbytes)
     check_status(status, "im2col:c")
 
 
 @functools.cache
 def _im2col_functions(dtype: np.dtype):
-    """(workspace-size query, kernel, C pointer type) of im2col:c for dtype, looked up once."""
+    """(workspace-size query, kernel) of im2col:c for dtype, looked up once."""
     lib = _native()[1]
     name = f"fc_{_PREFIX[dtype]}_conv2d_im2col"
-    return getattr(lib, name + "_workspace_size"), getattr(lib, name), _CTYPES[dtype]
+    return getattr(lib, name + "_workspace_size"), getattr(lib, name)
 
 
 # ---- GEMM ----------------------------------------------------------------------------------
-def _address(a: np.ndarray) -> int:
-    return a.ctypes.data
-
-
-def _void_pointer(a: np.ndarray):
-    return _native()[0].cast("void *", _address(a))
-
-
 def _isa_index(isa: Optional[str]) -> int:
     if isa is None:
         return _native()[1].fc_active_isa()
@@ -218,13 +209,11 @@ def gemm(a: np.ndarray, b: np.ndarray, out: Optional[np.ndarray] = None, alpha=1
     nt = get_num_threads() if nthreads is None else int(nthreads)
     p = _PREFIX[dtype]
     nbytes = getattr(lib, f"fc_{p}_gemm_workspace_size")(m, n, k, nt)
-    from .. import workspace
     ws = workspace.scratch(nbytes)
     sa, sb, sc = element_strides(a), element_strides(b), element_strides(out)
-    ct = _CTYPES[dtype]
     status = getattr(lib, f"fc_{p}_gemm")(
-        m, n, k, alpha, ffi.cast(ct, _address(a)), sa[0], sa[1], ffi.cast(ct, _address(b)),
-        sb[0], sb[1], beta, ffi.cast(ct, _address(out)), sc[0], sc[1], nt, _void_pointer(ws),
+        m, n, k, alpha, pointer(a), sa[0], sa[1], pointer(b),
+        sb[0], sb[1], beta, pointer(out), sc[0], sc[1], nt, pointer(ws),
         ws.nbytes)
     check_status(status, "gemm")
     return out
@@ -241,7 +230,241 @@ def gemm_ukernel(isa: str, a_packed: np.ndarray, b_packed: np.ndarray, c: np.nda
     k = a_packed.shape[0]
     sc = element_strides(c)
     status = getattr(lib, f"fc_{p}_gemm_ukernel")(
-        _isa_index(isa), k, ffi.cast(_CTYPES[dtype], a_packed.ctypes.data),
-        ffi.cast(_CTYPES[dtype], b_packed.ctypes.data), alpha, beta,
-        ffi.cast(_CTYPES[dtype], c.ctypes.data), sc[0], sc[1], c.shape[0], c.shape[1])
+        _isa_index(isa), k, pointer(a_packed), pointer(b_packed), alpha, beta, pointer(c),
+        sc[0], sc[1], c.shape[0], c.shape[1])
     check_status(status, "gemm_ukernel")
+
+# ---- fft:c (issue 5) -----------------------------------------------------------------------
+# Plan, kernel spectra and workspace are NumPy buffers; the C side builds the plan (tile sizes,
+# root tables) in the first, transforms the weight into the second, and works in the third.
+# Until the plan object of the dispatcher issue caches them, all three are made per call (the
+# kernel transform is part of every call's time: see docs/performance.md).
+FFT_MAX_BYTES = 4 << 30  # decline problems whose spectra and workspace would pass this
+
+
+def _aligned_workspace(nbytes: int) -> np.ndarray:
+    """A 64-byte aligned buffer of at least one byte (C wants a valid pointer even for 0)."""
+    return workspace.aligned_empty(max(int(nbytes), 1))
+
+
+def _fft_desc(problem: ConvProblem):
+    """A descriptor carrying only the problem's sizes (plan-time queries need no arrays)."""
+    ffi, _ = _native()
+    d = ffi.new("fc_conv2d_desc *")
+    d.n, d.c_in, d.h, d.w = problem.x_shape
+    d.c_out, d.kh, d.kw = problem.c_out, problem.kh, problem.kw
+    d.h_out, d.w_out = problem.h_out, problem.w_out
+    d.stride_h, d.stride_w = problem.stride
+    d.dil_h, d.dil_w = problem.dilation
+    d.pad_top, d.pad_left = problem.padding[0], problem.padding[2]
+    d.groups = problem.groups
+    d.nthreads = get_num_threads()
+    return d
+
+
+def fft_tiles(problem: ConvProblem) -> tuple[int, int]:
+    """The (tile_h, tile_w) FFT sizes fft:c's cost model picks (tile_h is 1 for conv1d)."""
+    return _fft_tiles(problem, get_num_threads(), active_isa())
+
+
+@functools.lru_cache(maxsize=256)
+def _fft_tiles(problem: ConvProblem, nthreads: int, isa: str) -> tuple[int, int]:
+    ffi, lib = _native()
+    th, tw = ffi.new("int64_t *"), ffi.new("int64_t *")
+    check_status(lib.fc_fft_conv_choose_tiles(_fft_desc(problem), problem.np_dtype.itemsize,
+                                              th, tw), "fft:c")
+    return int(th[0]), int(tw[0])
+
+
+def fft_sizes(problem: ConvProblem, tiles=(0, 0), mode: int = -1) -> tuple[int, int, int]:
+    """(plan, kernel spectra, workspace) bytes of fft:c for ``problem`` with ``tiles`` ((0, 0):
+    the cost model's choice) and threading ``mode`` (-1: the cost model's choice)."""
+    if tuple(tiles) == (0, 0):
+        tiles = fft_tiles(problem)
+    return _fft_sizes(problem, tuple(tiles), mode, get_num_threads(), active_isa())
+
+
+@functools.lru_cache(maxsize=256)
+def _fft_sizes(problem: ConvProblem, tiles, mode: int, nthreads: int,
+               isa: str) -> tuple[int, int, int]:
+    ffi, lib = _native()
+    out = ffi.new("size_t[3]")
+    check_status(lib.fc_fft_conv_sizes(_fft_desc(problem), problem.np_dtype.itemsize,
+                                       tiles[0], tiles[1], mode, out, out + 1, out + 2), "fft:c")
+    return int(out[0]), int(out[1]), int(out[2])
+
+
+def supports_fft(problem: ConvProblem) -> Optional[str]:
+    if problem.n == 0:
+        return None  # an empty batch: the API returns before any kernel runs
+    try:
+        sizes = fft_sizes(problem)
+    except (KernelError, NotImplementedError) as exc:  # sizes beyond what the plan can hold
+        return f"the FFT plan cannot be made: {exc}"
+    if sizes[1] + sizes[2] > FFT_MAX_BYTES:
+        return (f"its kernel spectra and workspace would take {(sizes[1] + sizes[2]) >> 20} "
+                f"MiB (limit {FFT_MAX_BYTES >> 20} MiB): too many channel pairs for fft")
+    return None
+
+
+class _FFTSetup:
+    """Everything about an fft:c call that does not depend on data, made once per (problem,
+    tiles, mode, threads, ISA): the plan buffer (tile sizes, root tables; the kernels only
+    read it), its pointer, and the spectra and workspace sizes."""
+
+    def __init__(self, problem: ConvProblem, tiles, mode: int):
+        ffi, lib = _native()
+        plan_b, self.spectra_bytes, self.ws_bytes = fft_sizes(problem, tiles, mode)
+        self.spectra_bytes = -(-self.spectra_bytes // 64) * 64
+        self.plan = _aligned_workspace(plan_b)
+        check_status(getattr(lib, f"fc_{_PREFIX[problem.np_dtype]}_conv2d_fft_plan")(
+            _fft_desc(problem), tiles[0], tiles[1], mode, pointer(self.plan), self.plan.size),
+            "fft:c")
+        self.plan.flags.writeable = False
+        self.plan_ptr = pointer(self.plan)
+        self.fn = getattr(lib, f"fc_{_PREFIX[problem.np_dtype]}_conv2d_fft")
+
+    def buffers(self):
+        """(spectra, workspace) for one call, from one allocation."""
+        both = _aligned_workspace(self.spectra_bytes + self.ws_bytes)
+        return both[:self.spectra_bytes], both[self.spectra_bytes:]
+
+
+@functools.lru_cache(maxsize=64)
+def _fft_setup_cached(problem: ConvProblem, tiles, mode: int, nthreads: int,
+                      isa: str) -> _FFTSetup:
+    return _FFTSetup(problem, tiles if tiles != (0, 0) else fft_tiles(problem), mode)
+
+
+def _fft_setup(problem: ConvProblem, tiles=(0, 0), mode: int = -1) -> _FFTSetup:
+    return _fft_setup_cached(problem, tuple(tiles), mode, get_num_threads(), active_isa())
+
+
+class FFTPrepared:
+    """fft:c's per-weight state: the plan (tile sizes, root tables), the kernel spectra and the
+    workspace, as the dispatcher's plan object will keep them. ``apply`` runs only the data
+    part (input transforms, contraction, inverse transforms)."""
+
+    def __init__(self, problem: ConvProblem, w: np.ndarray, tiles=(0, 0), mode: int = -1):
+        _, lib = _native()
+        self.problem = problem
+        self._prefix = _PREFIX[problem.np_dtype]
+        d = _fft_desc(problem)
+        d.w_stride = element_strides(w)
+        setup = _fft_setup(problem, tiles, mode)
+        self.plan = setup.plan
+        self.spectra, self.ws = setup.buffers()
+        check_status(getattr(lib, f"fc_{self._prefix}_conv2d_fft_kernel_spectra")(
+            pointer(self.plan), d, pointer(w), pointer(self.spectra), self.spectra.size,
+            pointer(self.ws), self.ws.size), "fft:c")
+
+    def apply(self, x, bias, y) -> None:
+        _, lib = _native()
+        d = conv2d_desc(self.problem, x, x, bias, y)  # the weight's strides are not used here
+        check_status(getattr(lib, f"fc_{self._prefix}_conv2d_fft_apply")(
+            pointer(self.plan), d, pointer(self.spectra), pointer(x), pointer(bias), pointer(y),
+            pointer(self.ws), self.ws.size), "fft:c")
+
+
+def conv2d_fft(problem: ConvProblem, x, w, bias, y, tiles=(0, 0), mode: int = -1) -> None:
+    """fft:c: plan, then kernel spectra and apply in one parallel region. ``tiles`` (tile_h,
+    tile_w) and ``mode`` (2-D threading: 0 work-shared stages, 1 tile-parallel) override the
+    cost model (tests force many tiles and each mode on small problems)."""
+    setup = _fft_setup(problem, tiles, mode)
+    spectra, ws = setup.buffers()
+    check_status(setup.fn(setup.plan_ptr, conv2d_desc(problem, x, w, bias, y), pointer(w),
+                          pointer(x), pointer(bias), pointer(y), pointer(spectra), spectra.size,
+                          pointer(ws), ws.size), "fft:c")
+
+
+# ---- raw transforms (tests and experiments; one thread) ------------------------------------
+_COMPLEX = {np.dtype(np.float32): np.complex64, np.dtype(np.float64): np.complex128}
+
+
+def _raw(kind: int, n0: int, n1: int, real_dtype: np.dtype):
+    _, lib = _native()
+    nbytes = lib.fc_fft_workspace_size(kind, n0, n1, real_dtype.itemsize)
+    if nbytes == 0:
+        raise ValueError(f"invalid transform size {n0}" + (f" x {n1}" if kind == 2 else ""))
+    return _aligned_workspace(nbytes)
+
+
+def _float_dtype(a: np.ndarray) -> np.dtype:
+    return np.dtype(np.float64) if a.dtype in (np.float64, np.complex128) else np.dtype(np.float32)
+
+
+def rfft(x, n: Optional[int] = None) -> np.ndarray:
+    """numpy.fft.rfft over the last axis by fastconv's own FFT (float32 stays float32)."""
+    x = np.asarray(x)
+    dt = _float_dtype(x)
+    x = np.ascontiguousarray(x, dtype=dt)
+    n = x.shape[-1] if n is None else n
+    if n != x.shape[-1]:
+        raise ValueError("rfft: n must equal x.shape[-1]")
+    rows = x.reshape(-1, n)
+    y = np.empty((rows.shape[0], n // 2 + 1), dtype=_COMPLEX[dt])
+    ws = _raw(1, n, 0, dt)
+    fn = getattr(_native()[1], f"fc_{_PREFIX[dt]}_rfft")
+    check_status(fn(n, rows.shape[0], pointer(rows), pointer(y.view(dt)), pointer(ws), ws.size),
+                 "rfft")
+    return y.reshape(x.shape[:-1] + (n // 2 + 1,))
+
+
+def irfft(X, n: int) -> np.ndarray:
+    """numpy.fft.irfft(X, n) over the last axis (X has n // 2 + 1 bins)."""
+    X = np.asarray(X)
+    dt = _float_dtype(X)
+    X = np.ascontiguousarray(X, dtype=_COMPLEX[dt])
+    if X.shape[-1] != n // 2 + 1:
+        raise ValueError("irfft: X.shape[-1] must be n // 2 + 1")
+    rows = X.reshape(-1, n // 2 + 1)
+    y = np.empty((rows.shape[0], n), dtype=dt)
+    ws = _raw(1, n, 0, dt)
+    fn = getattr(_native()[1], f"fc_{_PREFIX[dt]}_irfft")
+    check_status(fn(n, rows.shape[0], pointer(rows.view(dt)), pointer(y), pointer(ws), ws.size),
+                 "irfft")
+    return y.reshape(X.shape[:-1] + (n,))
+
+
+def cfft(x, inverse: bool = False) -> np.ndarray:
+    """numpy.fft.fft (or ifft) over the last axis, complex64 or complex128."""
+    x = np.asarray(x)
+    dt = _float_dtype(x)
+    x = np.ascontiguousarray(x, dtype=_COMPLEX[dt])
+    n = x.shape[-1]
+    rows = x.reshape(-1, n)
+    y = np.empty_like(rows)
+    ws = _raw(0, n, 0, dt)
+    fn = getattr(_native()[1], f"fc_{_PREFIX[dt]}_cfft")
+    check_status(fn(n, rows.shape[0], pointer(rows.view(dt)), pointer(y.view(dt)),
+                    int(bool(inverse)), pointer(ws), ws.size), "cfft")
+    return y.reshape(x.shape)
+
+
+def rfft2(x) -> np.ndarray:
+    """2-D real FFT of an (h, w) array, h even, halved along axis 0 as the convolution does:
+    numpy.fft.rfftn(x, axes=(1, 0)), shape (h // 2 + 1, w)."""
+    x = np.asarray(x)
+    dt = _float_dtype(x)
+    x = np.ascontiguousarray(x, dtype=dt)
+    h, w = x.shape
+    y = np.empty((h // 2 + 1, w), dtype=_COMPLEX[dt])
+    ws = _raw(2, h, w, dt)
+    fn = getattr(_native()[1], f"fc_{_PREFIX[dt]}_rfft2")
+    check_status(fn(h, w, pointer(x), pointer(y.view(dt)), pointer(ws), ws.size), "rfft2")
+    return y
+
+
+def irfft2(X, h: int) -> np.ndarray:
+    """Inverse of :func:`rfft2`: (h // 2 + 1, w) half spectrum -> (h, w) real."""
+    X = np.asarray(X)
+    dt = _float_dtype(X)
+    X = np.ascontiguousarray(X, dtype=_COMPLEX[dt])
+    w = X.shape[1]
+    if X.shape[0] != h // 2 + 1:
+        raise ValueError("irfft2: X.shape[0] must be h // 2 + 1")
+    y = np.empty((h, w), dtype=dt)
+    ws = _raw(2, h, w, dt)
+    fn = getattr(_native()[1], f"fc_{_PREFIX[dt]}_irfft2")
+    check_status(fn(h, w, pointer(X.view(dt)), pointer(y), pointer(ws), ws.size), "irfft2")
+    return y

@@ -246,7 +246,7 @@ def test_workspace_sizes_are_respected():
             for buf in bufs:
                 buf[:] = 0xA5
             plan, spec, ws = bufs
-            v = cb._void
+            v = cb.pointer
             assert lib.fc_f32_conv2d_fft_plan(d, 8, 8, mode, v(plan), sizes[0]) == 0
             assert lib.fc_f32_conv2d_fft(v(plan), d, cb.pointer(call.w), cb.pointer(call.x),
                                          ffi.NULL, cb.pointer(y), v(spec), sizes[1], v(ws),
@@ -264,7 +264,7 @@ def test_entry_points_reject_bad_arguments():
     sizes = ffi.new("size_t[3]")
     assert lib.fc_fft_conv_sizes(d, 4, 8, 8, -1, sizes, sizes + 1, sizes + 2) == 0
     plan, spec, ws = (cb._aligned_workspace(int(n)) for n in sizes)
-    v = cb._void
+    v = cb.pointer
     INVALID, SMALL = lib.FC_ERR_INVALID_ARGUMENT, lib.FC_ERR_WORKSPACE_TOO_SMALL
     assert lib.fc_f32_conv2d_fft_plan(d, 7, 8, -1, v(plan), plan.size) == INVALID  # odd tile
     assert lib.fc_f32_conv2d_fft_plan(d, 4, 8, -1, v(plan), plan.size) == INVALID  # < kernel

@@ -7,7 +7,15 @@
 array([[19., 25.],
        [37., 43.]])
 """
-from .api import conv1d, conv2d
+import os
+
+# Numba builds its CPU optimisation pipeline once, when it first compiles anything, and builds
+# it with LLVM's SLP vectoriser off unless NUMBA_SLP_VECTORIZE=1 was set by then. fastconv's
+# numba microkernels need SLP (about 5 against 50 GFLOP/s; docs/performance.md, numba backend),
+# so it is switched on here, before fastconv imports numba; an explicit user setting wins.
+os.environ.setdefault("NUMBA_SLP_VECTORIZE", "1")
+
+from .api import conv1d, conv2d  # noqa: E402
 from .problem import ConvProblem
 from .registry import implementations
 from .threads import get_num_threads, set_num_threads

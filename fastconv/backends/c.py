@@ -101,8 +101,8 @@ def pointer(a: Optional[np.ndarray]):
     return ffi.cast(_CTYPES.get(a.dtype, "void *"), a.ctypes.data)
 
 
-def conv2d_desc(problem: ConvProblem, x: np.ndarray, w: np.ndarray, bias: Optional[np.ndarray],
-                y: np.ndarray):
+def problem_desc(problem: ConvProblem):
+    """A descriptor carrying the problem's sizes only (plan-time queries need no arrays)."""
     ffi, _ = _native()
     d = ffi.new("fc_conv2d_desc *")
     d.n, d.c_in, d.h, d.w = problem.x_shape
@@ -112,11 +112,18 @@ def conv2d_desc(problem: ConvProblem, x: np.ndarray, w: np.ndarray, bias: Option
     d.dil_h, d.dil_w = problem.dilation
     d.pad_top, d.pad_left = problem.padding[0], problem.padding[2]
     d.groups = problem.groups
+    d.nthreads = get_num_threads()
+    return d
+
+
+def conv2d_desc(problem: ConvProblem, x: np.ndarray, w: np.ndarray, bias: Optional[np.ndarray],
+                y: np.ndarray):
+    """The descriptor of one call: the problem plus the element strides of its arrays."""
+    d = problem_desc(problem)
     d.x_stride = element_strides(x)
     d.w_stride = element_strides(w)
     d.y_stride = element_strides(y)
     d.bias_stride = element_strides(bias)[0] if bias is not None else 0
-    d.nthreads = get_num_threads()
     return d
 
 
@@ -247,21 +254,6 @@ def _aligned_workspace(nbytes: int) -> np.ndarray:
     return workspace.aligned_empty(max(int(nbytes), 1))
 
 
-def _fft_desc(problem: ConvProblem):
-    """A descriptor carrying only the problem's sizes (plan-time queries need no arrays)."""
-    ffi, _ = _native()
-    d = ffi.new("fc_conv2d_desc *")
-    d.n, d.c_in, d.h, d.w = problem.x_shape
-    d.c_out, d.kh, d.kw = problem.c_out, problem.kh, problem.kw
-    d.h_out, d.w_out = problem.h_out, problem.w_out
-    d.stride_h, d.stride_w = problem.stride
-    d.dil_h, d.dil_w = problem.dilation
-    d.pad_top, d.pad_left = problem.padding[0], problem.padding[2]
-    d.groups = problem.groups
-    d.nthreads = get_num_threads()
-    return d
-
-
 def fft_tiles(problem: ConvProblem) -> tuple[int, int]:
     """The (tile_h, tile_w) FFT sizes fft:c's cost model picks (tile_h is 1 for conv1d)."""
     return _fft_tiles(problem, get_num_threads(), active_isa())
@@ -271,7 +263,7 @@ def fft_tiles(problem: ConvProblem) -> tuple[int, int]:
 def _fft_tiles(problem: ConvProblem, nthreads: int, isa: str) -> tuple[int, int]:
     ffi, lib = _native()
     th, tw = ffi.new("int64_t *"), ffi.new("int64_t *")
-    check_status(lib.fc_fft_conv_choose_tiles(_fft_desc(problem), problem.np_dtype.itemsize,
+    check_status(lib.fc_fft_conv_choose_tiles(problem_desc(problem), problem.np_dtype.itemsize,
                                               th, tw), "fft:c")
     return int(th[0]), int(tw[0])
 
@@ -289,7 +281,7 @@ def _fft_sizes(problem: ConvProblem, tiles, mode: int, nthreads: int,
                isa: str) -> tuple[int, int, int]:
     ffi, lib = _native()
     out = ffi.new("size_t[3]")
-    check_status(lib.fc_fft_conv_sizes(_fft_desc(problem), problem.np_dtype.itemsize,
+    check_status(lib.fc_fft_conv_sizes(problem_desc(problem), problem.np_dtype.itemsize,
                                        tiles[0], tiles[1], mode, out, out + 1, out + 2), "fft:c")
     return int(out[0]), int(out[1]), int(out[2])
 
@@ -318,7 +310,7 @@ class _FFTSetup:
         self.spectra_bytes = -(-self.spectra_bytes // 64) * 64
         self.plan = _aligned_workspace(plan_b)
         check_status(getattr(lib, f"fc_{_PREFIX[problem.np_dtype]}_conv2d_fft_plan")(
-            _fft_desc(problem), tiles[0], tiles[1], mode, pointer(self.plan), self.plan.size),
+            problem_desc(problem), tiles[0], tiles[1], mode, pointer(self.plan), self.plan.size),
             "fft:c")
         self.plan.flags.writeable = False
         self.plan_ptr = pointer(self.plan)
@@ -349,7 +341,7 @@ class FFTPrepared:
         _, lib = _native()
         self.problem = problem
         self._prefix = _PREFIX[problem.np_dtype]
-        d = _fft_desc(problem)
+        d = problem_desc(problem)
         d.w_stride = element_strides(w)
         setup = _fft_setup(problem, tiles, mode)
         self.plan = setup.plan

@@ -433,6 +433,17 @@ def _compile(dtype_name: str, G: Geometry):
             twi[k] = -math.sin(a)
 
     @cuda.jit(device=True)
+    def butterfly(re, im, i0, i1, twr, twi, k, inverse):
+        """One radix-2 butterfly on elements i0, i1 with twiddle k (conjugated if inverse)."""
+        wr, wi = twr[k], twi[k]
+        if inverse:
+            wi = -wi
+        tr = wr * re[i1] - wi * im[i1]
+        ti = wr * im[i1] + wi * re[i1]
+        re[i1], im[i1] = re[i0] - tr, im[i0] - ti
+        re[i0], im[i0] = re[i0] + tr, im[i0] + ti
+
+    @cuda.jit(device=True)
     def fft2(re, im, twr, twi, th, tw, tmax, inverse, tid):
         """In-place 2-D FFT of a th x tw tile stored bit-reversed along both axes (output in
         natural order); inverse: conjugate twiddles (no 1/N scaling). Whole block calls."""
@@ -443,14 +454,7 @@ def _compile(dtype_name: str, G: Geometry):
                 pos = b % half
                 i0 = a * tw + (b // half) * 2 * half + pos
                 i1 = i0 + half
-                k = pos * (tmax // (2 * half))
-                wr, wi = twr[k], twi[k]
-                if inverse:
-                    wi = -wi
-                tr = wr * re[i1] - wi * im[i1]
-                ti = wr * im[i1] + wi * re[i1]
-                re[i1], im[i1] = re[i0] - tr, im[i0] - ti
-                re[i0], im[i0] = re[i0] + tr, im[i0] + ti
+                butterfly(re, im, i0, i1, twr, twi, pos * (tmax // (2 * half)), inverse)
             cuda.syncthreads()
             half *= 2
         half = 1
@@ -460,14 +464,7 @@ def _compile(dtype_name: str, G: Geometry):
                 pos = b % half
                 i0 = ((b // half) * 2 * half + pos) * tw + col
                 i1 = i0 + half * tw
-                k = pos * (tmax // (2 * half))
-                wr, wi = twr[k], twi[k]
-                if inverse:
-                    wi = -wi
-                tr = wr * re[i1] - wi * im[i1]
-                ti = wr * im[i1] + wi * re[i1]
-                re[i1], im[i1] = re[i0] - tr, im[i0] - ti
-                re[i0], im[i0] = re[i0] + tr, im[i0] + ti
+                butterfly(re, im, i0, i1, twr, twi, pos * (tmax // (2 * half)), inverse)
             cuda.syncthreads()
             half *= 2
 

@@ -501,8 +501,9 @@ def _transpose(src, dst, rows, cols):
 
 
 @njit(cache=True)
-def _fft2_forward_pair(za_r, za_i, zb_r, zb_i, Fh, Fw, fh, twh_r, twh_i, fw, tww_r, tww_i):
-    """2-D FFT of the (Fh, Fw) plane in (za_r, za_i); the (Fw, Fh) spectrum ends in (za_*)."""
+def _fft2_pair(za_r, za_i, zb_r, zb_i, Fh, Fw, fh, twh_r, twh_i, fw, tww_r, tww_i):
+    """2-D FFT of the (Fh, Fw) plane in (za_r, za_i); the (Fw, Fh) spectrum ends in (za_*).
+    Forward or inverse by the twiddles passed; the inverse swaps the axis arguments."""
     if _fft_axis0(za_r, za_i, zb_r, zb_i, Fh, Fw, fh, twh_r, twh_i):
         _transpose(zb_r, za_r, Fh, Fw)
         _transpose(zb_i, za_i, Fh, Fw)
@@ -512,22 +513,6 @@ def _fft2_forward_pair(za_r, za_i, zb_r, zb_i, Fh, Fw, fh, twh_r, twh_i, fw, tww
         za_r[:] = zb_r
         za_i[:] = zb_i
     if _fft_axis0(za_r, za_i, zb_r, zb_i, Fw, Fh, fw, tww_r, tww_i):
-        za_r[:] = zb_r
-        za_i[:] = zb_i
-
-
-@njit(cache=True)
-def _fft2_inverse_pair(za_r, za_i, zb_r, zb_i, Fh, Fw, fh, twh_r, twh_i, fw, tww_r, tww_i):
-    """Inverse of _fft2_forward_pair (unscaled): (Fw, Fh) spectrum -> (Fh, Fw) plane in za."""
-    if _fft_axis0(za_r, za_i, zb_r, zb_i, Fw, Fh, fw, tww_r, tww_i):
-        _transpose(zb_r, za_r, Fw, Fh)
-        _transpose(zb_i, za_i, Fw, Fh)
-    else:
-        _transpose(za_r, zb_r, Fw, Fh)
-        _transpose(za_i, zb_i, Fw, Fh)
-        za_r[:] = zb_r
-        za_i[:] = zb_i
-    if _fft_axis0(za_r, za_i, zb_r, zb_i, Fh, Fw, fh, twh_r, twh_i):
         za_r[:] = zb_r
         za_i[:] = zb_i
 
@@ -557,7 +542,7 @@ def fft_real_planes(src, nplanes, rows, cols, row0, col0, rstep, cstep, Fh, Fw, 
                 for j in range(cols):
                     zi[(row0 + i * rstep) * Fw + col0 + j * cstep] = \
                         src[(pb * rows + i) * cols + j]
-        _fft2_forward_pair(zr, zi, tr, ti, Fh, Fw, fh, twh_r, twh_i, fw, tww_r, tww_i)
+        _fft2_pair(zr, zi, tr, ti, Fh, Fw, fh, twh_r, twh_i, fw, tww_r, tww_i)
         # separate: X_a = (S + conj(S~)) / 2, X_b = (S - conj(S~)) / 2i, S~[u, v] = S[-u, -v]
         for u in range(U):
             um = (Fw - u) % Fw
@@ -649,7 +634,8 @@ def ifft_real_planes(sr, si, nplanes, Fh, Fw, fh, twh_r, twh_i, fw, tww_r, tww_i
                     bi = -si[pb * nf + o] if pb < nplanes else zero
                 zr[u * Fh + v] = ar - bi
                 zi[u * Fh + v] = ai + br
-        _fft2_inverse_pair(zr, zi, tr, ti, Fh, Fw, fh, twh_r, twh_i, fw, tww_r, tww_i)
+        # The inverse runs the same two passes with the axes swapped: (Fw, Fh) -> (Fh, Fw).
+        _fft2_pair(zr, zi, tr, ti, Fw, Fh, fw, tww_r, tww_i, fh, twh_r, twh_i)
         for q in range(2):
             pl = pa + q
             if pl >= nplanes:

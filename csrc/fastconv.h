@@ -51,6 +51,19 @@ int fc_have_openmp(void);
  * y[b, k, i, j] = bias[k] + sum_{c, r, s} w[k, c, r, s] * x[b, g*cg + c, i*stride_h + r*dil_h -
  *                 pad_top, j*stride_w + s*dil_w - pad_left], with g = k / (c_out / groups),
  *                 cg = c_in / groups, and x read as zero outside [0, h) x [0, w). */
+/* Per-phase seconds of one kernel call (the idea of NNPACK's nnp_profile), filled only when
+ * fc_conv2d_desc.profile is not NULL. Kernels add to the fields (never reset them), so one struct
+ * can sum several calls; a phase an algorithm does not have stays untouched. Times are wall
+ * clock taken by the calling thread around each phase (parallel phases included). */
+typedef struct fc_profile {
+    double total;            /* the whole call */
+    double input_transform;  /* im2col lowering, input packing, input FFT, Winograd input */
+    double kernel_transform; /* weight re-layout, kernel spectra, Winograd kernel transform */
+    double multiply;         /* the arithmetic core: GEMM, direct loops, per-frequency products */
+    double output_transform; /* inverse FFT, Winograd output transform, scatter and bias */
+    int64_t calls;           /* kernel calls summed in here */
+} fc_profile;
+
 typedef struct fc_conv2d_desc {
     int64_t n, c_in, h, w;
     int64_t c_out, kh, kw;
@@ -64,6 +77,7 @@ typedef struct fc_conv2d_desc {
     int64_t y_stride[4];       /* along n, c_out, h_out, w_out */
     int64_t bias_stride;       /* element stride of bias; ignored when bias is NULL */
     int nthreads;              /* OpenMP threads the kernel may use (>= 1) */
+    fc_profile *profile;       /* NULL: no timing (the default, and zero cost) */
 } fc_conv2d_desc;
 
 /* direct: loops over the definition above, register-blocked; no workspace. bias may be NULL.

@@ -33,6 +33,28 @@
 #include <omp.h>
 #endif
 
+/* Seconds for fc_profile: omp_get_wtime (wall clock) with OpenMP; without it every kernel runs
+ * on the calling thread alone, so process CPU time (clock(), plain C99) equals its wall time. */
+#if defined(_OPENMP)
+static inline double fc_now(void) { return omp_get_wtime(); }
+#else
+#include <time.h>
+static inline double fc_now(void) { return (double)clock() / (double)CLOCKS_PER_SEC; }
+#endif
+
+/* Profiling helpers: `double t = FC_PROFILE_START(d);` ... `FC_PROFILE_ADD(d, multiply, t);`
+ * adds the seconds since t to d->profile->multiply and restarts t; both cost one branch when
+ * d->profile is NULL. */
+#define FC_PROFILE_START(d) ((d)->profile ? fc_now() : 0.0)
+#define FC_PROFILE_ADD(d, field, t)                       \
+    do {                                                  \
+        if ((d)->profile) {                               \
+            double fc_profile_now_ = fc_now();            \
+            (d)->profile->field += fc_profile_now_ - (t); \
+            (t) = fc_profile_now_;                        \
+        }                                                 \
+    } while (0)
+
 #define FC_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define FC_MAX(a, b) ((a) > (b) ? (a) : (b))
 

@@ -15,6 +15,8 @@ Catalogs:
   audio conv1d) at full size, for benchmarks. Tests run them through :func:`scaled_down`
   (``SMALL_MODEL_LAYERS``), which keeps each layer's character (kernel, stride, dilation,
   padding, grouping) at a few channels and pixels.
+- ``SUITES``: the same layers by network name (plus ``image_filter``), for ``fastconv bench
+  --suite NAME``, the benchmark suites and the dispatcher's regret benchmark.
 
 This module imports only NumPy and fastconv; pytest and hypothesis stay in tests/.
 """
@@ -343,8 +345,29 @@ def _audio_1d() -> list[Case]:
     ]
 
 
-MODEL_LAYERS: tuple[Case, ...] = tuple(_resnet50() + _vgg16() + _mobilenet_v2()
-                                       + _large_kernels() + _audio_1d())
+def _image_filters() -> list[Case]:
+    """Classic image filtering: few channels, large kernels (where OpenCV and scipy compete)."""
+    return [
+        c2(1, 1, 512, 512, 1, 7, 7, padding=3, name="filter.gray512.7x7"),
+        c2(1, 3, 256, 256, 8, 15, 15, padding=7, name="filter.rgb256.15x15_to8"),
+        c2(1, 1, 1024, 1024, 1, 31, 31, padding=15, name="filter.gray1024.31x31"),
+    ]
+
+
+# Named model-layer tables: the catalog the tests, the benchmark suites, the dispatcher's
+# regret benchmark and `fastconv bench --suite NAME` all iterate.
+SUITES: dict[str, tuple[Case, ...]] = {
+    "resnet50": tuple(_resnet50()),
+    "vgg16": tuple(_vgg16()),
+    "mobilenet_v2": tuple(_mobilenet_v2()),
+    "large_kernel": tuple(_large_kernels()),
+    "audio": tuple(_audio_1d()),
+    "image_filter": tuple(_image_filters()),
+}
+
+MODEL_LAYERS: tuple[Case, ...] = tuple(case for name in ("resnet50", "vgg16", "mobilenet_v2",
+                                                         "large_kernel", "audio")
+                                       for case in SUITES[name])
 
 
 def scaled_down(case: Case, channels: int = 16) -> Case:

@@ -88,7 +88,7 @@ def peers(x, w, threads):
                 return conv(xt, wt, padding=pad).numpy()
         out["torch"] = torch_run
     try:
-        import onnx
+        import onnx  # noqa: F401  (onnx.helper below)
         import onnxruntime as ort
         from onnx import TensorProto, helper
     except ImportError:

@@ -32,7 +32,8 @@ def candidates(problem: ConvProblem, algos: Optional[tuple[str, ...]],
     return [(impl, impl.rejection(problem) or (AUTO_SKIPS_CUDA if backend is None
                                                 and impl.backend == "cuda" else None))
             for impl in REGISTRY
-            if (algos is None or impl.algo in algos) and (backend is None or impl.backend == backend)]
+            if (algos is None or impl.algo in algos)
+            and (backend is None or impl.backend == backend)]
 
 
 @functools.lru_cache(maxsize=1024)

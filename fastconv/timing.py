@@ -32,3 +32,31 @@ def best_time(fn: Callable[[], object], *, min_repeats: int = 3, max_repeats: in
 
 def gflops(flops: int, seconds: float) -> float:
     return flops / seconds / 1e9
+
+
+def interleaved_best(fns: dict[str, Callable[[], object]], *, rounds: int = 5, burst: int = 3,
+                     slow: float = 1.0) -> dict[str, float]:
+    """name -> seconds of the fastest call, timing the callables in turn rather than one after
+    the other, so a disturbance on a shared machine hits all of them alike.
+
+    Each callable runs once untimed, then ``rounds`` rounds give each a burst of ``burst``
+    back-to-back calls (the first call of a burst may meet the previous library's spinning
+    worker threads; the next ones run warm). Callables whose first call took more than
+    ``slow`` seconds get two rounds of one call.
+    """
+    first = {}
+    for name, fn in fns.items():
+        start = time.perf_counter()
+        fn()
+        first[name] = time.perf_counter() - start
+    best = dict.fromkeys(fns, float("inf"))
+    for r in range(rounds):
+        for name, fn in fns.items():
+            is_slow = first[name] > slow
+            if is_slow and r >= 2:
+                continue
+            for _ in range(1 if is_slow else burst):
+                start = time.perf_counter()
+                fn()
+                best[name] = min(best[name], time.perf_counter() - start)
+    return best

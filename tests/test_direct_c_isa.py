@@ -28,7 +28,8 @@ TOL = {np.float32: 2e-6, np.float64: 1e-12}  # normwise relative error
 DTYPES = [np.float32, np.float64]
 
 
-@pytest.fixture(params=_isas() or [pytest.param(None, marks=pytest.mark.skip("C extension not built"))])
+@pytest.fixture(params=_isas() or [pytest.param(None, marks=pytest.mark.skip(
+    "C extension not built"))])
 def isa(request):
     c_backend.set_isa(request.param)
     yield request.param
@@ -37,7 +38,8 @@ def isa(request):
 
 def check(dtype, x, w, bias=None, *, conv1d=False, out_view=None, **kw):
     """Run direct:c into a NaN-filled ``out`` and compare with the oracle."""
-    fn, oracle = (fastconv.conv1d, reference.conv1d) if conv1d else (fastconv.conv2d, reference.conv2d)
+    fn, oracle = ((fastconv.conv1d, reference.conv1d) if conv1d
+                  else (fastconv.conv2d, reference.conv2d))
     ref = oracle(x, w, bias, **kw)
     if out_view is None:
         out = np.full(ref.shape, np.nan, dtype=dtype)

@@ -24,7 +24,7 @@ from numba import njit
 
 def kernel(mr, nr):
     ind = "    "
-    lines = [f"\n\n@njit(cache=True, fastmath={{'contract'}})",
+    lines = ["\n\n@njit(cache=True, fastmath={'contract'})",
              f"def uk_{mr}x{nr}(kc, ap, ao, bp, bo, koff, ct):"]
     lines.append(ind + "o = bo + koff[0]")
     lines.append(ind + f"br = bp[o:o + {nr}]")

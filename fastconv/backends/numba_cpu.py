@@ -57,7 +57,8 @@ def slp_vectorize():
     __init__ sets the environment variable before numba is imported, and this context covers
     a numba imported earlier whose pipeline is not built yet. A process that compiled other
     numba code before fastconv's kernels keeps SLP off (and would cache slow kernels): set
-    NUMBA_SLP_VECTORIZE=1 there. A cache hit compiles nothing. Without SLP the microkernels' 96 scalar accumulators stay scalar
+    NUMBA_SLP_VECTORIZE=1 there. A cache hit compiles nothing. Without SLP the microkernels'
+    96 scalar accumulators stay scalar
     (vfmadd231ss, ~2 GFLOP/s); with it each row becomes two ymm FMAs (vfmadd231ps). Numba
     compiles under a global lock, so no other compilation sees the flag in between.
     """

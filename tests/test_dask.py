@@ -16,6 +16,7 @@ import pytest
 
 da = pytest.importorskip("dask.array")
 pytest.importorskip("hypothesis")
+from dask.core import get_dependencies  # noqa: E402
 from hypothesis import given, note, settings, strategies as st  # noqa: E402
 
 import fastconv  # noqa: E402
@@ -104,6 +105,20 @@ def assert_output_chunks_aligned(case: Case, chunks, y):
         assert 0 not in y.chunks[axis]
 
 
+def test_output_chunk_wholly_in_padding():
+    """An empty leading input chunk, padding wider than the kernel and a stride that skips the
+    image's first element: the first output chunk (outputs 0..2, windows starting at -8, -5,
+    -2) reads only padding, so its task depends on no input chunk and convolves zeros."""
+    x = np.arange(1.0, 11.0).reshape(2, 1, 5)
+    w, b = np.full((1, 1, 2), 2.0), np.array([0.5])
+    y = fcd.conv1d(da.from_array(x, chunks=(1, 1, (0, 5))), w, b, stride=3, padding=(8, 1))
+    assert y.chunks[2] == (3, 2)
+    graph = dict(y.__dask_graph__())
+    reads = [get_dependencies(graph, (y.name, 0, 0, i)) for i in range(2)]
+    assert [any(str(dep).startswith("('array") for dep in d) for d in reads] == [False, True]
+    assert np.array_equal(y.compute(), fastconv.conv1d(x, w, b, stride=3, padding=(8, 1)))
+
+
 def test_numpy_input_channel_chunks_and_integer_dtype():
     rng = np.random.default_rng(1)
     x = rng.integers(-5, 5, (2, 21, 19, 6)).astype(np.int16)
@@ -187,18 +202,23 @@ def client():
 
 
 def test_distributed_worker_processes(client):
+    """conv2d (NHWC, groups, asymmetric padding, dilation) and conv1d ("same", stride) computed
+    together on the cluster: both workers run fastconv tasks, results equal the single call."""
     from distributed import get_task_stream
     rng = np.random.default_rng(3)
     cases = [Case(2, 4, 6, (40, 37), (5, 3), stride=(2, 3), padding=((4, 1), (0, 2)),
                   dilation=(1, 2), groups=2, dtype="float64", layout="NHWC"),
              Case(3, 3, 2, (101,), (7,), stride=2, padding="same", dtype="float64")]
+    inputs, lazy = [], []
     for case in cases:
         x, w, b = make_inputs(case, rng)
         spatial = (13,) * case.spatial_dims
         chunks = (1, *spatial, case.c_in) if case.channels_last else (1, case.c_in, *spatial)
-        y = dask_conv(case)(da.from_array(x, chunks=chunks), w, b, **case.kwargs)
-        with get_task_stream(client) as stream:
-            result = client.compute(y).result()
-        assert normwise_error(result, case.conv(x, w, b, **case.kwargs)) <= TOL
-        workers = {t["worker"] for t in stream.data if t["key"][0].startswith("fastconv")}
-        assert len(workers) == 2, f"{case.id}: ran on {workers}"
+        inputs.append((x, w, b))
+        lazy.append(dask_conv(case)(da.from_array(x, chunks=chunks), w, b, **case.kwargs))
+    with get_task_stream(client) as stream:
+        results = client.gather(client.compute(lazy))
+    for case, (x, w, b), result in zip(cases, inputs, results):
+        assert normwise_error(result, case.conv(x, w, b, **case.kwargs)) <= TOL, case.id
+    workers = {t["worker"] for t in stream.data if t["key"][0].startswith("fastconv-conv")}
+    assert len(workers) == 2, f"fastconv tasks ran on {workers}"

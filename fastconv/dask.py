@@ -162,9 +162,9 @@ class AxisChunk(NamedTuple):
     window: int             # window length, padding included
 
 
-def axis_chunks(in_chunks, size, k, stride, dilation, pad_before, pad_after,
-                out_size) -> list[AxisChunk]:
-    """Output chunks along one spatial axis, aligned to the input chunks ``in_chunks``."""
+def axis_chunks(in_chunks, size, k, stride, dilation, pad_before, out_size) -> list[AxisChunk]:
+    """Output chunks along one spatial axis, aligned to the input chunks ``in_chunks``
+    (``out_size`` already accounts for the padding after the image)."""
     bounds = np.concatenate([[0], np.cumsum(in_chunks, dtype=np.int64)]).tolist()
     span = dilation * (k - 1) + 1
     cuts = sorted({0, out_size} | {min(max(-(-(b + pad_before) // stride), 0), out_size)
@@ -194,11 +194,11 @@ def _axes(layout: str) -> tuple[int, tuple[int, ...]]:
 
 def _spatial(problem: ConvProblem):
     """Per spatial axis of the user's array: (size, k, stride, dilation, pad_before,
-    pad_after, out_size)."""
-    rows = [(problem.h, problem.kh, problem.stride[0], problem.dilation[0],
-             *problem.padding[0:2], problem.h_out),
-            (problem.w, problem.kw, problem.stride[1], problem.dilation[1],
-             *problem.padding[2:4], problem.w_out)]
+    out_size)."""
+    rows = [(problem.h, problem.kh, problem.stride[0], problem.dilation[0], problem.padding[0],
+             problem.h_out),
+            (problem.w, problem.kw, problem.stride[1], problem.dilation[1], problem.padding[2],
+             problem.w_out)]
     return rows if problem.spatial_dims == 2 else rows[1:]
 
 

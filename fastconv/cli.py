@@ -386,6 +386,9 @@ def plot_roofline(results: list[dict], peak, path: str, title: str = "") -> None
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlim(lo_x, hi_x)
+    rates = [r["gflops"] for r in timed] + ([peak.fma_gflops] if peak is not None else [])
+    if rates:  # room above the highest point and the peak's label
+        ax.set_ylim(min(rates) / 2, max(rates) * 2)
     ax.set_xlabel("arithmetic intensity (flop / minimum bytes moved: x, weight, bias, y)")
     ax.set_ylabel("GFLOP/s (float32 unless the layer says f64)")
     ax.set_title(title or "fastconv roofline", fontsize=11)

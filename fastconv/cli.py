@@ -428,6 +428,9 @@ def cmd_profile(args) -> int:
     from .registry import BY_NAME
     if args.threads:
         set_num_threads(args.threads)
+    unknown = set(args.impl or ()) - set(BY_NAME)
+    if unknown:
+        raise SystemExit(f"fastconv: unknown implementation(s) {', '.join(sorted(unknown))}")
     if args.shapes:
         suites = {args.shapes: load_shapes(args.shapes)}
     else:
@@ -437,14 +440,19 @@ def cmd_profile(args) -> int:
           f"{get_num_threads()} thread(s); phases from the C kernels' fc_profile, 'other' = "
           "call time outside them, '-' = not reported")
     for suite, cases in suites.items():
-        rows = []
+        rows, notes = [], []
         for case in cases:
             problem = case.problem
             if args.impl:
-                impls = [BY_NAME[n] for n in args.impl if n in BY_NAME
-                         and not BY_NAME[n].rejection(problem)]
+                impls = []
+                for name in args.impl:
+                    reason = BY_NAME[name].rejection(problem)
+                    if reason:
+                        notes.append(f"{case.name or case.id}: {name} left out: {reason}")
+                    else:
+                        impls.append(BY_NAME[name])
             else:
-                impls = [dispatch.select(problem, ("direct", "im2col", "fft"), None)]
+                impls = [dispatch.select(problem, None, None)]  # what conv2d would run
             x, w, b = make_inputs(case, case_rng(case))
             for impl in impls:
                 run = fastconv_runner(case, impl, x, w, b)
@@ -455,6 +463,8 @@ def cmd_profile(args) -> int:
                 rows.append(profile_row(case, impl.name, prof.calls))
         print(f"\n== {suite}")
         print(format_table(header, rows))
+        for note in notes:
+            print(f"note: {note}")
     return 0
 
 

@@ -224,9 +224,11 @@ fc_status fc_f64_conv2d_fft(const void *plan, const fc_conv2d_desc *d, const dou
 
 /* ==== machine microbenchmarks (issue 10): csrc/machine_peak.c ==============================
  * What the roofline's ceilings and "fraction of peak" figures are measured with. Both run
- * nthreads OpenMP threads (one without OpenMP) and report the work done and the wall seconds
- * of the timed region; the caller turns them into GFLOP/s and GB/s and keeps the best of a few
- * runs. */
+ * nthreads OpenMP threads (one without OpenMP), equal work each, and report the work done and
+ * the threads' mean CPU seconds in the loop (CLOCK_THREAD_CPUTIME_ID where the platform has it,
+ * so time slices the OS gives to other processes on a shared machine do not count; wall time
+ * otherwise): work / seconds is the sum of the threads' rates. The caller turns them into
+ * GFLOP/s and GB/s and keeps the best of a few runs. */
 
 /* FMA throughput on `isa`'s widest float32 vectors: every thread runs `iterations` rounds of
  * 12 independent multiply-add chains (more than FMA latency x issue width: 4 x 2 on Zen,

@@ -16,6 +16,69 @@
  * The cost model (conv_fft.c) picks the tiles and the mode. */
 #include <string.h>
 
+/* ---- fc_profile phases -------------------------------------------------------------------
+ * Inside the one parallel region every thread adds the seconds of its own jobs to its phase
+ * clock: forward transforms of x (input_transform), kernel spectra (kernel_transform), the
+ * per-bin products (multiply), inverse transforms, crop and bias (output_transform). Waits
+ * (barriers, the spectra handshake, the scheduler) are left out. After the region the call's
+ * wall time is split among the phases in proportion to their thread-seconds, so the phases
+ * add up to fc_profile.total and read as wall time, whatever the threads overlapped. Every
+ * clock operation is one branch when d->profile is NULL. */
+#ifndef FC_CONV_FFT_PHASE_CLOCK
+#define FC_CONV_FFT_PHASE_CLOCK
+enum { PH_INPUT, PH_KERNEL, PH_MULTIPLY, PH_OUTPUT, PH_COUNT };
+
+typedef struct phase_clock {
+    double *sums; /* the call's thread-seconds per phase (shared); NULL: not profiling */
+    double acc[PH_COUNT];
+    double t;
+} phase_clock;
+
+static inline void pc_init(phase_clock *pc, double *sums) {
+    pc->sums = sums;
+    for (int i = 0; i < PH_COUNT; i++) pc->acc[i] = 0;
+    pc->t = sums ? fc_now() : 0;
+}
+
+/* a job starts: what came before it (a wait) belongs to no phase */
+static inline void pc_restart(phase_clock *pc) {
+    if (pc->sums) pc->t = fc_now();
+}
+
+/* the time since the last mark or restart was spent in phase ph */
+static inline void pc_mark(phase_clock *pc, int ph) {
+    if (pc->sums) {
+        const double now = fc_now();
+        pc->acc[ph] += now - pc->t;
+        pc->t = now;
+    }
+}
+
+/* at the end of the region, each thread adds its clock to the call's sums */
+static inline void pc_flush(const phase_clock *pc) {
+    if (!pc->sums) return;
+    for (int i = 0; i < PH_COUNT; i++) {
+#pragma omp atomic update
+        pc->sums[i] += pc->acc[i];
+    }
+}
+
+static void pc_finish(const fc_conv2d_desc *d, const double *sums, double t0) {
+    if (!d->profile) return;
+    fc_profile *prof = d->profile;
+    const double wall = fc_now() - t0;
+    const double all = sums[PH_INPUT] + sums[PH_KERNEL] + sums[PH_MULTIPLY] + sums[PH_OUTPUT];
+    if (all > 0) {
+        prof->input_transform += wall * sums[PH_INPUT] / all;
+        prof->kernel_transform += wall * sums[PH_KERNEL] / all;
+        prof->multiply += wall * sums[PH_MULTIPLY] / all;
+        prof->output_transform += wall * sums[PH_OUTPUT] / all;
+    }
+    prof->total += wall;
+    prof->calls += 1;
+}
+#endif
+
 /* ---- workspace layout ---------------------------------------------------------------------- */
 /* Per-thread scratch of the 2-D stages: g (packed samples), R (rows of a column block), a, b
  * (cfft ping-pong), gt (generic-pass scratch), each `most` vc. */
@@ -237,7 +300,7 @@ static FT *pair_spectrum(const fc_fft_conv_plan *p, FT *spec, int64_t s) {
 }
 
 static fc_status spectra_2d(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, const FT *w,
-                            FT *spec, FT *ws, const spectra_sync *sy) {
+                            FT *spec, FT *ws, const spectra_sync *sy, phase_clock *pc) {
     const FT *roots = PLAN_ROOTS(p);
     const int64_t npairs = p->groups * p->kg * p->cg, nkhb = p->nkhb;
     const int64_t ncb = p->ncb, hh = p->th / 2, most = thr_most(p);
@@ -254,18 +317,22 @@ static fc_status spectra_2d(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, 
             const int64_t s = idx / ncb, cb = idx % ncb, j0 = cb * VL;
             const int64_t ncols = FC_MIN(VL, p->tw - j0), oc = s / p->cg, c = s % p->cg;
             FT *S = pair_spectrum(p, spec, s) + j0 * nkhb * es * VCF;
+            pc_restart(pc);
             if (cb >= ncb_k) {
                 for (int64_t e = 0; e < ncols * nkhb; e++) vc_zero(S + e * es * VCF);
-                continue;
+            } else {
+                gather_kernel_block(g, p->th, w + oc * d->w_stride[0] + c * d->w_stride[1], d,
+                                    j0);
+                rfft_run(&p->ax_h, roots, g, R, a, b, gt);
+                for (int64_t khb = 0; khb < nkhb; khb++) tr_store(R, S, nkhb, khb, ncols, es);
             }
-            gather_kernel_block(g, p->th, w + oc * d->w_stride[0] + c * d->w_stride[1], d, j0);
-            rfft_run(&p->ax_h, roots, g, R, a, b, gt);
-            for (int64_t khb = 0; khb < nkhb; khb++) tr_store(R, S, nkhb, khb, ncols, es);
+            pc_mark(pc, PH_KERNEL);
         }
 #pragma omp for schedule(dynamic, 1) nowait
         for (int64_t idx = 0; idx < npairs * nkhb; idx++) {
             const int64_t s = idx / nkhb, khb = idx % nkhb;
             FT *S = pair_spectrum(p, spec, s) + khb * es * VCF;
+            pc_restart(pc);
             cfft_vc(&p->ax_w, roots, S, nkhb * es, S, nkhb * es, a, b, gt, 0);
             /* conjugate (correlation) and scale (the inverse transforms' 1/(th tw)) */
             const V sr = VSET1(scale), si = VSET1(-scale);
@@ -274,6 +341,7 @@ static fc_status spectra_2d(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, 
                 VSTORE(e, VMUL(VLOAD(e), sr));
                 VSTORE(e + VL, VMUL(VLOAD(e + VL), si));
             }
+            pc_mark(pc, PH_KERNEL);
             spectra_done(sy);
         }
     }
@@ -292,8 +360,9 @@ typedef struct tile2d {
     const FT *W;        /* the group's kernel spectra */
 } tile2d;
 
-typedef struct thr2d {  /* a thread's scratch */
+typedef struct thr2d {  /* a thread's scratch and phase clock */
     FT *g, *R, *a, *b, *gt;
+    phase_clock *pc;
 } thr2d;
 
 static tile2d tile_at(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, const FT *spec,
@@ -354,6 +423,7 @@ static void stage_row_fused(const fc_fft_conv_plan *p, const tile2d *T, const th
     const FT *roots = PLAN_ROOTS(p);
     FT *row = t->R; /* tw vc (most >= tw) */
     cfft_vc(&p->ax_w, roots, X + khb * VCF, nkhb, row, 1, t->a, t->b, t->gt, 0);
+    pc_mark(t->pc, PH_INPUT);
     const int64_t kg = p->kg; /* cg == 1: W is [i][k] */
     for (int64_t k = 0; k < kg; k++) {
         const FT *w = T->W + (khb * kg + k) * VCF;
@@ -364,7 +434,9 @@ static void stage_row_fused(const fc_fft_conv_plan *p, const tile2d *T, const th
             VSTORE(prod + j * VCF, VFNMA(wi, xi, VMUL(wr, xr)));
             VSTORE(prod + j * VCF + VL, VFMA(wi, xr, VMUL(wr, xi)));
         }
+        pc_mark(t->pc, PH_MULTIPLY);
         cfft_vc(&p->ax_w, roots, prod, 1, Y + (k * svc + khb) * VCF, nkhb, t->a, t->b, t->gt, 1);
+        pc_mark(t->pc, PH_OUTPUT);
     }
 }
 
@@ -425,6 +497,7 @@ static void tile_serial(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, cons
     const int64_t twp = ncb * VL, hh = p->th / 2;
     const FT *roots = PLAN_ROOTS(p);
     const int outside = T->r0 >= p->h || T->r0 + p->th <= 0;
+    pc_restart(t->pc);
     for (int64_t c = 0; c < cg; c++) {
         FT *S = X + c * svc * VCF;
         if (!outside)
@@ -443,7 +516,9 @@ static void tile_serial(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, cons
         }
     }
     if (cg == 1) {
+        pc_mark(t->pc, PH_INPUT);
         spectra_wait(sy);
+        pc_restart(t->pc);
         for (int64_t khb = 0; khb < nkhb; khb++) stage_row_fused(p, T, t, khb, X, Y);
     } else {
         for (int64_t c = 0; c < cg; c++)
@@ -451,8 +526,11 @@ static void tile_serial(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, cons
                 FT *S = X + (c * svc + khb) * VCF;
                 cfft_vc(&p->ax_w, roots, S, nkhb, S, nkhb, t->a, t->b, t->gt, 0);
             }
+        pc_mark(t->pc, PH_INPUT);
         spectra_wait(sy);
+        pc_restart(t->pc);
         contract_2d(0, svc, cg, kg, svc, T->W, X, Y);
+        pc_mark(t->pc, PH_MULTIPLY);
         for (int64_t k = 0; k < kg; k++)
             for (int64_t khb = 0; khb < nkhb; khb++) {
                 FT *S = Y + (k * svc + khb) * VCF;
@@ -472,10 +550,12 @@ static void tile_serial(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, cons
         store_tile(tb, twp, T->vh, T->vw, T->y + k * d->y_stride[1], d->y_stride, p->stride_h,
                    p->stride_w, T->P0h, T->P0w, bias ? bias[oc * d->bias_stride] : (FT)0);
     }
+    pc_mark(t->pc, PH_OUTPUT);
 }
 
 static fc_status apply_2d(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, const FT *spec,
-                          const FT *x, const FT *bias, FT *y, FT *ws, const spectra_sync *sy) {
+                          const FT *x, const FT *bias, FT *y, FT *ws, const spectra_sync *sy,
+                          phase_clock *pc) {
     const FT *roots = PLAN_ROOTS(p);
     const int64_t svc = p->spec_vc, nkhb = p->nkhb, ncb = p->ncb, hh = p->th / 2;
     const int64_t cg = p->cg, kg = p->kg, most = thr_most(p), tvc = thr_vc(p);
@@ -493,6 +573,7 @@ static fc_status apply_2d(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, co
         t.a = t.R + most * VCF;
         t.b = t.a + most * VCF;
         t.gt = t.b + most * VCF;
+        t.pc = pc;
         for (int64_t q = hh + 1; q < nkhb * VL; q++) vc_zero(t.R + q * VCF);
         if (tile_par) {
             FT *X = base + (tvc - (cg + kg) * svc - tile_vc(p)) * VCF, *Y = X + cg * svc * VCF;
@@ -508,32 +589,48 @@ static fc_status apply_2d(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, co
             for (int64_t tile = 0; tile < ntile; tile++) {
                 const tile2d T = tile_at(p, d, spec, x, y, tile);
 #pragma omp for schedule(dynamic, 1)
-                for (int64_t idx = 0; idx < cg * ncb; idx++)
+                for (int64_t idx = 0; idx < cg * ncb; idx++) {
+                    pc_restart(pc);
                     stage_fwd_col(p, d, &T, &t, idx / ncb, idx % ncb, X + (idx / ncb) * svc * VCF);
+                    pc_mark(pc, PH_INPUT);
+                }
                 if (cg == 1) {
 #pragma omp for schedule(dynamic, 1)
-                    for (int64_t khb = 0; khb < nkhb; khb++) stage_row_fused(p, &T, &t, khb, X, Y);
+                    for (int64_t khb = 0; khb < nkhb; khb++) {
+                        pc_restart(pc);
+                        stage_row_fused(p, &T, &t, khb, X, Y);
+                    }
                 } else {
 #pragma omp for schedule(dynamic, 1)
                     for (int64_t idx = 0; idx < cg * nkhb; idx++) {
                         FT *S = X + ((idx / nkhb) * svc + idx % nkhb) * VCF;
+                        pc_restart(pc);
                         cfft_vc(&p->ax_w, roots, S, nkhb, S, nkhb, t.a, t.b, t.gt, 0);
+                        pc_mark(pc, PH_INPUT);
                     }
                     const int64_t blk = 64, nblk = fc_div_up(svc, blk);
 #pragma omp for schedule(dynamic, 1)
-                    for (int64_t ib = 0; ib < nblk; ib++)
+                    for (int64_t ib = 0; ib < nblk; ib++) {
+                        pc_restart(pc);
                         contract_2d(ib * blk, FC_MIN(svc, ib * blk + blk), cg, kg, svc, T.W, X, Y);
+                        pc_mark(pc, PH_MULTIPLY);
+                    }
 #pragma omp for schedule(dynamic, 1)
                     for (int64_t idx = 0; idx < kg * nkhb; idx++) {
                         FT *S = Y + ((idx / nkhb) * svc + idx % nkhb) * VCF;
+                        pc_restart(pc);
                         cfft_vc(&p->ax_w, roots, S, nkhb, S, nkhb, t.a, t.b, t.gt, 1);
+                        pc_mark(pc, PH_OUTPUT);
                     }
                 }
                 const int64_t ncb_out = fc_div_up(T.vw, VL);
 #pragma omp for schedule(dynamic, 1)
-                for (int64_t idx = 0; idx < kg * ncb_out; idx++)
+                for (int64_t idx = 0; idx < kg * ncb_out; idx++) {
+                    pc_restart(pc);
                     stage_inv_col(p, d, &T, &t, idx / ncb_out, idx % ncb_out,
                                   Y + (idx / ncb_out) * svc * VCF, bias);
+                    pc_mark(pc, PH_OUTPUT);
+                }
             }
         }
     }
@@ -615,7 +712,7 @@ static void scatter_lanes(const FT *g, int64_t t, FT *const *dst, const int64_t 
  * gives the length-t spectrum: a transform of length t / D instead of t. */
 static void spectra_1d_decimated(const fc_fft_conv_plan *p, const fc_conv2d_desc *d,
                                  const FT *w, FT *spec, FT *g, FT *X, FT *a, FT *b, FT *gt,
-                                 const spectra_sync *sy) {
+                                 const spectra_sync *sy, phase_clock *pc) {
     const FT *roots = PLAN_ROOTS(p), *rt = roots + p->ax_1d.half.root; /* omega_t^m, m < t */
     const int64_t t = p->tw, nb = t / 2 + 1, D = p->kdec, M = t / D, mh = M / 2;
     const int64_t npairs = p->groups * p->kg * p->cg, per_job = VL / D;
@@ -623,6 +720,7 @@ static void spectra_1d_decimated(const fc_fft_conv_plan *p, const fc_conv2d_desc
     const FT scale = (FT)1 / (FT)t;
 #pragma omp for schedule(dynamic, 1) nowait
     for (int64_t s0 = 0; s0 < npairs; s0 += per_job) {
+        pc_restart(pc);
         for (int64_t m = 0; m < M; m++) {
             FT *e = g + (m / 2) * VCF + (m % 2) * VL;
             for (int l = 0; l < VL; l++) {
@@ -659,6 +757,7 @@ static void spectra_1d_decimated(const fc_fft_conv_plan *p, const fc_conv2d_desc
                 o[2 * k * per_group + 1] = (FT)(-im * scale);
             }
         }
+        pc_mark(pc, PH_KERNEL);
         spectra_done(sy);
     }
 }
@@ -666,7 +765,7 @@ static void spectra_1d_decimated(const fc_fft_conv_plan *p, const fc_conv2d_desc
 /* spectra: groups x (t/2 + 1) bins x kg x cg complex numbers (bin-major), conjugated and scaled
  * by 1/t. Lanes hold VL (group, k, c) pairs. */
 static fc_status spectra_1d(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, const FT *w,
-                            FT *spec, FT *ws, const spectra_sync *sy) {
+                            FT *spec, FT *ws, const spectra_sync *sy, phase_clock *pc) {
     const FT *roots = PLAN_ROOTS(p);
     const int64_t t = p->tw, nb = t / 2 + 1, npairs = p->groups * p->kg * p->cg;
     const int64_t most = thr_most(p);
@@ -676,11 +775,12 @@ static fc_status spectra_1d(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, 
         FT *g = th, *X = g + most * VCF, *a = X + most * VCF, *b = a + most * VCF;
         FT *gt = b + most * VCF;
         if (p->kdec > 1) {
-            spectra_1d_decimated(p, d, w, spec, g, X, a, b, gt, sy);
+            spectra_1d_decimated(p, d, w, spec, g, X, a, b, gt, sy, pc);
             return FC_OK;
         }
 #pragma omp for schedule(dynamic, 1) nowait
         for (int64_t s0 = 0; s0 < npairs; s0 += VL) {
+            pc_restart(pc);
             if (p->dil_w == 1) { /* lanes read kernel rows like tiles read the signal */
                 const FT *src[VL];
                 int64_t u0[VL];
@@ -714,6 +814,7 @@ static fc_status spectra_1d(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, 
                     o[2 * k * per_group + 1] = -X[k * VCF + VL + l] * scale;
                 }
             }
+            pc_mark(pc, PH_KERNEL);
             spectra_done(sy);
         }
     }
@@ -721,7 +822,8 @@ static fc_status spectra_1d(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, 
 }
 
 static fc_status apply_1d(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, const FT *spec,
-                          const FT *x, const FT *bias, FT *y, FT *ws, const spectra_sync *sy) {
+                          const FT *x, const FT *bias, FT *y, FT *ws, const spectra_sync *sy,
+                          phase_clock *pc) {
     const FT *roots = PLAN_ROOTS(p);
     const int64_t t = p->tw, nb = t / 2 + 1, cg = p->cg, kg = p->kg;
     const int64_t most = thr_most(p);
@@ -734,6 +836,7 @@ static fc_status apply_1d(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, co
         for (int64_t job = 0; job < p->groups * nlg; job++) {
             const int64_t grp = job / nlg, lg = job % nlg;
             int64_t bn[VL], P0[VL], u0[VL], nv[VL];
+            pc_restart(pc);
             int live[VL];
             for (int l = 0; l < VL; l++) {
                 const int64_t tile = lg * VL + l;
@@ -751,8 +854,11 @@ static fc_status apply_1d(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, co
                 gather_lanes(g, t, src, u0, p->w, d->x_stride[3]);
                 rfft_run(&p->ax_1d, roots, g, X + c * nb * VCF, a, b, gt);
             }
+            pc_mark(pc, PH_INPUT);
             spectra_wait(sy);
+            pc_restart(pc);
             contract_1d(nb, cg, kg, spec + 2 * grp * kg * cg * nb, X, Y);
+            pc_mark(pc, PH_MULTIPLY);
             FT *dst[VL];
             for (int64_t k = 0; k < kg; k++) {
                 const int64_t oc = grp * kg + k;
@@ -762,6 +868,7 @@ static fc_status apply_1d(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, co
                 scatter_lanes(g, t, dst, P0, nv, p->stride_w, d->y_stride[3],
                               bias ? bias[oc * d->bias_stride] : (FT)0);
             }
+            pc_mark(pc, PH_OUTPUT);
         }
     }
     return FC_OK;
@@ -769,33 +876,50 @@ static fc_status apply_1d(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, co
 
 /* ---- entry points (conv_fft.c checked the plan, the sizes and the ISA) -------------------- */
 static void spectra_body(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, const FT *w,
-                         void *spectra, void *ws, const spectra_sync *sy) {
+                         void *spectra, void *ws, const spectra_sync *sy, phase_clock *pc) {
     if (p->dims == 2)
-        spectra_2d(p, d, w, (FT *)spectra, (FT *)ws, sy);
+        spectra_2d(p, d, w, (FT *)spectra, (FT *)ws, sy, pc);
     else
-        spectra_1d(p, d, w, (FT *)spectra, (FT *)ws, sy);
+        spectra_1d(p, d, w, (FT *)spectra, (FT *)ws, sy, pc);
 }
 
 static void apply_body(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, const void *spectra,
-                       const FT *x, const FT *bias, FT *y, void *ws, const spectra_sync *sy) {
+                       const FT *x, const FT *bias, FT *y, void *ws, const spectra_sync *sy,
+                       phase_clock *pc) {
     if (p->dims == 2)
-        apply_2d(p, d, (const FT *)spectra, x, bias, y, (FT *)ws, sy);
+        apply_2d(p, d, (const FT *)spectra, x, bias, y, (FT *)ws, sy, pc);
     else
-        apply_1d(p, d, (const FT *)spectra, x, bias, y, (FT *)ws, sy);
+        apply_1d(p, d, (const FT *)spectra, x, bias, y, (FT *)ws, sy, pc);
 }
 
 fc_status SFX(conv2d_fft_kernel_spectra)(const fc_fft_conv_plan *p, const fc_conv2d_desc *d,
                                          const FT *w, void *spectra, void *ws) {
+    double sums[PH_COUNT] = {0};
+    const double t0 = FC_PROFILE_START(d);
 #pragma omp parallel num_threads(d->nthreads) if (d->nthreads > 1)
-    spectra_body(p, d, w, spectra, ws, NULL);
+    {
+        phase_clock pc;
+        pc_init(&pc, d->profile ? sums : NULL);
+        spectra_body(p, d, w, spectra, ws, NULL, &pc);
+        pc_flush(&pc);
+    }
+    pc_finish(d, sums, t0);
     return FC_OK;
 }
 
 fc_status SFX(conv2d_fft_apply)(const fc_fft_conv_plan *p, const fc_conv2d_desc *d,
                                 const void *spectra, const FT *x, const FT *bias, FT *y,
                                 void *ws) {
+    double sums[PH_COUNT] = {0};
+    const double t0 = FC_PROFILE_START(d);
 #pragma omp parallel num_threads(d->nthreads) if (d->nthreads > 1)
-    apply_body(p, d, spectra, x, bias, y, ws, NULL);
+    {
+        phase_clock pc;
+        pc_init(&pc, d->profile ? sums : NULL);
+        apply_body(p, d, spectra, x, bias, y, ws, NULL, &pc);
+        pc_flush(&pc);
+    }
+    pc_finish(d, sums, t0);
     return FC_OK;
 }
 
@@ -810,13 +934,19 @@ fc_status SFX(conv2d_fft)(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, co
     sy.ready = &ready;
     sy.need = (int)(p->dims == 2 ? p->groups * p->kg * p->cg * p->nkhb
                                  : fc_div_up(p->groups * p->kg * p->cg, VL / p->kdec));
+    double sums[PH_COUNT] = {0};
+    const double t0 = FC_PROFILE_START(d);
 #pragma omp parallel num_threads(d->nthreads) if (d->nthreads > 1)
     {
-        spectra_body(p, d, w, spectra, ws, &sy);
+        phase_clock pc;
+        pc_init(&pc, d->profile ? sums : NULL);
+        spectra_body(p, d, w, spectra, ws, &sy, &pc);
         if (p->dims == 2 && p->mode == 0) {
 #pragma omp barrier
         }
-        apply_body(p, d, spectra, x, bias, y, ws, &sy);
+        apply_body(p, d, spectra, x, bias, y, ws, &sy, &pc);
+        pc_flush(&pc);
     }
+    pc_finish(d, sums, t0);
     return FC_OK;
 }

@@ -222,4 +222,26 @@ fc_status fc_f64_conv2d_fft(const void *plan, const fc_conv2d_desc *d, const dou
                             const double *x, const double *bias, double *y, void *spectra,
                             size_t spectra_bytes, void *ws, size_t ws_bytes);
 
+/* ==== machine microbenchmarks (issue 10): csrc/machine_peak.c ==============================
+ * What the roofline's ceilings and "fraction of peak" figures are measured with. Both run
+ * nthreads OpenMP threads (one without OpenMP), equal work each, and report the work done and
+ * the threads' mean CPU seconds in the loop (CLOCK_THREAD_CPUTIME_ID where the platform has it,
+ * so time slices the OS gives to other processes on a shared machine do not count; wall time
+ * otherwise): work / seconds is the sum of the threads' rates. The caller turns them into
+ * GFLOP/s and GB/s and keeps the best of a few runs. */
+
+/* FMA throughput on `isa`'s widest float32 vectors: every thread runs `iterations` rounds of
+ * 12 independent multiply-add chains (more than FMA latency x issue width: 4 x 2 on Zen,
+ * 4 x 2 on Skylake-X).
+ * *flops: 2 x lanes x chains x iterations x threads. FC_ERR_ISA_UNAVAILABLE when this CPU
+ * cannot run `isa`. The scalar variant has no FMA instruction on baseline x86-64: it counts a
+ * separate multiply and add as two flops, as the direct definition does. */
+fc_status fc_f32_fma_peak(fc_isa isa, int64_t iterations, int nthreads, double *flops,
+                          double *seconds);
+/* Streaming triad a[i] = b[i] + s c[i] over n floats, `repeats` passes split across threads
+ * (static schedule, so each thread streams its own contiguous part). *bytes counts 12 n per pass
+ * (two reads, one write: the STREAM convention, write-allocate traffic not counted). */
+fc_status fc_f32_stream_triad(float *a, const float *b, const float *c, int64_t n,
+                              int64_t repeats, int nthreads, double *bytes, double *seconds);
+
 #endif /* FASTCONV_H */

@@ -17,11 +17,13 @@ os.environ.setdefault("NUMBA_SLP_VECTORIZE", "1")
 
 from .api import conv1d, conv2d  # noqa: E402
 from .problem import ConvProblem
+from .profiling import profile
 from .registry import implementations
 from .threads import get_num_threads, set_num_threads
 from .workspace import get_workspace_limit, set_workspace_limit
 
 __version__ = "0.1.0"
 
-__all__ = ["conv1d", "conv2d", "implementations", "get_num_threads", "set_num_threads",
-           "ConvProblem", "get_workspace_limit", "set_workspace_limit", "__version__"]
+__all__ = ["conv1d", "conv2d", "profile", "implementations", "get_num_threads",
+           "set_num_threads", "ConvProblem", "get_workspace_limit", "set_workspace_limit",
+           "__version__"]

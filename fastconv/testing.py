@@ -15,8 +15,8 @@ Catalogs:
   audio conv1d) at full size, for benchmarks. Tests run them through :func:`scaled_down`
   (``SMALL_MODEL_LAYERS``), which keeps each layer's character (kernel, stride, dilation,
   padding, grouping) at a few channels and pixels.
-- ``SUITES``: the same layers by network name (plus ``image_filter``), for ``fastconv bench
-  --suite NAME``, the benchmark suites and the dispatcher's regret benchmark.
+- ``SUITES``: the same layers by network name (plus ``convnext_dw`` and ``image_filter``), for
+  ``fastconv bench --suite NAME``, the benchmark suites and the dispatcher's regret benchmark.
 
 This module imports only NumPy and fastconv; pytest and hypothesis stay in tests/.
 """
@@ -326,6 +326,13 @@ def _large_kernels() -> list[Case]:
     ]
 
 
+def _convnext_dw() -> list[Case]:
+    """ConvNeXt-T's depthwise 7x7 of each stage (channels-last, as ConvNeXt runs), 224x224."""
+    return [c2(1, c, s, s, c, 7, 7, padding=3, groups=c, layout="NHWC",
+               name=f"convnext_t.stage{i}.dw7x7")
+            for i, (c, s) in enumerate(((96, 56), (192, 28), (384, 14), (768, 7)), start=1)]
+
+
 def _audio_1d() -> list[Case]:
     return [
         # wav2vec 2.0 feature encoder on 1 s of 16 kHz audio (3199 -> 1599 -> ... -> 49)
@@ -360,6 +367,7 @@ SUITES: dict[str, tuple[Case, ...]] = {
     "resnet50": tuple(_resnet50()),
     "vgg16": tuple(_vgg16()),
     "mobilenet_v2": tuple(_mobilenet_v2()),
+    "convnext_dw": tuple(_convnext_dw()),
     "large_kernel": tuple(_large_kernels()),
     "audio": tuple(_audio_1d()),
     "image_filter": tuple(_image_filters()),

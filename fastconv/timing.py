@@ -44,12 +44,20 @@ def interleaved_best(fns: dict[str, Callable[[], object]], *, rounds: int = 5, b
     worker threads; the next ones run warm). Callables whose first call took more than
     ``slow`` seconds get two rounds of one call.
     """
+    times = interleaved_times(fns, rounds=rounds, burst=burst, slow=slow)
+    return {name: min(samples) for name, samples in times.items()}
+
+
+def interleaved_times(fns: dict[str, Callable[[], object]], *, rounds: int = 5, burst: int = 3,
+                      slow: float = 1.0) -> dict[str, list[float]]:
+    """name -> every timed call's seconds, in order, of :func:`interleaved_best`'s schedule
+    (the raw samples benchmark reports keep)."""
     first = {}
     for name, fn in fns.items():
         start = time.perf_counter()
         fn()
         first[name] = time.perf_counter() - start
-    best = dict.fromkeys(fns, float("inf"))
+    samples: dict[str, list[float]] = {name: [] for name in fns}
     for r in range(rounds):
         for name, fn in fns.items():
             is_slow = first[name] > slow
@@ -58,5 +66,5 @@ def interleaved_best(fns: dict[str, Callable[[], object]], *, rounds: int = 5, b
             for _ in range(1 if is_slow else burst):
                 start = time.perf_counter()
                 fn()
-                best[name] = min(best[name], time.perf_counter() - start)
-    return best
+                samples[name].append(time.perf_counter() - start)
+    return samples

@@ -6,6 +6,7 @@ workspaces are NumPy arrays allocated here; every C status goes through ``check_
 from __future__ import annotations
 
 import functools
+import threading
 from typing import Optional
 
 import numpy as np
@@ -116,14 +117,31 @@ def problem_desc(problem: ConvProblem):
     return d
 
 
+class _ProfileSlot(threading.local):
+    """The fc_profile the descriptors built in this thread carry: set by fastconv.profile()'s
+    recorder around one kernel call, None otherwise (descriptors then carry NULL)."""
+    profile = None
+
+
+PROFILE_SLOT = _ProfileSlot()
+
+
+def new_profile():
+    """A zeroed fc_profile (owned by the returned cdata)."""
+    return _native()[0].new("fc_profile *")
+
+
 def conv2d_desc(problem: ConvProblem, x: np.ndarray, w: np.ndarray, bias: Optional[np.ndarray],
                 y: np.ndarray):
-    """The descriptor of one call: the problem plus the element strides of its arrays."""
+    """The descriptor of one call: the problem plus the element strides of its arrays, and
+    the active fc_profile when fastconv.profile() is recording."""
     d = problem_desc(problem)
     d.x_stride = element_strides(x)
     d.w_stride = element_strides(w)
     d.y_stride = element_strides(y)
     d.bias_stride = element_strides(bias)[0] if bias is not None else 0
+    if PROFILE_SLOT.profile is not None:
+        d.profile = PROFILE_SLOT.profile
     return d
 
 

@@ -30,7 +30,7 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-from . import api
+from . import api, backends, workspace
 from .problem import ConvProblem
 
 
@@ -292,7 +292,55 @@ def grad_input_logical(problem: ConvProblem, dy, w, dx, algo="auto", backend="au
 
 def grad_weight_logical(problem: ConvProblem, x, dy, dw, algo="auto", backend="auto") -> None:
     """Write the gradient of ``problem``'s convolution with respect to its logical kernel into
-    ``dw`` (c_out, c_in/groups, kh, kw) from ``x`` (n, c_in, h, w) and ``dy``."""
+    ``dw`` (c_out, c_in/groups, kh, kw) from ``x`` (n, c_in, h, w) and ``dy``.
+
+    Ungrouped problems with algo and backend left to fastconv run as one GEMM of grad_out with
+    lowered x (_grad_weight_gemm); the rest, and every explicit algo/backend request, as the
+    correlation with roles swapped (_grad_weight_swapped)."""
+    if problem.n == 0:
+        dw[...] = 0
+        return
+    if (algo == "auto" and backend in ("auto", "c") and problem.groups == 1
+            and backends.unavailable_reason("c") is None):
+        _grad_weight_gemm(problem, x, dy, dw)
+    else:
+        _grad_weight_swapped(problem, x, dy, dw, algo, backend)
+
+
+def _grad_weight_gemm(problem: ConvProblem, x, dy, dw) -> None:
+    """dw (c_out x c_in*kh*kw) = grad_out (c_out x n*h_out*w_out) @ lowered x^T, with fastconv's
+    GEMM, over chunks of the batch whose lowered x fits the workspace limit.
+
+    Why not the swapped correlation here: its output is only kh x kw pixels per (c_in, c_out)
+    pair, so its GEMM has kh*kw columns (a sliver of the 6x16 register tile) and its FFT
+    transforms whole planes to produce nine numbers; the lowered GEMM has c_in*kh*kw columns."""
+    from .backends import c as c_backend
+
+    n, c, _, _ = x.shape
+    k, ho, wo = problem.c_out, problem.h_out, problem.w_out
+    (sh, sw), (dh, dwid) = problem.stride, problem.dilation
+    top, bottom, left, right = problem.padding
+    xp = np.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)))
+    s_n, s_c, s_h, s_w = xp.strides
+    # lowered[c, r, s, n, i, j] = xp[n, c, i*sh + r*dh, j*sw + s*dw]: a view, copied per chunk
+    lowered = np.lib.stride_tricks.as_strided(
+        xp, (c, problem.kh, problem.kw, n, ho, wo),
+        (s_c, dh * s_h, dwid * s_w, s_n, sh * s_h, sw * s_w), writeable=False)
+    rows = c * problem.kh * problem.kw
+    per_sample = rows * ho * wo * xp.itemsize
+    chunk = max(1, min(n, workspace.get_workspace_limit() // max(per_sample, 1)))
+    result = np.empty((k, rows), dtype=xp.dtype)
+    for first in range(0, n, chunk):
+        part = slice(first, min(n, first + chunk))
+        cols = np.ascontiguousarray(lowered[:, :, :, part]).reshape(rows, -1)
+        grads = np.ascontiguousarray(dy[part].transpose(1, 0, 2, 3)).reshape(k, -1)
+        c_backend.gemm(grads, cols.T, out=result, beta=0.0 if first == 0 else 1.0)
+    dw[...] = result.reshape(dw.shape)
+
+
+def _grad_weight_swapped(problem: ConvProblem, x, dy, dw, algo, backend) -> None:
+    """dw as a correlation of x with grad_out: x's channels become the batch and the batch the
+    reduction (per group), grad_out is the kernel, stride and dilation trade places."""
     g, cg, n = problem.groups, problem.c_in_per_group, problem.n
     crops, pads = [], []
     for size, out, k, s, d, (before, after) in zip(
@@ -304,13 +352,15 @@ def grad_weight_logical(problem: ConvProblem, x, dy, dw, algo="auto", backend="a
         cut = max(0, excess - after)
         crops.append(size - cut)
         pads.append((before, after - (excess - cut)))
-    if n == 0 or min(crops) <= 0:  # nothing reaches the kernel: its gradient is zero
+    if min(crops) <= 0:  # x lies entirely in rows no tap reaches: its gradient is zero
         dw[...] = 0
         return
     x = x[:, :, :crops[0], :crops[1]]
-    # x's channels become the batch and the batch the reduction (within each group).
     xs = (x.reshape(n, g, cg, crops[0], crops[1]).transpose(2, 1, 0, 3, 4)
           .reshape(cg, g * n, crops[0], crops[1]))
+    if algo == "auto":
+        # The output is kh x kw: whole-plane FFTs cannot pay off (see _grad_weight_gemm).
+        algo = ("direct", "im2col")
     api.conv2d(xs, dy.transpose(1, 0, 2, 3), None, stride=problem.dilation,
                padding=tuple(pads), dilation=problem.stride, groups=g, algo=algo,
                backend=backend, out=dw.transpose(1, 0, 2, 3))

@@ -20,8 +20,12 @@ from .problem import ConvProblem
 from .registry import implementations
 from .threads import get_num_threads, set_num_threads
 from .workspace import get_workspace_limit, set_workspace_limit
+from .grad import (conv1d_grad_input, conv1d_grad_weight, conv2d_grad_input,  # noqa: E402
+                   conv2d_grad_weight, conv_transpose1d, conv_transpose2d)
 
 __version__ = "0.1.0"
 
 __all__ = ["conv1d", "conv2d", "implementations", "get_num_threads", "set_num_threads",
-           "ConvProblem", "get_workspace_limit", "set_workspace_limit", "__version__"]
+           "ConvProblem", "get_workspace_limit", "set_workspace_limit", "__version__",
+           "conv2d_grad_input", "conv2d_grad_weight", "conv1d_grad_input", "conv1d_grad_weight",
+           "conv_transpose2d", "conv_transpose1d"]

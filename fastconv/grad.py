@@ -182,6 +182,8 @@ def _conv_transpose(spatial_dims, x, weight, bias, stride, padding, output_paddi
     if weight.shape[0] != x.shape[1]:
         raise ValueError(f"weight's first dimension ({weight.shape[0]}) must be x's channels "
                          f"C_in={x.shape[1]} (weight is (C_in, C_out/groups, ...))")
+    if x.shape[1] % groups:
+        raise ValueError(f"groups={groups} must divide x's channels C_in={x.shape[1]}")
     # The padding as the forward convolution resolves it (string forms were refused above).
     pads = api._padding(padding, spatial_dims, None, None, None, None)
     pads = pads[2 * (2 - spatial_dims):]

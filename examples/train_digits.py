@@ -84,7 +84,7 @@ def main(argv=None) -> dict:
           f"batch {args.batch_size}, {args.threads} threads")
     for name, model in (("fastconv.torch.Conv2d", ours), ("torch.nn.Conv2d", reference)):
         accuracy, per_epoch, loss = train(model, data, epochs, args.batch_size, args.seed)
-        results[name] = dict(accuracy=accuracy, seconds_per_epoch=per_epoch, loss=loss)
+        results[name] = {"accuracy": accuracy, "seconds_per_epoch": per_epoch, "loss": loss}
         print(f"{name:22s} test accuracy {accuracy:7.2%}   {per_epoch * 1e3:7.1f} ms/epoch   "
               f"final batch loss {loss:.4f}")
     ratio = (results["torch.nn.Conv2d"]["seconds_per_epoch"]

@@ -16,12 +16,18 @@ import os
 os.environ.setdefault("NUMBA_SLP_VECTORIZE", "1")
 
 from .api import conv1d, conv2d  # noqa: E402
+from .grad import (
+    conv1d_grad_input,
+    conv1d_grad_weight,
+    conv2d_grad_input,
+    conv2d_grad_weight,
+    conv_transpose1d,
+    conv_transpose2d,
+)
 from .problem import ConvProblem
 from .registry import implementations
 from .threads import get_num_threads, set_num_threads
 from .workspace import get_workspace_limit, set_workspace_limit
-from .grad import (conv1d_grad_input, conv1d_grad_weight, conv2d_grad_input,  # noqa: E402
-                   conv2d_grad_weight, conv_transpose1d, conv_transpose2d)
 
 __version__ = "0.1.0"
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 import numpy as np
 
@@ -173,8 +173,9 @@ def _conv_transpose(spatial_dims, x, weight, bias, stride, padding, output_paddi
         raise ValueError(f"weight must be {ndim}-D (C_in, C_out/groups, "
                          f"{'kH, kW' if ndim == 4 else 'K'}), got shape {weight.shape}")
     if isinstance(padding, str):
-        raise ValueError(f"padding of a transposed convolution must be ints or (before, after) "
-                         f"pairs, got {padding!r}")
+        # A ValueError, as for any other unknown padding: strings are valid types elsewhere.
+        message = f"padding of a transposed convolution must be ints or pairs, got {padding!r}"
+        raise ValueError(message)  # noqa: TRY004
     groups = api._positive_int(groups, "groups")
     strides = api._per_dim(stride, "stride", spatial_dims)[2 - spatial_dims:]
     dilations = api._per_dim(dilation, "dilation", spatial_dims)[2 - spatial_dims:]
@@ -224,7 +225,7 @@ def _conv_transpose(spatial_dims, x, weight, bias, stride, padding, output_paddi
 class _Phase(NamedTuple):
     """One residue class of input positions along one axis (see the module docstring)."""
     out: slice        # the input positions of this phase (a slice of the gradient's axis)
-    taps: Optional[np.ndarray]  # kernel taps, last first (a correlation); None: no term
+    taps: np.ndarray | None  # kernel taps, last first (a correlation); None: no term
     src: slice        # the part of grad_out the correlation reads
     pad: tuple[int, int]  # zeros before and after that part
     dilation: int
@@ -235,11 +236,12 @@ def _phases(size, out_size, k, stride, dilation, before) -> list[_Phase]:
 
     Input position i (padded coordinate i + before) receives grad_out[o] * w[r] for every
     o * stride + r * dilation = i + before. For the phase p = (i + before) mod stride the taps
-    are r = r0, r0 + T, ... (T = stride / g, g = gcd) and o = q - m_j with q = (i+before) // s,
-    m_j = m0 + j * D (D = dilation / g): a correlation with the taps reversed at dilation D.
+    are r_j = r0 + j * stride / g (g = gcd(stride, dilation)) and o = q - m_j, where
+    q = (i + before) // stride and m_j = m0 + j * D, D = dilation / g: a correlation of grad_out
+    with the taps reversed, at dilation D. Phases no tap reaches are zero.
     """
     g = math.gcd(stride, dilation)
-    period, step = stride // g, dilation // g
+    step = dilation // g
     phases = []
     for p in range(stride):
         q_first = -((p - before) // stride)           # ceil((before - p) / stride)

@@ -11,8 +11,15 @@ import pytest
 
 import fastconv
 from fastconv import api, grad
-from fastconv.testing import (EDGES, SMALL_MODEL_LAYERS, SMOKE, case_rng, make_inputs,
-                              normwise_error, strided_view)
+from fastconv.testing import (
+    EDGES,
+    SMALL_MODEL_LAYERS,
+    SMOKE,
+    case_rng,
+    make_inputs,
+    normwise_error,
+    strided_view,
+)
 
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
@@ -134,11 +141,11 @@ def test_gradcheck():
     def t(*shape):
         return torch.randn(*shape, dtype=torch.float64, generator=rng, requires_grad=True)
 
-    for args in [dict(stride=2, padding=1), dict(dilation=(2, 1), padding=(2, 0)),
-                 dict(groups=2, stride=(1, 3))]:
+    for args in [{"stride": 2, "padding": 1}, {"dilation": (2, 1), "padding": (2, 0)},
+                 {"groups": 2, "stride": (1, 3)}]:
         x, w, b = t(2, 4, 7, 6), t(4, 4 // args.get("groups", 1), 3, 2), t(4)
-        assert torch.autograd.gradcheck(lambda x, w, b: ft.conv2d(x, w, b, **args), (x, w, b),
-                                        fast_mode=True)
+        assert torch.autograd.gradcheck(
+            lambda x, w, b, args=args: ft.conv2d(x, w, b, **args), (x, w, b), fast_mode=True)
     x, w, b = t(2, 3, 11), t(6, 1, 4), t(6)
     assert torch.autograd.gradcheck(
         lambda x, w, b: ft.conv1d(x, w, b, stride=2, padding=2, dilation=2, groups=3),

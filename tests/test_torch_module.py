@@ -7,26 +7,30 @@ import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
-import fastconv.torch as ft  # noqa: E402
+import fastconv.torch as ft
 
 EXAMPLE = pathlib.Path(__file__).resolve().parents[1] / "examples" / "train_digits.py"
 
 CONV2D_ARGS = [
-    dict(in_channels=3, out_channels=4, kernel_size=3),
-    dict(in_channels=4, out_channels=6, kernel_size=(3, 2), stride=2, padding=1, groups=2),
-    dict(in_channels=4, out_channels=4, kernel_size=3, padding="same", dilation=2, groups=4),
-    dict(in_channels=3, out_channels=5, kernel_size=2, padding="valid", bias=False),
-    dict(in_channels=2, out_channels=3, kernel_size=3, padding=(2, 1), padding_mode="reflect"),
-    dict(in_channels=2, out_channels=3, kernel_size=3, stride=2, padding=1,
-         padding_mode="replicate"),
-    dict(in_channels=2, out_channels=4, kernel_size=3, padding=1, padding_mode="circular",
-         groups=2),
+    {"in_channels": 3, "out_channels": 4, "kernel_size": 3},
+    {"in_channels": 4, "out_channels": 6, "kernel_size": (3, 2), "stride": 2, "padding": 1,
+     "groups": 2},
+    {"in_channels": 4, "out_channels": 4, "kernel_size": 3, "padding": "same", "dilation": 2,
+     "groups": 4},
+    {"in_channels": 3, "out_channels": 5, "kernel_size": 2, "padding": "valid", "bias": False},
+    {"in_channels": 2, "out_channels": 3, "kernel_size": 3, "padding": (2, 1),
+     "padding_mode": "reflect"},
+    {"in_channels": 2, "out_channels": 3, "kernel_size": 3, "stride": 2, "padding": 1,
+     "padding_mode": "replicate"},
+    {"in_channels": 2, "out_channels": 4, "kernel_size": 3, "padding": 1,
+     "padding_mode": "circular", "groups": 2},
 ]
 CONV1D_ARGS = [
-    dict(in_channels=3, out_channels=4, kernel_size=5, stride=2, padding=2),
-    dict(in_channels=4, out_channels=8, kernel_size=3, padding="same", dilation=3, groups=4),
-    dict(in_channels=2, out_channels=2, kernel_size=3, padding=1, padding_mode="reflect",
-         bias=False),
+    {"in_channels": 3, "out_channels": 4, "kernel_size": 5, "stride": 2, "padding": 2},
+    {"in_channels": 4, "out_channels": 8, "kernel_size": 3, "padding": "same", "dilation": 3,
+     "groups": 4},
+    {"in_channels": 2, "out_channels": 2, "kernel_size": 3, "padding": 1,
+     "padding_mode": "reflect", "bias": False},
 ]
 
 
@@ -115,6 +119,7 @@ def test_unsupported_tensors_are_refused_clearly():
 def test_train_digits_quick():
     """The example's CI variant: both models learn, and ours follows torch's trajectory (same
     start, same batches) to the same accuracy."""
+    pytest.importorskip("sklearn")
     spec = importlib.util.spec_from_file_location("train_digits", EXAMPLE)
     example = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(example)

@@ -38,34 +38,48 @@ def load_data(seed: int):
             torch.from_numpy(x_test), torch.from_numpy(y_test))
 
 
-def train(model, data, epochs: int, batch_size: int, seed: int):
-    """Adam on cross-entropy; returns (test accuracy, seconds per epoch, final training loss)."""
-    x_train, y_train, x_test, y_test = data
-    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
-    order = torch.Generator().manual_seed(seed)
-    seconds, loss = [], float("nan")
-    for _ in range(epochs):
+class Trainer:
+    """Adam on cross-entropy for one model, one epoch at a time (so that two models can take
+    turns: on a shared machine, interleaved epochs see the same load)."""
+
+    def __init__(self, model, data, batch_size: int, seed: int):
+        self.model, self.data, self.batch_size = model, data, batch_size
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+        self.order = torch.Generator().manual_seed(seed)  # the same batches for both models
+        self.seconds: list[float] = []
+        self.loss = float("nan")
+
+    def epoch(self) -> None:
+        x_train, y_train = self.data[:2]
         start = time.perf_counter()
-        model.train()
-        for idx in torch.randperm(len(x_train), generator=order).split(batch_size):
-            optimizer.zero_grad()
-            batch_loss = torch.nn.functional.cross_entropy(model(x_train[idx]), y_train[idx])
-            batch_loss.backward()
-            optimizer.step()
-            loss = batch_loss.item()
-        seconds.append(time.perf_counter() - start)
-    model.eval()
-    with torch.no_grad():
-        accuracy = (model(x_test).argmax(1) == y_test).float().mean().item()
-    # The first epoch carries one-time costs (JIT caches, plans): report the typical one.
-    return accuracy, float(np.median(seconds)), loss
+        self.model.train()
+        for idx in torch.randperm(len(x_train), generator=self.order).split(self.batch_size):
+            self.optimizer.zero_grad()
+            loss = torch.nn.functional.cross_entropy(self.model(x_train[idx]), y_train[idx])
+            loss.backward()
+            self.optimizer.step()
+            self.loss = loss.item()
+        self.seconds.append(time.perf_counter() - start)
+
+    def accuracy(self) -> float:
+        x_test, y_test = self.data[2:]
+        self.model.eval()
+        with torch.no_grad():
+            return (self.model(x_test).argmax(1) == y_test).float().mean().item()
+
+    def seconds_per_epoch(self) -> float:
+        # The first epoch carries one-time costs (imports, caches): report the typical one.
+        return float(np.median(self.seconds))
 
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--threads", type=int, default=fastconv.get_num_threads())
+    # One thread by default: 8x8 images make layers of a few MFLOP, too small to pay for
+    # waking a thread team (and a team is hurt most when other processes share the cores).
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads for torch and fastconv alike (default 1)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--quick", action="store_true", help="3 epochs (CI)")
     args = parser.parse_args(argv)
@@ -79,14 +93,20 @@ def main(argv=None) -> dict:
     ours = make_model(fastconv.torch.Conv2d)
     ours.load_state_dict(reference.state_dict())  # same start: the layers are interchangeable
 
-    results = {}
     print(f"digits: {len(data[0])} train / {len(data[2])} test images, {epochs} epochs, "
-          f"batch {args.batch_size}, {args.threads} threads")
-    for name, model in (("fastconv.torch.Conv2d", ours), ("torch.nn.Conv2d", reference)):
-        accuracy, per_epoch, loss = train(model, data, epochs, args.batch_size, args.seed)
-        results[name] = {"accuracy": accuracy, "seconds_per_epoch": per_epoch, "loss": loss}
+          f"batch {args.batch_size}, {args.threads} thread(s)")
+    trainers = {"fastconv.torch.Conv2d": Trainer(ours, data, args.batch_size, args.seed),
+                "torch.nn.Conv2d": Trainer(reference, data, args.batch_size, args.seed)}
+    for _ in range(epochs):
+        for trainer in trainers.values():
+            trainer.epoch()
+    results = {}
+    for name, trainer in trainers.items():
+        accuracy, per_epoch = trainer.accuracy(), trainer.seconds_per_epoch()
+        results[name] = {"accuracy": accuracy, "seconds_per_epoch": per_epoch,
+                         "loss": trainer.loss}
         print(f"{name:22s} test accuracy {accuracy:7.2%}   {per_epoch * 1e3:7.1f} ms/epoch   "
-              f"final batch loss {loss:.4f}")
+              f"final batch loss {trainer.loss:.4f}")
     ratio = (results["torch.nn.Conv2d"]["seconds_per_epoch"]
              / results["fastconv.torch.Conv2d"]["seconds_per_epoch"])
     print(f"fastconv / torch speed (time per epoch ratio, > 1: fastconv faster): {ratio:.2f}")

@@ -21,7 +21,8 @@ from . import api, grad
 __all__ = ["Conv1d", "Conv2d", "conv1d", "conv2d"]
 
 _DTYPES = (torch.float32, torch.float64)
-_LAYOUT = {1: "NCL", 2: "NCHW"}
+_GRADIENTS = {1: (grad.conv1d_grad_input, grad.conv1d_grad_weight),
+              2: (grad.conv2d_grad_input, grad.conv2d_grad_weight)}
 
 
 def _as_numpy(t: torch.Tensor, name: str) -> np.ndarray:
@@ -64,14 +65,13 @@ class _Convolution(torch.autograd.Function):
         dy = _batch_view(_as_numpy(grad_y, "grad_output"))
         args = (stride, padding, dilation, groups)
         grad_x = grad_w = grad_b = None
+        grad_input, grad_weight = _GRADIENTS[spatial_dims]
         if ctx.needs_input_grad[0]:
-            grad_x = torch.from_numpy(grad._grad_input(
-                spatial_dims, dy, _as_numpy(weight, "weight"), tuple(x.shape), *args,
-                _LAYOUT[spatial_dims], False, "auto", "auto"))
+            grad_x = torch.from_numpy(grad_input(dy, _as_numpy(weight, "weight"),
+                                                 tuple(x.shape), *args))
         if ctx.needs_input_grad[1]:
-            grad_w = torch.from_numpy(grad._grad_weight(
-                spatial_dims, _as_numpy(x, "input"), dy, tuple(weight.shape), *args,
-                _LAYOUT[spatial_dims], False, "auto", "auto"))
+            grad_w = torch.from_numpy(grad_weight(_as_numpy(x, "input"), dy,
+                                                  tuple(weight.shape), *args))
         if ctx.has_bias and ctx.needs_input_grad[2]:
             grad_b = grad_y.sum(dim=(0, *range(2, grad_y.dim())))
         return grad_x, grad_w, grad_b, None, None, None, None, None

@@ -16,6 +16,14 @@ import os
 os.environ.setdefault("NUMBA_SLP_VECTORIZE", "1")
 
 from .api import conv1d, conv2d  # noqa: E402
+from .grad import (
+    conv1d_grad_input,
+    conv1d_grad_weight,
+    conv2d_grad_input,
+    conv2d_grad_weight,
+    conv_transpose1d,
+    conv_transpose2d,
+)
 from .problem import ConvProblem
 from .profiling import profile
 from .registry import implementations
@@ -26,4 +34,5 @@ __version__ = "0.1.0"
 
 __all__ = ["conv1d", "conv2d", "profile", "implementations", "get_num_threads",
            "set_num_threads", "ConvProblem", "get_workspace_limit", "set_workspace_limit",
-           "__version__"]
+           "__version__", "conv2d_grad_input", "conv2d_grad_weight", "conv1d_grad_input",
+           "conv1d_grad_weight", "conv_transpose2d", "conv_transpose1d"]

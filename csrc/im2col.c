@@ -63,13 +63,32 @@ static void kaxes_analyse(const fc_conv2d_desc *d, fc_kaxes *ka) {
     if (!ok) ka->w_off = 0;
 }
 
-/* Lowered row kk -> (c, r, s). */
-static inline void kaxes_index(const fc_kaxes *ka, int64_t kk, int64_t crs[3]) {
-    int64_t idx[3];
-    idx[2] = kk % ka->size[2];
-    idx[1] = kk / ka->size[2] % ka->size[1];
-    idx[0] = kk / (ka->size[2] * ka->size[1]);
-    for (int x = 0; x < 3; x++) crs[ka->axis[x]] = ka->rev[x] ? ka->size[x] - 1 - idx[x] : idx[x];
+/* Lowered rows kk, kk + 1, ... -> (c, r, s): the mixed-radix index is split once (three
+ * divisions) and then stepped with carries. Per lowered row the divisions cost ~100 cycles,
+ * as much as lowering a whole 7 x 7 row (measured: 1.4 ns per element on 512@7). */
+typedef struct {
+    int64_t idx[3]; /* position along ka->axis[0..2] */
+    int64_t crs[3]; /* the (c, r, s) it stands for */
+} fc_kstep;
+
+static inline void kstep_crs(const fc_kaxes *ka, fc_kstep *st) {
+    for (int x = 0; x < 3; x++)
+        st->crs[ka->axis[x]] = ka->rev[x] ? ka->size[x] - 1 - st->idx[x] : st->idx[x];
+}
+
+static inline void kstep_init(const fc_kaxes *ka, int64_t kk, fc_kstep *st) {
+    st->idx[2] = kk % ka->size[2];
+    st->idx[1] = kk / ka->size[2] % ka->size[1];
+    st->idx[0] = kk / (ka->size[2] * ka->size[1]);
+    kstep_crs(ka, st);
+}
+
+static inline void kstep_next(const fc_kaxes *ka, fc_kstep *st) {
+    for (int x = 2; x >= 0; x--) {
+        if (++st->idx[x] < ka->size[x]) break;
+        st->idx[x] = 0;
+    }
+    kstep_crs(ka, st);
 }
 
 /* ---- the plan: what lives in the workspace -----------------------------------------------

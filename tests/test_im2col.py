@@ -66,6 +66,11 @@ CASES = {
     "kernel_eq_input": ((2, 3, 5, 4), (4, 3, 5, 4), {}),
     "output_1x1": ((3, 4, 6, 6), (5, 4, 3, 3), {"stride": 3, "dilation": 2}),
     "narrow_n": ((1, 32, 7, 7), (40, 32, 3, 3), {"padding": 1}),  # n = 49: dot kernel edge
+    # stride 1 with x's row stride == w_out: the lowering copies whole runs of rows and zeroes
+    # the padded columns after; dilated, and x a view whose rows have a gap (w 5 of 7)
+    "runs_dil": ((2, 3, 9, 10), (4, 3, 3, 3), {"dilation": 2, "padding": 2}),
+    "runs_gap": ((2, 3, 6, 7), (4, 3, 3, 3), {"padding": ((1, 1), (2, 2)),
+                                              "x_view": lambda x: x[..., :5]}),
     # the 1x1 path (no lowering): NCHW, batches, groups, NHWC
     "pw": ((1, 16, 9, 9), (24, 16, 1, 1), {}),
     "pw_batch": ((3, 16, 9, 9), (24, 16, 1, 1), {}),
@@ -110,7 +115,8 @@ def test_larger_layer():
 # Budgets that force every blocking of the lowered matrix: one output row, several rows of
 # one image, whole images but not the whole batch, everything at once.
 @pytest.mark.parametrize("budget", [1, 30_000, 120_000, 2**30])
-@pytest.mark.parametrize("name", ["batch", "nhwc", "everything", "conv1d", "depthwise"])
+@pytest.mark.parametrize("name", ["batch", "nhwc", "everything", "conv1d", "depthwise",
+                                  "runs_gap"])
 def test_blocked_lowering(name, budget):
     old = fastconv.get_workspace_limit()
     fastconv.set_workspace_limit(budget)

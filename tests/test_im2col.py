@@ -66,11 +66,14 @@ CASES = {
     "kernel_eq_input": ((2, 3, 5, 4), (4, 3, 5, 4), {}),
     "output_1x1": ((3, 4, 6, 6), (5, 4, 3, 3), {"stride": 3, "dilation": 2}),
     "narrow_n": ((1, 32, 7, 7), (40, 32, 3, 3), {"padding": 1}),  # n = 49: dot kernel edge
-    # stride 1 with x's row stride == w_out: the lowering copies whole runs of rows and zeroes
-    # the padded columns after; dilated, and x a view whose rows have a gap (w 5 of 7)
+    # stride 1 with x's row stride == w_out: lowered panel by panel straight from x (masked
+    # copies where a tap reaches into the padding); dilated, and x a view whose rows have a
+    # gap (w 5 of 7)
     "runs_dil": ((2, 3, 9, 10), (4, 3, 3, 3), {"dilation": 2, "padding": 2}),
     "runs_gap": ((2, 3, 6, 7), (4, 3, 3, 3), {"padding": ((1, 1), (2, 2)),
                                               "x_view": lambda x: x[..., :5]}),
+    # more taps than the panel-by-panel lowering keeps masks for (64): row-major lowering
+    "taps_81": ((2, 2, 12, 11), (3, 2, 9, 9), {"padding": 4}),
     # the 1x1 path (no lowering): NCHW, batches, groups, NHWC
     "pw": ((1, 16, 9, 9), (24, 16, 1, 1), {}),
     "pw_batch": ((3, 16, 9, 9), (24, 16, 1, 1), {}),
@@ -212,7 +215,8 @@ def test_workspace_module(monkeypatch):
 
 
 @pytest.mark.parametrize("isa", cb.supported_isas() if cb.unavailable_reason() is None else [])
-@pytest.mark.parametrize("name", ["everything", "narrow_n", "pw_batch", "nhwc", "batch"])
+@pytest.mark.parametrize("name", ["everything", "narrow_n", "pw_batch", "nhwc", "batch",
+                                  "runs_gap"])
 def test_every_isa(isa, name):
     """The lowering packs for the active ISA's tile (NR, KC), so each ISA gets its own run."""
     cb.set_isa(isa)

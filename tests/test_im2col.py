@@ -135,7 +135,7 @@ def test_workspace_follows_budget():
     """The size query grows with the budget up to the whole matrix, never below one row; the
     1x1 path asks for no lowering space at all."""
     from fastconv.api import prepare
-    ffi, lib = cb._native()
+    _ffi, lib = cb._native()
 
     def query(xs, ws, budget, **kw):
         x = np.zeros(xs, np.float32)
@@ -226,3 +226,30 @@ def test_every_isa(isa, name):
         run_case(xs, ws, np.float64, **kw)
     finally:
         cb.set_isa(None)
+
+
+@pytest.mark.parametrize("kh", [3, 1])
+def test_profile_phases(kh):
+    """With a profile attached the kernel adds its phase times and counts the call: lowering
+    (input_transform, not on the 1x1 path) and the GEMM (multiply) inside the total."""
+    from fastconv.api import prepare
+    ffi, lib = cb._native()
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 16, 20, 20)).astype(np.float32)
+    w = rng.standard_normal((24, 16, kh, kh)).astype(np.float32)
+    call = prepare(2, x, w, None, 1, kh // 2, 1, 1, "NCHW", False)
+    y = np.full(call.problem.out_shape, np.nan, np.float32)
+    d = cb.conv2d_desc(call.problem, call.x, call.w, None, y)
+    d.profile = prof = ffi.new("fc_profile *")
+    ws = np.empty(lib.fc_f32_conv2d_im2col_workspace_size(d, 2**30) + 64, np.uint8)
+    for calls in (1, 2):
+        cb.check_status(lib.fc_f32_conv2d_im2col(d, cb.pointer(call.x), cb.pointer(call.w),
+                                                 ffi.NULL, cb.pointer(y), cb.pointer(ws),
+                                                 ws.nbytes), "im2col:c")
+        assert prof.calls == calls
+    assert prof.multiply > 0 and prof.total > 0
+    assert (prof.input_transform > 0) == (kh > 1)
+    assert prof.input_transform + prof.multiply + prof.kernel_transform <= prof.total * 1.001
+    assert prof.output_transform == 0
+    ref = reference.conv2d(x, w, padding=kh // 2)
+    assert np.linalg.norm(y - ref) / np.linalg.norm(ref) <= TOL[np.float32]

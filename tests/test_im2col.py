@@ -72,6 +72,12 @@ CASES = {
     "runs_dil": ((2, 3, 9, 10), (4, 3, 3, 3), {"dilation": 2, "padding": 2}),
     "runs_gap": ((2, 3, 6, 7), (4, 3, 3, 3), {"padding": ((1, 1), (2, 2)),
                                               "x_view": lambda x: x[..., :5]}),
+    # stride 2 along the width (row-major lowering, step-2 copies) with dilation, asymmetric
+    # padding and a batch; x a view with a gap after each row
+    "s2_rows": ((3, 4, 9, 11), (5, 4, 3, 3), {"stride": (1, 2), "dilation": (1, 2),
+                                                "padding": ((1, 0), (2, 1))}),
+    "s2_view": ((2, 3, 12, 13), (4, 3, 3, 3), {"stride": 2, "padding": 1,
+                                               "x_view": lambda x: x[:, :, 1:, :-2]}),
     # more taps than the panel-by-panel lowering keeps masks for (64): row-major lowering
     "taps_81": ((2, 2, 12, 11), (3, 2, 9, 9), {"padding": 4}),
     # the 1x1 path (no lowering): NCHW, batches, groups, NHWC
@@ -119,7 +125,7 @@ def test_larger_layer():
 # one image, whole images but not the whole batch, everything at once.
 @pytest.mark.parametrize("budget", [1, 30_000, 120_000, 2**30])
 @pytest.mark.parametrize("name", ["batch", "nhwc", "everything", "conv1d", "depthwise",
-                                  "runs_gap"])
+                                  "runs_gap", "s2_rows"])
 def test_blocked_lowering(name, budget):
     old = fastconv.get_workspace_limit()
     fastconv.set_workspace_limit(budget)
@@ -216,7 +222,7 @@ def test_workspace_module(monkeypatch):
 
 @pytest.mark.parametrize("isa", cb.supported_isas() if cb.unavailable_reason() is None else [])
 @pytest.mark.parametrize("name", ["everything", "narrow_n", "pw_batch", "nhwc", "batch",
-                                  "runs_gap"])
+                                  "runs_gap", "s2_rows"])
 def test_every_isa(isa, name):
     """The lowering packs for the active ISA's tile (NR, KC), so each ISA gets its own run."""
     cb.set_isa(isa)

@@ -167,9 +167,8 @@ static void plan_fixed(const fc_conv2d_desc *d, size_t itemsize, fc_im2col_plan 
                           ? 0
                           : fc_align_up((size_t)(d->c_out * pl->K) * itemsize, FC_GEMM_ALIGN);
     pl->by_panels = pl->packed && lower_by_panels(d, bk.nr);
-    pl->taps_bytes = pl->by_panels ? fc_align_up((size_t)pl->K * (sizeof(int64_t) + sizeof(int32_t)),
-                                                 FC_GEMM_ALIGN)
-                                   : 0;
+    const size_t tap_entry = sizeof(int64_t) + sizeof(int32_t); /* channel offset, tap */
+    pl->taps_bytes = pl->by_panels ? fc_align_up((size_t)pl->K * tap_entry, FC_GEMM_ALIGN) : 0;
     pl->fixed_bytes = pl->gemm_ws + pl->wcopy_bytes + pl->taps_bytes + 2 * FC_GEMM_ALIGN;
     const int64_t rows_per_col = pl->packed ? pl->K + nt : pl->K; /* + scratch rows */
     pl->row_bytes = (size_t)(rows_per_col * wo) * itemsize;

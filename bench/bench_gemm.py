@@ -11,8 +11,10 @@ Sections, per thread count:
           ResNet-50's layers), fastconv.backends.c.gemm vs numpy.matmul, float32
   1x1     the three 1x1-convolution shapes of issue 3 through fastconv.conv2d(algo="im2col",
           backend="c") vs numpy.matmul on the same matrices (weight @ input as (C_in, H*W))
-  3x3     ResNet-50's 3x3 layers (batch 1) through im2col:c (1 thread only); the numpy column
-          is matmul on the lowered shape alone (no lowering), for scale.
+  3x3     ResNet-50's 3x3 layers (batch 1) through im2col:c (1 thread only) next to torch's
+          conv2d (oneDNN, 1 thread) on the same arrays; the numpy column is matmul on the
+          lowered shape alone (no lowering), for scale; "lower" is the share of our time
+          spent lowering (fc_profile.input_transform).
 
 Each thread count runs in its own subprocess, so NumPy's OpenBLAS gets the same count through
 OPENBLAS_NUM_THREADS (read once when OpenBLAS loads) and fastconv through
@@ -29,6 +31,8 @@ import os
 import subprocess
 import sys
 import time
+
+import numpy as np
 
 SQUARE = [64, 128, 256, 512, 1024, 2048]
 # (M, K, N) of ResNet-50 (batch 1) lowered to GEMM: 1x1 layers (K = C_in) and 3x3 layers
@@ -104,7 +108,6 @@ def header(title):
 
 def child(threads: int, quick: bool, repeat: int, clock: str) -> None:
     global CLOCK
-    import numpy as np
     if clock == "cpu" and threads == 1:
         CLOCK = time.thread_time
 
@@ -125,8 +128,8 @@ def child(threads: int, quick: bool, repeat: int, clock: str) -> None:
     for m, k, n in shapes:
         a, b = rng.standard_normal((m, k)).astype(f32), rng.standard_normal((k, n)).astype(f32)
         c1, c2 = np.empty((m, n), f32), np.empty((m, n), f32)
-        to, tn = best_pair(lambda: cb.gemm(a, b, out=c1), lambda: np.matmul(a, b, out=c2),
-                           repeat, threads)
+        to, tn = best_pair(lambda a=a, b=b, c1=c1: cb.gemm(a, b, out=c1),
+                           lambda a=a, b=b, c2=c2: np.matmul(a, b, out=c2), repeat, threads)
         row(f"{m}x{k}x{n}", threads, 2 * m * n * k, to, tn)
 
     header(f"1x1 convolution, {threads} thread(s): conv2d(algo='im2col', backend='c') vs "
@@ -134,37 +137,84 @@ def child(threads: int, quick: bool, repeat: int, clock: str) -> None:
            "(prepared arguments, no API validation)")
     from fastconv.api import prepare
     for m, k, n in ONE_BY_ONE:
-        side = int(round(n ** 0.5))
+        side = round(n ** 0.5)
         x = rng.standard_normal((1, k, side, n // side)).astype(f32)
         w = rng.standard_normal((m, k, 1, 1)).astype(f32)
         y = np.empty((1, m, side, n // side), f32)
         wm, xm, ym = w.reshape(m, k), x.reshape(k, n), np.empty((m, n), f32)
         call = prepare(2, x, w, None, 1, 0, 1, 1, "NCHW", False)
         to, tk, tn = best_of(
-            [lambda: fastconv.conv2d(x, w, algo="im2col", backend="c", out=y),
-             lambda: cb.conv2d_im2col(call.problem, call.x, call.w, None, y),
-             lambda: np.matmul(wm, xm, out=ym)], repeat, threads)
+            [lambda x=x, w=w, y=y: fastconv.conv2d(x, w, algo="im2col", backend="c", out=y),
+             lambda call=call, y=y: cb.conv2d_im2col(call.problem, call.x, call.w, None, y),
+             lambda wm=wm, xm=xm, ym=ym: np.matmul(wm, xm, out=ym)], repeat, threads)
         flops = 2 * m * n * k
         row(f"{m}x{k}x{n}", threads, flops, to, tn,
             f"kernel {flops / tk / 1e9:.1f} ({tn / tk:.2f})")
 
     if threads == 1:
-        header("ResNet-50 3x3 layers, batch 1, im2col:c, 1 thread (numpy: matmul on the "
-               "lowered MxKxN only)")
-        for name, ch, size, stride in RESNET_3X3:
-            x = rng.standard_normal((1, ch, size, size)).astype(f32)
-            w = rng.standard_normal((ch, ch, 3, 3)).astype(f32)
-            out_size = (size + 2 - 3) // stride + 1
-            y = np.empty((1, ch, out_size, out_size), f32)
-            m, k, n = ch, 9 * ch, out_size * out_size
-            wm = w.reshape(m, k)
-            low = rng.standard_normal((k, n)).astype(f32)
-            ym = np.empty((m, n), f32)
-            to, tn = best_pair(
-                lambda: fastconv.conv2d(x, w, padding=1, stride=stride, algo="im2col",
-                                        backend="c", out=y),
-                lambda: np.matmul(wm, low, out=ym), repeat)
-            row(name, 1, 2 * m * n * k, to, tn, f"M x K x N = {m}x{k}x{n}")
+        resnet_3x3(rng, repeat)
+
+
+def lowering_share(x, w, stride, repeat):
+    """Fraction of im2col:c's time spent lowering (fc_profile input_transform / total, best
+    sample of each), from the raw kernel with a profile attached."""
+    from fastconv.api import prepare
+    from fastconv.backends import c as cb
+    ffi = cb._native()[0]
+    call = prepare(2, x, w, None, stride, 1, 1, 1, "NCHW", False)
+    y = np.empty(call.problem.out_shape, x.dtype)
+    size_fn, run_fn = cb._im2col_functions(x.dtype)
+    d = cb.conv2d_desc(call.problem, call.x, call.w, None, y)
+    ws = np.empty(size_fn(d, 256 << 20) + 64, np.uint8)
+    d.profile = prof = ffi.new("fc_profile *")
+    lower, total = float("inf"), float("inf")
+    for _ in range(max(repeat, 5) + 1):
+        prof.total = prof.input_transform = 0.0
+        cb.check_status(run_fn(d, cb.pointer(call.x), cb.pointer(call.w), ffi.NULL,
+                               cb.pointer(y), cb.pointer(ws), ws.nbytes), "im2col:c")
+        lower, total = min(lower, prof.input_transform), min(total, prof.total)
+    return lower / total
+
+
+def resnet_3x3(rng, repeat):
+    """ResNet-50's 3x3 layers through im2col:c next to torch.nn.functional.conv2d (oneDNN) on
+    the same arrays, 1 thread each; numpy's matmul on the lowered M x K x N alone for scale."""
+    import fastconv
+    f32 = np.float32
+    try:
+        import torch
+        torch.set_num_threads(1)
+    except ImportError:
+        torch = None
+    print("\nResNet-50 3x3 layers, batch 1, 1 thread: im2col:c (fastconv.conv2d) vs "
+          "torch.nn.functional.conv2d" + (" (not installed)" if torch is None else "") +
+          "; numpy = matmul on the lowered M x K x N only; lower = share of im2col:c's time "
+          "spent lowering (fc_profile)")
+    print(f"{'layer':<20} {'ours':>7} {'torch':>7} {'ratio':>6} {'numpy':>7} {'lower':>6}  "
+          "(GFLOP/s)  M x K x N")
+    for name, ch, size, stride in RESNET_3X3:
+        x = rng.standard_normal((1, ch, size, size)).astype(f32)
+        w = rng.standard_normal((ch, ch, 3, 3)).astype(f32)
+        out_size = (size + 2 - 3) // stride + 1
+        y = np.empty((1, ch, out_size, out_size), f32)
+        m, k, n = ch, 9 * ch, out_size * out_size
+        wm = w.reshape(m, k)
+        low = rng.standard_normal((k, n)).astype(f32)
+        ym = np.empty((m, n), f32)
+        fns = [lambda x=x, w=w, y=y, s=stride: fastconv.conv2d(
+                   x, w, padding=1, stride=s, algo="im2col", backend="c", out=y),
+               lambda wm=wm, low=low, ym=ym: np.matmul(wm, low, out=ym)]
+        if torch is not None:
+            tx, tw = torch.from_numpy(x), torch.from_numpy(w)
+            fns.append(lambda tx=tx, tw=tw, s=stride: torch.nn.functional.conv2d(
+                tx, tw, padding=1, stride=s))
+        times = best_of(fns, repeat)
+        flops = 2 * m * n * k
+        go, gn = flops / times[0] / 1e9, flops / times[1] / 1e9
+        gt = flops / times[2] / 1e9 if torch is not None else float("nan")
+        share = lowering_share(x, w, stride, repeat)
+        print(f"{name:<20} {go:>7.1f} {gt:>7.1f} {go / gt:>6.2f} {gn:>7.1f} {share:>6.0%}  "
+              f"{m}x{k}x{n}", flush=True)
 
 
 def main() -> None:

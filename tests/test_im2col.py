@@ -66,6 +66,20 @@ CASES = {
     "kernel_eq_input": ((2, 3, 5, 4), (4, 3, 5, 4), {}),
     "output_1x1": ((3, 4, 6, 6), (5, 4, 3, 3), {"stride": 3, "dilation": 2}),
     "narrow_n": ((1, 32, 7, 7), (40, 32, 3, 3), {"padding": 1}),  # n = 49: dot kernel edge
+    # stride 1 with x's row stride == w_out: lowered panel by panel straight from x (masked
+    # copies where a tap reaches into the padding); dilated, and x a view whose rows have a
+    # gap (w 5 of 7)
+    "runs_dil": ((2, 3, 9, 10), (4, 3, 3, 3), {"dilation": 2, "padding": 2}),
+    "runs_gap": ((2, 3, 6, 7), (4, 3, 3, 3), {"padding": ((1, 1), (2, 2)),
+                                              "x_view": lambda x: x[..., :5]}),
+    # stride 2 along the width (row-major lowering, step-2 copies) with dilation, asymmetric
+    # padding and a batch; x a view with a gap after each row
+    "s2_rows": ((3, 4, 9, 11), (5, 4, 3, 3), {"stride": (1, 2), "dilation": (1, 2),
+                                                "padding": ((1, 0), (2, 1))}),
+    "s2_view": ((2, 3, 12, 13), (4, 3, 3, 3), {"stride": 2, "padding": 1,
+                                               "x_view": lambda x: x[:, :, 1:, :-2]}),
+    # more taps than the panel-by-panel lowering keeps masks for (64): row-major lowering
+    "taps_81": ((2, 2, 12, 11), (3, 2, 9, 9), {"padding": 4}),
     # the 1x1 path (no lowering): NCHW, batches, groups, NHWC
     "pw": ((1, 16, 9, 9), (24, 16, 1, 1), {}),
     "pw_batch": ((3, 16, 9, 9), (24, 16, 1, 1), {}),
@@ -110,7 +124,8 @@ def test_larger_layer():
 # Budgets that force every blocking of the lowered matrix: one output row, several rows of
 # one image, whole images but not the whole batch, everything at once.
 @pytest.mark.parametrize("budget", [1, 30_000, 120_000, 2**30])
-@pytest.mark.parametrize("name", ["batch", "nhwc", "everything", "conv1d", "depthwise"])
+@pytest.mark.parametrize("name", ["batch", "nhwc", "everything", "conv1d", "depthwise",
+                                  "runs_gap", "s2_rows"])
 def test_blocked_lowering(name, budget):
     old = fastconv.get_workspace_limit()
     fastconv.set_workspace_limit(budget)
@@ -126,7 +141,7 @@ def test_workspace_follows_budget():
     """The size query grows with the budget up to the whole matrix, never below one row; the
     1x1 path asks for no lowering space at all."""
     from fastconv.api import prepare
-    ffi, lib = cb._native()
+    _ffi, lib = cb._native()
 
     def query(xs, ws, budget, **kw):
         x = np.zeros(xs, np.float32)
@@ -206,7 +221,8 @@ def test_workspace_module(monkeypatch):
 
 
 @pytest.mark.parametrize("isa", cb.supported_isas() if cb.unavailable_reason() is None else [])
-@pytest.mark.parametrize("name", ["everything", "narrow_n", "pw_batch", "nhwc", "batch"])
+@pytest.mark.parametrize("name", ["everything", "narrow_n", "pw_batch", "nhwc", "batch",
+                                  "runs_gap", "s2_rows"])
 def test_every_isa(isa, name):
     """The lowering packs for the active ISA's tile (NR, KC), so each ISA gets its own run."""
     cb.set_isa(isa)
@@ -216,3 +232,30 @@ def test_every_isa(isa, name):
         run_case(xs, ws, np.float64, **kw)
     finally:
         cb.set_isa(None)
+
+
+@pytest.mark.parametrize("kh", [3, 1])
+def test_profile_phases(kh):
+    """With a profile attached the kernel adds its phase times and counts the call: lowering
+    (input_transform, not on the 1x1 path) and the GEMM (multiply) inside the total."""
+    from fastconv.api import prepare
+    ffi, lib = cb._native()
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((2, 16, 20, 20)).astype(np.float32)
+    w = rng.standard_normal((24, 16, kh, kh)).astype(np.float32)
+    call = prepare(2, x, w, None, 1, kh // 2, 1, 1, "NCHW", False)
+    y = np.full(call.problem.out_shape, np.nan, np.float32)
+    d = cb.conv2d_desc(call.problem, call.x, call.w, None, y)
+    d.profile = prof = ffi.new("fc_profile *")
+    ws = np.empty(lib.fc_f32_conv2d_im2col_workspace_size(d, 2**30) + 64, np.uint8)
+    for calls in (1, 2):
+        cb.check_status(lib.fc_f32_conv2d_im2col(d, cb.pointer(call.x), cb.pointer(call.w),
+                                                 ffi.NULL, cb.pointer(y), cb.pointer(ws),
+                                                 ws.nbytes), "im2col:c")
+        assert prof.calls == calls
+    assert prof.multiply > 0 and prof.total > 0
+    assert (prof.input_transform > 0) == (kh > 1)
+    assert prof.input_transform + prof.multiply + prof.kernel_transform <= prof.total * 1.001
+    assert prof.output_transform == 0
+    ref = reference.conv2d(x, w, padding=kh // 2)
+    assert np.linalg.norm(y - ref) / np.linalg.norm(ref) <= TOL[np.float32]

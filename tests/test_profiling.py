@@ -120,12 +120,7 @@ def test_fft_c_apply_with_cached_spectra_has_no_kernel_phase(case):
 
 
 @needs_c
-@pytest.mark.parametrize("impl_name", [
-    "fft:c",
-    pytest.param("im2col:c", marks=pytest.mark.xfail(
-        strict=True, reason="im2col.c fills fc_profile in the GEMM/im2col branch; drop this "
-        "marker when it is merged")),
-])
+@pytest.mark.parametrize("impl_name", ["fft:c", "im2col:c"])
 def test_c_kernels_report_phases(impl_name):
     case = FFT_CASES[0] if impl_name == "fft:c" else IM2COL_CASE
     with fastconv.profile(quiet=True) as prof:

@@ -81,10 +81,14 @@ typedef struct FC_DWFN(dw_rows_ctx) {
     int64_t mult;
     int64_t nv;        /* vectors of a full column tile */
     int64_t rmax;      /* rows of a full row block */
-    int64_t ring;      /* packed rows the ring holds: the rows one block of rmax rows reads */
+    int64_t ring;      /* packed rows the ring holds (a power of two, so a slot is ih & (ring-1)):
+                          at least the rows one block of rmax rows reads */
     int64_t chunk_v;   /* vectors of output columns per column chunk */
     int64_t nchunks, band_rows, nbands;
     int64_t mmax;      /* (kw-1)*dil_w / stride_w: positions a phase needs beyond the outputs */
+    int64_t pl, rl;    /* positions per phase (chunk_v * VL + mmax), elements per packed row
+                          (stride_w * pl and VL elements of slack) */
+    int64_t off[FC_DW_KMAX]; /* packed position of tap s: phase (s*dil_w) % sw, (s*dil_w) / sw */
 } FC_DWFN(dw_rows_ctx);
 
 /* One tile: rows[rho] (rho < R) are the output rows, rp[rho * FC_DW_KMAX + r] the packed input
@@ -170,26 +174,37 @@ static void FC_DWFN(dw_rows_run)(int R, int nv, const FC_T *const *rp, int64_t k
     }
 }
 
-/* Packs input row ih of plane xp into dst: for every phase q < sw, PL positions e holding
- * x[ih, col0 + q + e * sw], zero outside [0, w). */
+/* dst[0, n) = 0 in whole vectors: may write up to VL - 1 elements past n (packed rows keep
+ * that much slack; see rl). Short rows are the common case, so no memset call. */
+FC_DW_INLINE void FC_DWFN(dw_zero)(FC_T *dst, int64_t n) {
+    for (int64_t e = 0; e < n; e += FC_VL) FC_VSTORE(dst + e, FC_VZERO());
+}
+
+/* Packs input row xrow into dst: for every phase q < sw, pl positions e holding
+ * x[col0 + q + e * sw], zero outside [0, w), i.e. outside [lo[q], hi[q]) (computed per task,
+ * not per row: integer divisions cost more than the copy of a short row). Each phase is written
+ * in order zeros, copy, zeros with whole vectors, so what one store writes past its range is
+ * overwritten by the next (or lands in the row's slack). */
 static void FC_DWFN(dw_pack_row)(const fc_conv2d_desc *d, const FC_T *xrow, int64_t col0,
-                                 int64_t pl, FC_T *dst) {
+                                 int64_t pl, const int64_t *lo_q, const int64_t *hi_q,
+                                 FC_T *dst) {
     const int64_t sw = d->stride_w, xs3 = d->x_stride[3];
     for (int64_t q = 0; q < sw; q++, dst += pl) {
-        int64_t lo, hi;
-        fc_dw_valid_range(col0 + q, sw, d->w, pl, &lo, &hi);
-        for (int64_t e = 0; e < lo; e++) dst[e] = 0;
+        const int64_t lo = lo_q[q], hi = hi_q[q];
+        FC_DWFN(dw_zero)(dst, lo);
         const FC_T *src = xrow + (col0 + q + lo * sw) * xs3;
         const int64_t step = sw * xs3, n = hi - lo;
         FC_T *restrict out = dst + lo;
         if (step == 1) {
-            for (int64_t e = 0; e < n; e++) out[e] = src[e];
+            int64_t e = 0;
+            for (; e + FC_VL <= n; e += FC_VL) FC_VSTORE(out + e, FC_VLOAD(src + e));
+            if (e < n) FC_VSTORE(out + e, FC_VLOAD_MASK(src + e, FC_VMASK_FIRST(n - e)));
         } else if (step == 2) { /* stride 2 on contiguous rows: a deinterleave gcc vectorises */
             for (int64_t e = 0; e < n; e++) out[e] = src[2 * e];
         } else {
             for (int64_t e = 0; e < n; e++) out[e] = src[e * step];
         }
-        for (int64_t e = hi; e < pl; e++) dst[e] = 0;
+        FC_DWFN(dw_zero)(dst + hi, pl - hi);
     }
 }
 
@@ -198,7 +213,7 @@ static void FC_DWFN(dw_rows_task)(const FC_DWFN(dw_rows_ctx) *ctx, int64_t b, in
                                   int64_t ia, int64_t ib, int64_t jc) {
     const fc_conv2d_desc *d = ctx->d;
     const int64_t kh = d->kh, kw = d->kw, sh = d->stride_h, sw = d->stride_w;
-    const int64_t dh = d->dil_h, dwl = d->dil_w;
+    const int64_t dh = d->dil_h;
     const FC_T *xp = ctx->x + b * d->x_stride[0] + (k / ctx->mult) * d->x_stride[1];
     FC_T *yp = ctx->y + b * d->y_stride[0] + k * d->y_stride[1];
     const int64_t ys2 = d->y_stride[2], ys3 = d->y_stride[3];
@@ -216,15 +231,15 @@ static void FC_DWFN(dw_rows_task)(const FC_DWFN(dw_rows_ctx) *ctx, int64_t b, in
     const int64_t ja = jc * ctx->chunk_v * FC_VL;
     const int64_t ncols = FC_MIN(ctx->chunk_v * FC_VL, d->w_out - ja);
     const int64_t nvec = fc_div_up(ncols, FC_VL);
-    const int64_t pl = nvec * FC_VL + ctx->mmax; /* positions per phase */
-    const int64_t rl = sw * pl;                   /* elements per packed row */
+    const int64_t pl = ctx->pl, rl = ctx->rl, mask = ctx->ring - 1;
     const int64_t col0 = ja * sw - d->pad_left;
-    int64_t off[FC_DW_KMAX];
-    for (int64_t s = 0; s < kw; s++) off[s] = ((s * dwl) % sw) * pl + (s * dwl) / sw;
+    const int64_t *off = ctx->off;
+    int64_t lo_q[FC_DW_SMAX], hi_q[FC_DW_SMAX];
+    for (int64_t q = 0; q < sw; q++) fc_dw_valid_range(col0 + q, sw, d->w, pl, &lo_q[q], &hi_q[q]);
 
     FC_T ring[FC_DW_BUFMAX];
     FC_T *zero_row = ring + ctx->ring * rl;
-    for (int64_t e = 0; e < rl; e++) zero_row[e] = 0;
+    FC_DWFN(dw_zero)(zero_row, rl - FC_VL);
 
     /* column tiles: nvec vectors in ntiles balanced tiles of at most ctx->nv */
     const int64_t ntiles = fc_div_up(nvec, ctx->nv);
@@ -237,8 +252,8 @@ static void FC_DWFN(dw_rows_task)(const FC_DWFN(dw_rows_ctx) *ctx, int64_t b, in
         const int64_t lo = i0 * sh - d->pad_top;
         const int64_t hi = (i0 + R - 1) * sh - d->pad_top + (kh - 1) * dh + 1;
         for (int64_t ih = FC_MAX(FC_MAX(lo, packed_hi), 0); ih < FC_MIN(hi, d->h); ih++)
-            FC_DWFN(dw_pack_row)(d, xp + ih * d->x_stride[2], col0, pl,
-                                 ring + (ih % ctx->ring) * rl);
+            FC_DWFN(dw_pack_row)(d, xp + ih * d->x_stride[2], col0, pl, lo_q, hi_q,
+                                 ring + (ih & mask) * rl);
         packed_hi = FC_MAX(packed_hi, hi);
         const FC_T *rp[FC_DW_RMAX * FC_DW_KMAX];
         FC_T *rows[FC_DW_RMAX];
@@ -247,7 +262,7 @@ static void FC_DWFN(dw_rows_task)(const FC_DWFN(dw_rows_ctx) *ctx, int64_t b, in
             for (int64_t r = 0; r < kh; r++) {
                 const int64_t ih = (i0 + rho) * sh - d->pad_top + r * dh;
                 rp[rho * FC_DW_KMAX + r] =
-                    (ih >= 0 && ih < d->h) ? ring + (ih % ctx->ring) * rl : zero_row;
+                    (ih >= 0 && ih < d->h) ? ring + (ih & mask) * rl : zero_row;
             }
         }
         int64_t v0 = 0;
@@ -271,15 +286,18 @@ static void FC_DWFN(dw_rows_task)(const FC_DWFN(dw_rows_ctx) *ctx, int64_t b, in
 /* Sets up ctx for the row path; 0 when the problem is beyond its stack limits. */
 static int FC_DWFN(dw_rows_plan)(FC_DWFN(dw_rows_ctx) *ctx) {
     const fc_conv2d_desc *d = ctx->d;
-    if (d->kh > FC_DW_KMAX || d->kw > FC_DW_KMAX) return 0;
+    if (d->kh > FC_DW_KMAX || d->kw > FC_DW_KMAX || d->stride_w > FC_DW_SMAX) return 0;
     ctx->mmax = (d->kw - 1) * d->dil_w / d->stride_w;
     const int64_t vrow = fc_div_up(d->w_out, FC_VL);
     const int64_t tiles = fc_div_up(vrow, FC_NV);
     ctx->nv = fc_div_up(vrow, tiles);
     for (ctx->rmax = FC_MIN(FC_ACC / ctx->nv, d->h_out); ctx->rmax >= 1; ctx->rmax /= 2) {
-        ctx->ring = (ctx->rmax - 1) * d->stride_h + (d->kh - 1) * d->dil_h + 1;
-        /* vectors per chunk that fit: (ring + 1 zero row) * sw * (v * VL + mmax) <= BUFMAX */
-        const int64_t per_row = FC_DW_BUFMAX / (ctx->ring + 1) / d->stride_w - ctx->mmax;
+        const int64_t span = (ctx->rmax - 1) * d->stride_h + (d->kh - 1) * d->dil_h + 1;
+        for (ctx->ring = 1; ctx->ring < span;) ctx->ring *= 2;
+        /* vectors per chunk that fit: (ring + 1 zero row) * rl <= BUFMAX, with
+         * rl = sw * (v * VL + mmax) + VL */
+        const int64_t per_row =
+            (FC_DW_BUFMAX / (ctx->ring + 1) - FC_VL) / d->stride_w - ctx->mmax;
         const int64_t vfit = per_row / FC_VL;
         if (vfit >= 1) {
             ctx->nchunks = fc_div_up(vrow, vfit);
@@ -288,6 +306,10 @@ static int FC_DWFN(dw_rows_plan)(FC_DWFN(dw_rows_ctx) *ctx) {
             const int64_t planes = d->n * d->c_out * ctx->nchunks;
             ctx->band_rows = fc_dw_band_rows(planes, d->h_out, ctx->rmax, d->nthreads);
             ctx->nbands = fc_div_up(d->h_out, ctx->band_rows);
+            ctx->pl = ctx->chunk_v * FC_VL + ctx->mmax;
+            ctx->rl = d->stride_w * ctx->pl + FC_VL; /* + slack for whole-vector stores */
+            for (int64_t s = 0; s < d->kw; s++)
+                ctx->off[s] = (s * d->dil_w) % d->stride_w * ctx->pl + s * d->dil_w / d->stride_w;
             return 1;
         }
         if (ctx->rmax == 1) break;
@@ -524,7 +546,8 @@ fc_status FC_DWFN(conv2d_depthwise)(const fc_conv2d_desc *d, const FC_T *x, cons
                                     const FC_T *bias, FC_T *y) {
     double t = FC_PROFILE_START(d);
     FC_DWFN(dw_chan_ctx) chan = {d, x, w, bias, y, 0, 0, 0, 0, 0};
-    FC_DWFN(dw_rows_ctx) rows = {d, x, w, bias, y, d->c_out / d->c_in, 0, 0, 0, 0, 0, 0, 0, 0};
+    FC_DWFN(dw_rows_ctx) rows = {d, x, w, bias, y, d->c_out / d->c_in, 0, 0, 0, 0, 0, 0, 0, 0,
+                                 0, 0, {0}};
     if (FC_DWFN(dw_chan_plan)(&chan))
         FC_DWFN(dw_chan)(&chan);
     else if (FC_DWFN(dw_rows_plan)(&rows))

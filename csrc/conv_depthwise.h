@@ -16,6 +16,10 @@
 #define FC_DW_AVX2_NV 3
 #define FC_DW_AVX512_ACC 24
 #define FC_DW_AVX512_NV 3
+/* ... and of the 3x3 tile, whose nine broadcast weights stay in registers too. */
+#define FC_DW_SCALAR_ACC3 6
+#define FC_DW_AVX2_ACC3 6
+#define FC_DW_AVX512_ACC3 12
 
 /* Channel path (NHWC, vectorised along channels): P output pixels x CV vectors of channels;
  * P * CV accumulators + CV weight vectors in registers, the input read as a memory operand. */

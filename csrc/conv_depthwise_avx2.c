@@ -18,6 +18,7 @@ static inline __m256i fc_dw_avx2_mask_pd(int64_t n) {
 #define FC_ISA avx2
 #define FC_ACC FC_DW_AVX2_ACC
 #define FC_NV FC_DW_AVX2_NV
+#define FC_ACC3 FC_DW_AVX2_ACC3
 #define FC_P FC_DW_AVX2_P
 #define FC_CV FC_DW_AVX2_CV
 

@@ -5,6 +5,7 @@
  *   FC_T, FC_TNAME       element type (float, double) and its name in symbols (f32, f64)
  *   FC_ISA               the ISA suffix of symbols (scalar, avx2, avx512); kept defined
  *   FC_ACC, FC_NV        row path: accumulators of a tile, most vectors along the width
+ *   FC_ACC3              row path, 3x3 tile with the weights in registers: accumulators
  *   FC_P, FC_CV          channel path: output pixels x channel vectors of a tile
  *   FC_VEC, FC_VL, FC_VMASK
  *   FC_VZERO()  FC_VSET1(s)  FC_VLOAD(p)  FC_VSTORE(p, v)  FC_VFMA(a, b, c) = a * b + c
@@ -45,6 +46,13 @@
 #define FC_DW_CAT(t, name, isa) FC_DW_CAT_(t, name, isa)
 #define FC_DWFN(name) FC_DW_CAT(FC_TNAME, name, FC_ISA)
 #define FC_DW_INLINE static inline __attribute__((always_inline))
+/* GCC turns short copy and zero loops into memcpy/memset calls, which cost more than the few
+ * elements of a 7-wide row they move; the packing function opts out. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define FC_DW_NO_LIBCALLS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define FC_DW_NO_LIBCALLS
+#endif
 
 /* Floor and ceiling of a / b for any sign of a and b > 0; clamp to [lo, hi]. */
 static inline int64_t fc_dw_floor_div(int64_t a, int64_t b) {
@@ -58,6 +66,11 @@ static inline int64_t fc_dw_clamp(int64_t v, int64_t lo, int64_t hi) {
 /* Valid range [lo, hi) of t for which a + t * step lies in [0, n), t clamped to [0, len]. */
 static inline void fc_dw_valid_range(int64_t a, int64_t step, int64_t n, int64_t len,
                                      int64_t *lo, int64_t *hi) {
+    if (step == 1) { /* the common case, without the divisions (tens of cycles each) */
+        *lo = fc_dw_clamp(-a, 0, len);
+        *hi = fc_dw_clamp(n - a, *lo, len);
+        return;
+    }
     *lo = fc_dw_clamp(fc_dw_ceil_div(-a, step), 0, len);
     *hi = fc_dw_clamp(fc_dw_floor_div(n - 1 - a, step) + 1, *lo, len);
 }
@@ -68,6 +81,18 @@ static inline int64_t fc_dw_band_rows(int64_t planes, int64_t rows, int64_t min_
     int64_t bands = nthreads > 1 ? fc_div_up(8 * (int64_t)nthreads, planes) : 1;
     bands = fc_dw_clamp(bands, 1, FC_MAX(1, rows / FC_MAX(min_rows, 1)));
     return fc_div_up(rows, bands);
+}
+/* n items cut into `parts` balanced parts: the first `extra` have base + 1 items, the rest
+ * base. Computed once per call, so the tasks' loops divide nothing. */
+typedef struct fc_dw_split {
+    int64_t parts, base, extra;
+} fc_dw_split;
+static inline fc_dw_split fc_dw_balanced(int64_t n, int64_t most) {
+    fc_dw_split sp;
+    sp.parts = n > 0 ? fc_div_up(n, most) : 0;
+    sp.base = sp.parts ? n / sp.parts : 0;
+    sp.extra = sp.parts ? n % sp.parts : 0;
+    return sp;
 }
 #endif /* FC_DW_TEMPLATE_HELPERS */
 
@@ -80,6 +105,7 @@ typedef struct FC_DWFN(dw_rows_ctx) {
     FC_T *y;
     int64_t mult;
     int64_t nv;        /* vectors of a full column tile */
+    int k3;            /* 3x3, dil_h 1, stride_h 1 or 2: the register-weight tile */
     int64_t rmax;      /* rows of a full row block */
     int64_t ring;      /* packed rows the ring holds (a power of two, so a slot is ih & (ring-1)):
                           at least the rows one block of rmax rows reads */
@@ -89,15 +115,38 @@ typedef struct FC_DWFN(dw_rows_ctx) {
     int64_t pl, rl;    /* positions per phase (chunk_v * VL + mmax), elements per packed row
                           (stride_w * pl and VL elements of slack) */
     int64_t off[FC_DW_KMAX]; /* packed position of tap s: phase (s*dil_w) % sw, (s*dil_w) / sw */
+    fc_dw_split blocks[2]; /* row blocks of a full band [0] and of the last band [1] */
+    fc_dw_split tiles[2];  /* column tiles of a full chunk [0] and of the last chunk [1] */
 } FC_DWFN(dw_rows_ctx);
 
-/* One tile: rows[rho] (rho < R) are the output rows, rp[rho * FC_DW_KMAX + r] the packed input
- * row of tap r (or the zero row), already advanced to the tile's first column; off[s] the
+/* Stores R x NV accumulator vectors at column col of the output rows (ncols valid). */
+FC_DW_INLINE void FC_DWFN(dw_rows_store)(const int R, const int NV, FC_VEC (*acc)[FC_NV],
+                                          FC_T *const *rows, int64_t col, int64_t ys3,
+                                          int64_t ncols) {
+    if (ys3 == 1 && ncols == NV * FC_VL) {
+#pragma GCC unroll 24
+        for (int rho = 0; rho < R; rho++)
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++) FC_VSTORE(rows[rho] + col + v * FC_VL, acc[rho][v]);
+    } else { /* ragged end or strided y: through a stack tile (vmaskmov stores are slow on
+              * AMD Zen, and this is the rare tile) */
+        FC_T tmp[FC_NV * FC_VL];
+        const int64_t nc = FC_MIN(ncols, (int64_t)NV * FC_VL);
+        for (int rho = 0; rho < R; rho++) {
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++) FC_VSTORE(tmp + v * FC_VL, acc[rho][v]);
+            for (int64_t j = 0; j < nc; j++) rows[rho][(col + j) * ys3] = tmp[j];
+        }
+    }
+}
+
+/* One tile: rows[rho] + col * ys3 (rho < R) are the output rows at the tile's first column,
+ * rp[rho * FC_DW_KMAX + r] + col the packed input row of tap r (or the zero row); off[s] the
  * packed position of tap s; wt the kh x kw weights. Writes ncols (<= NV * VL) columns. */
 FC_DW_INLINE void FC_DWFN(dw_rows_ukernel)(const int R, const int NV, const FC_T *const *rp,
-                                            int64_t kh, int64_t kw, const int64_t *off,
-                                            const FC_T *wt, FC_T bias, FC_T *const *rows,
-                                            int64_t ys3, int64_t ncols) {
+                                            int64_t col, int64_t kh, int64_t kw,
+                                            const int64_t *off, const FC_T *wt, FC_T bias,
+                                            FC_T *const *rows, int64_t ys3, int64_t ncols) {
     FC_VEC acc[FC_DW_RMAX][FC_NV];
     const FC_VEC b0 = FC_VSET1(bias);
 #pragma GCC unroll 24
@@ -107,7 +156,7 @@ FC_DW_INLINE void FC_DWFN(dw_rows_ukernel)(const int R, const int NV, const FC_T
     for (int64_t r = 0; r < kh; r++) {
         const FC_T *p[FC_DW_RMAX];
 #pragma GCC unroll 24
-        for (int rho = 0; rho < R; rho++) p[rho] = rp[rho * FC_DW_KMAX + r];
+        for (int rho = 0; rho < R; rho++) p[rho] = rp[rho * FC_DW_KMAX + r] + col;
         const FC_T *wr = wt + r * kw;
         for (int64_t s = 0; s < kw; s++) {
             const FC_VEC wv = FC_VSET1(wr[s]);
@@ -119,25 +168,51 @@ FC_DW_INLINE void FC_DWFN(dw_rows_ukernel)(const int R, const int NV, const FC_T
                     acc[rho][v] = FC_VFMA(wv, FC_VLOAD(p[rho] + o + v * FC_VL), acc[rho][v]);
         }
     }
-    if (ys3 == 1 && ncols == NV * FC_VL) {
+    FC_DWFN(dw_rows_store)(R, NV, acc, rows, col, ys3, ncols);
+}
+
+/* The 3x3 tile (dil_h 1, stride_h SH = 1 or 2): the nine weights stay in registers and each
+ * input vector loaded feeds every output row of the tile that reads it (rows rho and rho + 1
+ * share 3 - SH input rows), so the loads per FMA drop from about 1 to (R-1)*SH+3 / (3*R).
+ * R * NV <= FC_ACC3 accumulators, 9 weights and 1 input vector fit the register file. */
+FC_DW_INLINE void FC_DWFN(dw_rows_ukernel3)(const int R, const int NV, const int SH,
+                                             const FC_T *const *rp, int64_t col,
+                                             const int64_t *off, const FC_T *wt, FC_T bias,
+                                             FC_T *const *rows, int64_t ys3, int64_t ncols) {
+    FC_VEC acc[FC_DW_RMAX][FC_NV];
+    const FC_VEC b0 = FC_VSET1(bias);
 #pragma GCC unroll 24
-        for (int rho = 0; rho < R; rho++)
+    for (int rho = 0; rho < R; rho++)
 #pragma GCC unroll 4
-            for (int v = 0; v < NV; v++) FC_VSTORE(rows[rho] + v * FC_VL, acc[rho][v]);
-    } else {
-        FC_T tmp[FC_NV * FC_VL];
-        for (int rho = 0; rho < R; rho++) {
+        for (int v = 0; v < NV; v++) acc[rho][v] = b0;
+    FC_VEC wv[9];
+#pragma GCC unroll 9
+    for (int i = 0; i < 9; i++) wv[i] = FC_VSET1(wt[i]);
+    const int64_t o[3] = {off[0], off[1], off[2]};
+    /* input row t of the tile is tap r = t - rho * SH of output row rho */
+#pragma GCC unroll 64
+    for (int t = 0; t < (R - 1) * SH + 3; t++) {
+        const int rt = t / SH < R - 1 ? t / SH : R - 1;
+        const FC_T *q = rp[rt * FC_DW_KMAX + (t - rt * SH)] + col;
 #pragma GCC unroll 4
-            for (int v = 0; v < NV; v++) FC_VSTORE(tmp + v * FC_VL, acc[rho][v]);
-            for (int64_t j = 0; j < ncols; j++) rows[rho][j * ys3] = tmp[j];
-        }
+        for (int v = 0; v < NV; v++)
+#pragma GCC unroll 3
+            for (int s = 0; s < 3; s++) {
+                const FC_VEC xv = FC_VLOAD(q + o[s] + v * FC_VL);
+#pragma GCC unroll 24
+                for (int rho = 0; rho < R; rho++) {
+                    const int r = t - rho * SH;
+                    if (r >= 0 && r < 3) acc[rho][v] = FC_VFMA(wv[r * 3 + s], xv, acc[rho][v]);
+                }
+            }
     }
+    FC_DWFN(dw_rows_store)(R, NV, acc, rows, col, ys3, ncols);
 }
 
 /* One instance per (R, NV), selected by a jump table; instances with R * NV <= FC_ACC only. */
 #define FC_DW_CASE(R, NV)                                                                     \
     case (R) * 4 + (NV):                                                                      \
-        FC_DWFN(dw_rows_ukernel)(R, NV, rp, kh, kw, off, wt, bias, rows, ys3, ncols);         \
+        FC_DWFN(dw_rows_ukernel)(R, NV, rp, col, kh, kw, off, wt, bias, rows, ys3, ncols);    \
         return;
 #define FC_DW_CASES_1_4(NV) FC_DW_CASE(1, NV) FC_DW_CASE(2, NV) FC_DW_CASE(3, NV) FC_DW_CASE(4, NV)
 #define FC_DW_CASES_5_8(NV) FC_DW_CASE(5, NV) FC_DW_CASE(6, NV) FC_DW_CASE(7, NV) FC_DW_CASE(8, NV)
@@ -158,8 +233,8 @@ FC_DW_INLINE void FC_DWFN(dw_rows_ukernel)(const int R, const int NV, const FC_T
 #error "conv_depthwise_impl.h: the jump table below assumes FC_NV == 3"
 #endif
 
-static void FC_DWFN(dw_rows_run)(int R, int nv, const FC_T *const *rp, int64_t kh, int64_t kw,
-                                 const int64_t *off, const FC_T *wt, FC_T bias,
+static void FC_DWFN(dw_rows_run)(int R, int nv, const FC_T *const *rp, int64_t col, int64_t kh,
+                                 int64_t kw, const int64_t *off, const FC_T *wt, FC_T bias,
                                  FC_T *const *rows, int64_t ys3, int64_t ncols) {
     switch (R * 4 + nv) {
         FC_DW_CASES_1_4(1) FC_DW_CASES_5_8(1) FC_DW_CASES_9_12(1) FC_DW_CASES_13_24(1)
@@ -174,6 +249,36 @@ static void FC_DWFN(dw_rows_run)(int R, int nv, const FC_T *const *rp, int64_t k
     }
 }
 
+#define FC_DW_CASE3(R, NV, SH)                                                                \
+    case ((SH) * 32 + (R)) * 4 + (NV):                                                        \
+        FC_DWFN(dw_rows_ukernel3)(R, NV, SH, rp, col, off, wt, bias, rows, ys3, ncols);       \
+        return;
+#define FC_DW_CASES3(SH)                                                                      \
+    FC_DW_CASE3(1, 1, SH) FC_DW_CASE3(2, 1, SH) FC_DW_CASE3(3, 1, SH) FC_DW_CASE3(4, 1, SH)   \
+    FC_DW_CASE3(5, 1, SH) FC_DW_CASE3(6, 1, SH) FC_DW_CASE3(1, 2, SH) FC_DW_CASE3(2, 2, SH)   \
+    FC_DW_CASE3(3, 2, SH) FC_DW_CASE3(1, 3, SH) FC_DW_CASE3(2, 3, SH)
+#if FC_ACC3 >= 12
+#define FC_DW_CASES3_HI(SH)                                                                   \
+    FC_DW_CASE3(7, 1, SH) FC_DW_CASE3(8, 1, SH) FC_DW_CASE3(9, 1, SH) FC_DW_CASE3(10, 1, SH)  \
+    FC_DW_CASE3(11, 1, SH) FC_DW_CASE3(12, 1, SH) FC_DW_CASE3(4, 2, SH)                       \
+    FC_DW_CASE3(5, 2, SH) FC_DW_CASE3(6, 2, SH) FC_DW_CASE3(3, 3, SH) FC_DW_CASE3(4, 3, SH)
+#else
+#define FC_DW_CASES3_HI(SH)
+#endif
+#if FC_ACC3 != 6 && FC_ACC3 != 12
+#error "conv_depthwise_impl.h: FC_ACC3 must be 6 or 12"
+#endif
+
+static void FC_DWFN(dw_rows_run3)(int R, int nv, int sh, const FC_T *const *rp, int64_t col,
+                                  const int64_t *off, const FC_T *wt, FC_T bias,
+                                  FC_T *const *rows, int64_t ys3, int64_t ncols) {
+    switch ((sh * 32 + R) * 4 + nv) {
+        FC_DW_CASES3(1) FC_DW_CASES3(2) FC_DW_CASES3_HI(1) FC_DW_CASES3_HI(2)
+    default:
+        return; /* unreachable: sh is 1 or 2, 1 <= nv <= FC_NV and R * nv <= FC_ACC3 */
+    }
+}
+
 /* dst[0, n) = 0 in whole vectors: may write up to VL - 1 elements past n (packed rows keep
  * that much slack; see rl). Short rows are the common case, so no memset call. */
 FC_DW_INLINE void FC_DWFN(dw_zero)(FC_T *dst, int64_t n) {
@@ -185,7 +290,7 @@ FC_DW_INLINE void FC_DWFN(dw_zero)(FC_T *dst, int64_t n) {
  * not per row: integer divisions cost more than the copy of a short row). Each phase is written
  * in order zeros, copy, zeros with whole vectors, so what one store writes past its range is
  * overwritten by the next (or lands in the row's slack). */
-static void FC_DWFN(dw_pack_row)(const fc_conv2d_desc *d, const FC_T *xrow, int64_t col0,
+FC_DW_NO_LIBCALLS static void FC_DWFN(dw_pack_row)(const fc_conv2d_desc *d, const FC_T *xrow, int64_t col0,
                                  int64_t pl, const int64_t *lo_q, const int64_t *hi_q,
                                  FC_T *dst) {
     const int64_t sw = d->stride_w, xs3 = d->x_stride[3];
@@ -195,10 +300,11 @@ static void FC_DWFN(dw_pack_row)(const fc_conv2d_desc *d, const FC_T *xrow, int6
         const FC_T *src = xrow + (col0 + q + lo * sw) * xs3;
         const int64_t step = sw * xs3, n = hi - lo;
         FC_T *restrict out = dst + lo;
-        if (step == 1) {
-            int64_t e = 0;
-            for (; e + FC_VL <= n; e += FC_VL) FC_VSTORE(out + e, FC_VLOAD(src + e));
-            if (e < n) FC_VSTORE(out + e, FC_VLOAD_MASK(src + e, FC_VMASK_FIRST(n - e)));
+        if (step == 1 && n >= FC_VL) { /* the last vector overlaps the one before it */
+            for (int64_t e = 0; e + FC_VL < n; e += FC_VL) FC_VSTORE(out + e, FC_VLOAD(src + e));
+            FC_VSTORE(out + n - FC_VL, FC_VLOAD(src + n - FC_VL));
+        } else if (step == 1) {
+            for (int64_t e = 0; e < n; e++) out[e] = src[e];
         } else if (step == 2) { /* stride 2 on contiguous rows: a deinterleave gcc vectorises */
             for (int64_t e = 0; e < n; e++) out[e] = src[2 * e];
         } else {
@@ -210,11 +316,12 @@ static void FC_DWFN(dw_pack_row)(const fc_conv2d_desc *d, const FC_T *xrow, int6
 
 /* Output rows [ia, ib) and column chunk jc of plane (b, k). */
 static void FC_DWFN(dw_rows_task)(const FC_DWFN(dw_rows_ctx) *ctx, int64_t b, int64_t k,
-                                  int64_t ia, int64_t ib, int64_t jc) {
+                                  int64_t band, int64_t jc) {
     const fc_conv2d_desc *d = ctx->d;
     const int64_t kh = d->kh, kw = d->kw, sh = d->stride_h, sw = d->stride_w;
     const int64_t dh = d->dil_h;
-    const FC_T *xp = ctx->x + b * d->x_stride[0] + (k / ctx->mult) * d->x_stride[1];
+    const int64_t c = ctx->mult == 1 ? k : k / ctx->mult;
+    const FC_T *xp = ctx->x + b * d->x_stride[0] + c * d->x_stride[1];
     FC_T *yp = ctx->y + b * d->y_stride[0] + k * d->y_stride[1];
     const int64_t ys2 = d->y_stride[2], ys3 = d->y_stride[3];
 
@@ -230,7 +337,6 @@ static void FC_DWFN(dw_rows_task)(const FC_DWFN(dw_rows_ctx) *ctx, int64_t b, in
     /* columns of this chunk and the packed-row geometry */
     const int64_t ja = jc * ctx->chunk_v * FC_VL;
     const int64_t ncols = FC_MIN(ctx->chunk_v * FC_VL, d->w_out - ja);
-    const int64_t nvec = fc_div_up(ncols, FC_VL);
     const int64_t pl = ctx->pl, rl = ctx->rl, mask = ctx->ring - 1;
     const int64_t col0 = ja * sw - d->pad_left;
     const int64_t *off = ctx->off;
@@ -241,13 +347,15 @@ static void FC_DWFN(dw_rows_task)(const FC_DWFN(dw_rows_ctx) *ctx, int64_t b, in
     FC_T *zero_row = ring + ctx->ring * rl;
     FC_DWFN(dw_zero)(zero_row, rl - FC_VL);
 
-    /* column tiles: nvec vectors in ntiles balanced tiles of at most ctx->nv */
-    const int64_t ntiles = fc_div_up(nvec, ctx->nv);
-    const int64_t nrows = ib - ia, nblocks = fc_div_up(nrows, ctx->rmax);
+    /* column tiles: the chunk's vectors in balanced tiles of at most ctx->nv; rows [ia, ib) in
+     * balanced blocks of at most ctx->rmax */
+    const fc_dw_split tiles = ctx->tiles[jc == ctx->nchunks - 1];
+    const fc_dw_split blocks = ctx->blocks[band == ctx->nbands - 1];
+    const int64_t ia = band * ctx->band_rows;
     int64_t packed_hi = INT64_MIN; /* rows below this are packed (or not needed again) */
     int64_t i0 = ia;
-    for (int64_t blk = 0; blk < nblocks; blk++) {
-        const int R = (int)(nrows / nblocks + (blk < nrows % nblocks));
+    for (int64_t blk = 0; blk < blocks.parts; blk++) {
+        const int R = (int)(blocks.base + (blk < blocks.extra));
         /* pack the input rows this block reads that are not in the ring yet */
         const int64_t lo = i0 * sh - d->pad_top;
         const int64_t hi = (i0 + R - 1) * sh - d->pad_top + (kh - 1) * dh + 1;
@@ -258,7 +366,7 @@ static void FC_DWFN(dw_rows_task)(const FC_DWFN(dw_rows_ctx) *ctx, int64_t b, in
         const FC_T *rp[FC_DW_RMAX * FC_DW_KMAX];
         FC_T *rows[FC_DW_RMAX];
         for (int rho = 0; rho < R; rho++) {
-            rows[rho] = yp + (i0 + rho) * ys2 + ja * ys3;
+            rows[rho] = yp + (i0 + rho) * ys2 + ja * ys3; /* + col * ys3 in the tile */
             for (int64_t r = 0; r < kh; r++) {
                 const int64_t ih = (i0 + rho) * sh - d->pad_top + r * dh;
                 rp[rho * FC_DW_KMAX + r] =
@@ -266,17 +374,15 @@ static void FC_DWFN(dw_rows_task)(const FC_DWFN(dw_rows_ctx) *ctx, int64_t b, in
             }
         }
         int64_t v0 = 0;
-        for (int64_t t = 0; t < ntiles; t++) {
-            const int nv = (int)(nvec / ntiles + (t < nvec % ntiles));
-            const FC_T *tp[FC_DW_RMAX * FC_DW_KMAX];
-            FC_T *trows[FC_DW_RMAX];
-            for (int rho = 0; rho < R; rho++) {
-                trows[rho] = rows[rho] + v0 * FC_VL * ys3;
-                for (int64_t r = 0; r < kh; r++)
-                    tp[rho * FC_DW_KMAX + r] = rp[rho * FC_DW_KMAX + r] + v0 * FC_VL;
-            }
+        for (int64_t t = 0; t < tiles.parts; t++) {
+            const int nv = (int)(tiles.base + (t < tiles.extra));
             const int64_t tcols = FC_MIN((int64_t)nv * FC_VL, ncols - v0 * FC_VL);
-            FC_DWFN(dw_rows_run)(R, nv, tp, kh, kw, off, wt, bias, trows, ys3, tcols);
+            if (ctx->k3)
+                FC_DWFN(dw_rows_run3)(R, nv, (int)sh, rp, v0 * FC_VL, off, wt, bias, rows, ys3,
+                                      tcols);
+            else
+                FC_DWFN(dw_rows_run)(R, nv, rp, v0 * FC_VL, kh, kw, off, wt, bias, rows, ys3,
+                                     tcols);
             v0 += nv;
         }
         i0 += R;
@@ -291,7 +397,9 @@ static int FC_DWFN(dw_rows_plan)(FC_DWFN(dw_rows_ctx) *ctx) {
     const int64_t vrow = fc_div_up(d->w_out, FC_VL);
     const int64_t tiles = fc_div_up(vrow, FC_NV);
     ctx->nv = fc_div_up(vrow, tiles);
-    for (ctx->rmax = FC_MIN(FC_ACC / ctx->nv, d->h_out); ctx->rmax >= 1; ctx->rmax /= 2) {
+    ctx->k3 = d->kh == 3 && d->kw == 3 && d->dil_h == 1 && d->stride_h <= 2;
+    const int64_t acc = ctx->k3 ? FC_ACC3 : FC_ACC;
+    for (ctx->rmax = FC_MIN(acc / ctx->nv, d->h_out); ctx->rmax >= 1; ctx->rmax /= 2) {
         const int64_t span = (ctx->rmax - 1) * d->stride_h + (d->kh - 1) * d->dil_h + 1;
         for (ctx->ring = 1; ctx->ring < span;) ctx->ring *= 2;
         /* vectors per chunk that fit: (ring + 1 zero row) * rl <= BUFMAX, with
@@ -306,6 +414,12 @@ static int FC_DWFN(dw_rows_plan)(FC_DWFN(dw_rows_ctx) *ctx) {
             const int64_t planes = d->n * d->c_out * ctx->nchunks;
             ctx->band_rows = fc_dw_band_rows(planes, d->h_out, ctx->rmax, d->nthreads);
             ctx->nbands = fc_div_up(d->h_out, ctx->band_rows);
+            const int64_t last_rows = d->h_out - (ctx->nbands - 1) * ctx->band_rows;
+            ctx->blocks[0] = fc_dw_balanced(ctx->band_rows, ctx->rmax);
+            ctx->blocks[1] = fc_dw_balanced(last_rows, ctx->rmax);
+            const int64_t last_v = vrow - (ctx->nchunks - 1) * ctx->chunk_v;
+            ctx->tiles[0] = fc_dw_balanced(ctx->chunk_v, ctx->nv);
+            ctx->tiles[1] = fc_dw_balanced(last_v, ctx->nv);
             ctx->pl = ctx->chunk_v * FC_VL + ctx->mmax;
             ctx->rl = d->stride_w * ctx->pl + FC_VL; /* + slack for whole-vector stores */
             for (int64_t s = 0; s < d->kw; s++)
@@ -322,13 +436,15 @@ static void FC_DWFN(dw_rows)(const FC_DWFN(dw_rows_ctx) *ctx) {
     const int64_t nc = ctx->nchunks, nb = ctx->nbands;
     const int64_t ntasks = d->n * d->c_out * nb * nc;
     const int nthreads = d->nthreads;
-#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1 && ntasks > 1)
-    for (int64_t task = 0; task < ntasks; task++) {
-        const int64_t jc = task % nc, band = task / nc % nb, plane = task / (nc * nb);
-        const int64_t ia = band * ctx->band_rows;
-        FC_DWFN(dw_rows_task)(ctx, plane / d->c_out, plane % d->c_out, ia,
-                              FC_MIN(ia + ctx->band_rows, d->h_out), jc);
-    }
+    const int64_t n = d->n, c_out = d->c_out;
+    /* collapse: each thread divides its first task's index once and then counts, rather than
+     * dividing per task (the tasks of 7x7 planes are a few hundred cycles) */
+#pragma omp parallel for collapse(4) schedule(static) num_threads(nthreads) \
+    if (nthreads > 1 && ntasks > 1)
+    for (int64_t b = 0; b < n; b++)
+        for (int64_t k = 0; k < c_out; k++)
+            for (int64_t band = 0; band < nb; band++)
+                for (int64_t jc = 0; jc < nc; jc++) FC_DWFN(dw_rows_task)(ctx, b, k, band, jc);
     (void)nthreads;
 }
 
@@ -497,14 +613,16 @@ static int FC_DWFN(dw_chan_plan)(FC_DWFN(dw_chan_ctx) *ctx) {
 static void FC_DWFN(dw_chan)(const FC_DWFN(dw_chan_ctx) *ctx) {
     const fc_conv2d_desc *d = ctx->d;
     const int64_t nb = ctx->nbands, ncb = ctx->nblocks;
-    const int64_t ntasks = d->n * ncb * nb;
+    const int64_t ntasks = d->n * ncb * nb, n = d->n;
     const int nthreads = d->nthreads;
-#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1 && ntasks > 1)
-    for (int64_t task = 0; task < ntasks; task++) {
-        const int64_t band = task % nb, cb = task / nb % ncb, b = task / (nb * ncb);
-        const int64_t ia = band * ctx->band_rows;
-        FC_DWFN(dw_chan_task)(ctx, b, cb, ia, FC_MIN(ia + ctx->band_rows, d->h_out));
-    }
+#pragma omp parallel for collapse(3) schedule(static) num_threads(nthreads) \
+    if (nthreads > 1 && ntasks > 1)
+    for (int64_t b = 0; b < n; b++)
+        for (int64_t cb = 0; cb < ncb; cb++)
+            for (int64_t band = 0; band < nb; band++) {
+                const int64_t ia = band * ctx->band_rows;
+                FC_DWFN(dw_chan_task)(ctx, b, cb, ia, FC_MIN(ia + ctx->band_rows, d->h_out));
+            }
     (void)nthreads;
 }
 
@@ -547,7 +665,7 @@ fc_status FC_DWFN(conv2d_depthwise)(const fc_conv2d_desc *d, const FC_T *x, cons
     double t = FC_PROFILE_START(d);
     FC_DWFN(dw_chan_ctx) chan = {d, x, w, bias, y, 0, 0, 0, 0, 0};
     FC_DWFN(dw_rows_ctx) rows = {d, x, w, bias, y, d->c_out / d->c_in, 0, 0, 0, 0, 0, 0, 0, 0,
-                                 0, 0, {0}};
+                                 0, 0, 0, {0}};
     if (FC_DWFN(dw_chan_plan)(&chan))
         FC_DWFN(dw_chan)(&chan);
     else if (FC_DWFN(dw_rows_plan)(&rows))
@@ -560,6 +678,9 @@ fc_status FC_DWFN(conv2d_depthwise)(const fc_conv2d_desc *d, const FC_T *x, cons
 
 #undef FC_CB
 #undef FC_DW_CASE
+#undef FC_DW_CASE3
+#undef FC_DW_CASES3
+#undef FC_DW_CASES3_HI
 #undef FC_DW_CASES_1_4
 #undef FC_DW_CASES_5_8
 #undef FC_DW_CASES_9_12

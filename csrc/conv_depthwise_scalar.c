@@ -5,6 +5,7 @@
 #define FC_ISA scalar
 #define FC_ACC FC_DW_SCALAR_ACC
 #define FC_NV FC_DW_SCALAR_NV
+#define FC_ACC3 FC_DW_SCALAR_ACC3
 #define FC_P FC_DW_SCALAR_P
 #define FC_CV FC_DW_SCALAR_CV
 

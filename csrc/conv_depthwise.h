@@ -33,11 +33,13 @@
 /* Stack limits of the fast paths (beyond them the generic scalar loops run):
  * KMAX: kernel height and width; RMAX: rows of a row-path tile (>= every ACC above);
  * SMAX: stride_w of the row path (its packed rows hold stride_w phases);
+ * ROWSMAX: input rows one row block reads ((R-1)*stride_h + (kh-1)*dil_h + 1);
  * BUFMAX: elements of a task's packed-row ring (wide rows are cut into column chunks to fit);
  * WMAX: elements of a task's packed weights (kh * kw * channels of a channel block). */
 #define FC_DW_KMAX 64
 #define FC_DW_RMAX 24
 #define FC_DW_SMAX 16
+#define FC_DW_ROWSMAX 512
 #define FC_DW_BUFMAX 16384
 #define FC_DW_WMAX 16384
 

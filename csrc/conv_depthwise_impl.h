@@ -141,10 +141,11 @@ FC_DW_INLINE void FC_DWFN(dw_rows_store)(const int R, const int NV, FC_VEC (*acc
 }
 
 /* One tile: rows[rho] + col * ys3 (rho < R) are the output rows at the tile's first column,
- * rp[rho * FC_DW_KMAX + r] + col the packed input row of tap r (or the zero row); off[s] the
+ * rp[rho * sh + r * dh] + col the packed input row of tap r (or the zero row); off[s] the
  * packed position of tap s; wt the kh x kw weights. Writes ncols (<= NV * VL) columns. */
 FC_DW_INLINE void FC_DWFN(dw_rows_ukernel)(const int R, const int NV, const FC_T *const *rp,
-                                            int64_t col, int64_t kh, int64_t kw,
+                                            int64_t sh, int64_t dh, int64_t col, int64_t kh,
+                                            int64_t kw,
                                             const int64_t *off, const FC_T *wt, FC_T bias,
                                             FC_T *const *rows, int64_t ys3, int64_t ncols) {
     FC_VEC acc[FC_DW_RMAX][FC_NV];
@@ -156,7 +157,7 @@ FC_DW_INLINE void FC_DWFN(dw_rows_ukernel)(const int R, const int NV, const FC_T
     for (int64_t r = 0; r < kh; r++) {
         const FC_T *p[FC_DW_RMAX];
 #pragma GCC unroll 24
-        for (int rho = 0; rho < R; rho++) p[rho] = rp[rho * FC_DW_KMAX + r] + col;
+        for (int rho = 0; rho < R; rho++) p[rho] = rp[rho * sh + r * dh] + col;
         const FC_T *wr = wt + r * kw;
         for (int64_t s = 0; s < kw; s++) {
             const FC_VEC wv = FC_VSET1(wr[s]);
@@ -192,8 +193,7 @@ FC_DW_INLINE void FC_DWFN(dw_rows_ukernel3)(const int R, const int NV, const int
     /* input row t of the tile is tap r = t - rho * SH of output row rho */
 #pragma GCC unroll 64
     for (int t = 0; t < (R - 1) * SH + 3; t++) {
-        const int rt = t / SH < R - 1 ? t / SH : R - 1;
-        const FC_T *q = rp[rt * FC_DW_KMAX + (t - rt * SH)] + col;
+        const FC_T *q = rp[t] + col;
 #pragma GCC unroll 4
         for (int v = 0; v < NV; v++)
 #pragma GCC unroll 3
@@ -212,7 +212,8 @@ FC_DW_INLINE void FC_DWFN(dw_rows_ukernel3)(const int R, const int NV, const int
 /* One instance per (R, NV), selected by a jump table; instances with R * NV <= FC_ACC only. */
 #define FC_DW_CASE(R, NV)                                                                     \
     case (R) * 4 + (NV):                                                                      \
-        FC_DWFN(dw_rows_ukernel)(R, NV, rp, col, kh, kw, off, wt, bias, rows, ys3, ncols);    \
+        FC_DWFN(dw_rows_ukernel)(R, NV, rp, sh, dh, col, kh, kw, off, wt, bias, rows, ys3,    \
+                                 ncols);                                                      \
         return;
 #define FC_DW_CASES_1_4(NV) FC_DW_CASE(1, NV) FC_DW_CASE(2, NV) FC_DW_CASE(3, NV) FC_DW_CASE(4, NV)
 #define FC_DW_CASES_5_8(NV) FC_DW_CASE(5, NV) FC_DW_CASE(6, NV) FC_DW_CASE(7, NV) FC_DW_CASE(8, NV)
@@ -233,7 +234,8 @@ FC_DW_INLINE void FC_DWFN(dw_rows_ukernel3)(const int R, const int NV, const int
 #error "conv_depthwise_impl.h: the jump table below assumes FC_NV == 3"
 #endif
 
-static void FC_DWFN(dw_rows_run)(int R, int nv, const FC_T *const *rp, int64_t col, int64_t kh,
+static void FC_DWFN(dw_rows_run)(int R, int nv, const FC_T *const *rp, int64_t sh, int64_t dh,
+                                 int64_t col, int64_t kh,
                                  int64_t kw, const int64_t *off, const FC_T *wt, FC_T bias,
                                  FC_T *const *rows, int64_t ys3, int64_t ncols) {
     switch (R * 4 + nv) {
@@ -363,16 +365,15 @@ static void FC_DWFN(dw_rows_task)(const FC_DWFN(dw_rows_ctx) *ctx, int64_t b, in
             FC_DWFN(dw_pack_row)(d, xp + ih * d->x_stride[2], col0, pl, lo_q, hi_q,
                                  ring + (ih & mask) * rl);
         packed_hi = FC_MAX(packed_hi, hi);
-        const FC_T *rp[FC_DW_RMAX * FC_DW_KMAX];
-        FC_T *rows[FC_DW_RMAX];
-        for (int rho = 0; rho < R; rho++) {
-            rows[rho] = yp + (i0 + rho) * ys2 + ja * ys3; /* + col * ys3 in the tile */
-            for (int64_t r = 0; r < kh; r++) {
-                const int64_t ih = (i0 + rho) * sh - d->pad_top + r * dh;
-                rp[rho * FC_DW_KMAX + r] =
-                    (ih >= 0 && ih < d->h) ? ring + (ih & mask) * rl : zero_row;
-            }
+        /* rp[t]: input row lo + t of the block, packed or the zero row */
+        const FC_T *rp[FC_DW_ROWSMAX];
+        for (int64_t t = 0; t < hi - lo; t++) {
+            const int64_t ih = lo + t;
+            rp[t] = (ih >= 0 && ih < d->h) ? ring + (ih & mask) * rl : zero_row;
         }
+        FC_T *rows[FC_DW_RMAX];
+        for (int rho = 0; rho < R; rho++)
+            rows[rho] = yp + (i0 + rho) * ys2 + ja * ys3; /* + col * ys3 in the tile */
         int64_t v0 = 0;
         for (int64_t t = 0; t < tiles.parts; t++) {
             const int nv = (int)(tiles.base + (t < tiles.extra));
@@ -381,8 +382,8 @@ static void FC_DWFN(dw_rows_task)(const FC_DWFN(dw_rows_ctx) *ctx, int64_t b, in
                 FC_DWFN(dw_rows_run3)(R, nv, (int)sh, rp, v0 * FC_VL, off, wt, bias, rows, ys3,
                                       tcols);
             else
-                FC_DWFN(dw_rows_run)(R, nv, rp, v0 * FC_VL, kh, kw, off, wt, bias, rows, ys3,
-                                     tcols);
+                FC_DWFN(dw_rows_run)(R, nv, rp, sh, dh, v0 * FC_VL, kh, kw, off, wt, bias, rows,
+                                     ys3, tcols);
             v0 += nv;
         }
         i0 += R;
@@ -401,6 +402,7 @@ static int FC_DWFN(dw_rows_plan)(FC_DWFN(dw_rows_ctx) *ctx) {
     const int64_t acc = ctx->k3 ? FC_ACC3 : FC_ACC;
     for (ctx->rmax = FC_MIN(acc / ctx->nv, d->h_out); ctx->rmax >= 1; ctx->rmax /= 2) {
         const int64_t span = (ctx->rmax - 1) * d->stride_h + (d->kh - 1) * d->dil_h + 1;
+        if (span > FC_DW_ROWSMAX) return 0;
         for (ctx->ring = 1; ctx->ring < span;) ctx->ring *= 2;
         /* vectors per chunk that fit: (ring + 1 zero row) * rl <= BUFMAX, with
          * rl = sw * (v * VL + mmax) + VL */

@@ -27,6 +27,11 @@
  *  - A register tile is R output rows x NV vectors (R * NV <= FC_ACC): per tap, one broadcast
  *    weight feeds R * NV FMAs. Rows of a band are cut into balanced blocks of at most R, the
  *    width into balanced tiles of at most FC_NV vectors; (R, NV) is a compile-time instance.
+ *    3x3 kernels (dil_h 1, stride_h 1 or 2, all of MobileNet) keep the nine weights in
+ *    registers instead and load each input vector once for all the tile rows that read it
+ *    (R * NV <= FC_ACC3).
+ *  - Block sizes, tile sizes and their remainders are computed once per call and the task loop
+ *    is an OpenMP collapse, so a task (a 7x7 plane is a few hundred cycles) divides nothing.
  *  - Rows wider than the ring allows are cut into column chunks; kernels or rings beyond the
  *    stack limits (conv_depthwise.h) take the generic scalar loops.
  * Channel path (NHWC with mult == 1 and at least one vector of channels): a task is a band of

@@ -25,6 +25,7 @@ static int empty_output(const fc_conv2d_desc *d) {
 
 fc_status fc_f32_conv2d_direct(const fc_conv2d_desc *d, const float *x, const float *w,
                                const float *bias, float *y) {
+    if (d && d->groups == d->c_in) return fc_f32_conv2d_depthwise(d, x, w, bias, y);
     const fc_status st = check_desc(d, x, w, y);
     if (st != FC_OK) return st;
     if (empty_output(d)) return FC_OK;
@@ -39,6 +40,7 @@ fc_status fc_f32_conv2d_direct(const fc_conv2d_desc *d, const float *x, const fl
 
 fc_status fc_f64_conv2d_direct(const fc_conv2d_desc *d, const double *x, const double *w,
                                const double *bias, double *y) {
+    if (d && d->groups == d->c_in) return fc_f64_conv2d_depthwise(d, x, w, bias, y);
     const fc_status st = check_desc(d, x, w, y);
     if (st != FC_OK) return st;
     if (empty_output(d)) return FC_OK;

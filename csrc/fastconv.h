@@ -87,6 +87,15 @@ fc_status fc_f32_conv2d_direct(const fc_conv2d_desc *d, const float *x, const fl
 fc_status fc_f64_conv2d_direct(const fc_conv2d_desc *d, const double *x, const double *w,
                                const double *bias, double *y);
 
+/* depthwise (issue 4): groups == c_in, c_out = multiplier x c_in (a 1 -> 1 convolution, image
+ * filtering, is the one-channel case); any layout, stride, dilation, kernel size; no workspace.
+ * fc_*_conv2d_direct hands such problems here. FC_ERR_UNSUPPORTED when groups != c_in. bias
+ * may be NULL; every element of y is written (y is never read). */
+fc_status fc_f32_conv2d_depthwise(const fc_conv2d_desc *d, const float *x, const float *w,
+                                  const float *bias, float *y);
+fc_status fc_f64_conv2d_depthwise(const fc_conv2d_desc *d, const double *x, const double *w,
+                                  const double *bias, double *y);
+
 /* ==== GEMM and im2col (issue 3) ==========================================================
  * BLIS-style GEMM: C := alpha * A * B + beta * C with A (m x k), B (k x n), C (m x n), each
  * given by element strides (rs: between rows, cs: between columns; any sign, any order, so

@@ -4,10 +4,17 @@
 
 #include "winograd.h"
 
-/* Bytes of V + M per block of tiles (both: 36 tile positions x channels, per tile). Measured
- * on the AMD EPYC (Zen 4) VM, 2 cores, 1 MiB L2 per core, 32 MiB L3, 2026-11-29, with
- * `PYTHONPATH=. python bench/bench_winograd.py --sweep-block`: see docs/performance.md. */
-#define FC_WINOGRAD_BLOCK_BYTES ((size_t)6 << 20)
+/* Block rule: V + M of a block (36 tile positions x (cpad + kpad) per tile) within the L2 of
+ * the threads sharing it, but at least FC_WINOGRAD_MIN_BLOCK tiles: every block streams all of
+ * U (36 x C x K, 37.7 MB for 512 x 512 channels) through the cache, so a block must reuse each
+ * U element over enough tiles to stay compute-bound (one FMA lane per tile per U element).
+ * AMD EPYC (Zen 4) VM, 2 cores, 1 MiB L2 per core, 32 MiB L3, 2026-11-29, from
+ * `PYTHONPATH=. python bench/bench_winograd.py --sweep-block 12,48,96,192,384` (ResNet-50 and
+ * VGG-16 3x3 layers, batch 1, 1 thread, on a heavily shared machine): for 64-128 channels 12
+ * to 384 tiles were within the noise (~15%); 512 channels lost 10% at 48 tiles and 40% at 12
+ * (U re-streamed per block) against 96-384. */
+#define FC_WINOGRAD_L2_BYTES ((size_t)1 << 20)
+#define FC_WINOGRAD_MIN_BLOCK 96
 
 #define FC_WINOGRAD_MAGIC 0x57696e6fu /* "Wino" */
 #define FC_WINOGRAD_HEADER 64         /* bytes before U in the kernel-transform buffer */
@@ -56,7 +63,8 @@ static wg_geometry geometry(const fc_conv2d_desc *d, fc_isa isa, int dtype_bytes
     g.kpad = round_up(FC_MAX(d->c_out / d->groups, 1), 2 * g.vl);
     g.tiles = d->n * fc_div_up(d->h_out, 4) * fc_div_up(d->w_out, 4);
     const int64_t per_tile = 36 * (g.cpad + g.kpad) * dtype_bytes;
-    int64_t nb = block_tiles > 0 ? block_tiles : (int64_t)(FC_WINOGRAD_BLOCK_BYTES / per_tile);
+    const int64_t fit = (int64_t)(FC_WINOGRAD_L2_BYTES * (size_t)d->nthreads / (size_t)per_tile);
+    int64_t nb = block_tiles > 0 ? block_tiles : FC_MAX(fit, FC_WINOGRAD_MIN_BLOCK);
     nb = FC_MIN(nb, FC_MAX(g.tiles, 1));
     g.nb = round_up(FC_MAX(nb, 1), FC_WINOGRAD_MR);
     return g;

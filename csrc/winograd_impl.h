@@ -7,6 +7,11 @@
  *   FC_VEC, FC_VL        vector type and its lanes (FC_VL = 1: plain scalars)
  *   FC_VZERO() FC_VSET1(s) FC_VLOAD(p) FC_VSTORE(p, v)   unaligned loads and stores
  *   FC_VADD(a, b) FC_VSUB(a, b) FC_VMUL(a, b) FC_VFMA(a, b, c)   (FMA: a * b + c)
+ * and may define (fast paths for channels with non-unit stride, NCHW; without them such tiles
+ * go through per-element copies):
+ *   FC_WG_GATHER_ROWS(dv, x, xs1, xs2)   dv[6i + k] lane l := x[l*xs1 + i*xs2 + k], 6 rows,
+ *                                        k < 6, reading 8 columns per row
+ *   FC_WG_SCATTER_ROWS(o, y, ys1, ys2)   y[l*ys1 + r*ys2 + s] := lane l of o[4r + s], 4x4
  * and gets fc_<FC_TNAME>_winograd_kernel_transform__<FC_ISA>() and
  * fc_<FC_TNAME>_winograd_apply__<FC_ISA>() (prototypes and layouts in winograd.h).
  *
@@ -74,39 +79,57 @@ FC_WG_INLINE void FC_WFN(wg_at)(const FC_VEC *m, int ms, FC_VEC *o, int os) {
     o[3 * os] = FC_VADD(FC_VFMA(FC_VSET1((FC_T)8), d34, d12), m5);
 }
 
-/* U[g][xi][k / NR][c][k % NR] = (G g G^T)[xi] of filter (g*Kg + k, c); zero for the padded
- * k >= Kg and c >= Cg, so the products need no edge cases. Computed in double. */
+/* t[0..5] (stride ts) := G g[0..2] (stride gs), G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6;
+ * 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]. */
+FC_WG_INLINE void FC_WFN(wg_g)(const FC_VEC *g, int gs, FC_VEC *t, int ts) {
+    const FC_VEC g0 = g[0], g1 = g[gs], g2 = g[2 * gs];
+    const FC_VEC s02 = FC_VADD(g0, g2), q = FC_VFMA(FC_VSET1((FC_T)0.25), g0, g2);
+    const FC_VEC sixth = FC_VSET1((FC_T)(1.0 / 6)), twelfth = FC_VSET1((FC_T)(1.0 / 12));
+    t[0] = FC_VMUL(FC_VSET1((FC_T)0.25), g0);
+    t[ts] = FC_VMUL(FC_VSET1((FC_T)(-1.0 / 6)), FC_VADD(s02, g1));
+    t[2 * ts] = FC_VMUL(FC_VSET1((FC_T)(-1.0 / 6)), FC_VSUB(s02, g1));
+    /* g0/24 + g1/12 + g2/6 = (g0/4 + g2)/6 + g1/12 */
+    t[3 * ts] = FC_VFMA(twelfth, g1, FC_VMUL(sixth, q));
+    t[4 * ts] = FC_VSUB(FC_VMUL(sixth, q), FC_VMUL(twelfth, g1));
+    t[5 * ts] = g2;
+}
+
+/* U[g][xi][k / NR][c][k % NR] = (G g G^T)[xi] of filter (g*Kg + k, c), vectorised across FC_VL
+ * consecutive k so that U is written in whole contiguous vectors; zero for the padded k >= Kg
+ * and c >= Cg, so the products need no edge cases. */
 fc_status FC_WFN(winograd_kernel_transform)(const fc_conv2d_desc *d, const FC_T *w, FC_T *u,
                                             int64_t cpad, int64_t kpad) {
     const int64_t groups = d->groups, cg = d->c_in / groups, kg = d->c_out / groups;
-    const int64_t xi_stride = kpad * cpad;
-    static const double G[6][3] = {{1.0 / 4, 0, 0},
-                                   {-1.0 / 6, -1.0 / 6, -1.0 / 6},
-                                   {-1.0 / 6, 1.0 / 6, -1.0 / 6},
-                                   {1.0 / 24, 1.0 / 12, 1.0 / 6},
-                                   {1.0 / 24, -1.0 / 12, 1.0 / 6},
-                                   {0, 0, 1}};
+    const int64_t xi_stride = kpad * cpad, panels = kpad / FC_NR;
+    const int64_t ws0 = d->w_stride[0], ws1 = d->w_stride[1], ws2 = d->w_stride[2],
+                  ws3 = d->w_stride[3];
+    /* one task = one panel of NR output channels, so every store fills whole NR-wide rows of
+     * U (never half a cache line now and the other half from another thread later) */
 #pragma omp parallel for num_threads(d->nthreads) schedule(static)
-    for (int64_t gk = 0; gk < groups * kpad; gk++) {
-        const int64_t g = gk / kpad, k = gk % kpad;
-        FC_T *ug = u + g * 36 * xi_stride + (k / FC_NR) * cpad * FC_NR + k % FC_NR;
+    for (int64_t gp = 0; gp < groups * panels; gp++) {
+        const int64_t g = gp / panels, pn = gp % panels;
+        FC_T *ug = u + g * 36 * xi_stride + pn * cpad * FC_NR;
         for (int64_t c = 0; c < cpad; c++) {
-            double tr[6][6] = {{0}};
-            if (k < kg && c < cg) {
-                const FC_T *wk = w + (g * kg + k) * d->w_stride[0] + c * d->w_stride[1];
-                double gg[3][3], t[6][3];
-                for (int r = 0; r < 3; r++)
-                    for (int s = 0; s < 3; s++)
-                        gg[r][s] = (double)wk[r * d->w_stride[2] + s * d->w_stride[3]];
+            for (int half = 0; half < 2; half++) {
+                const int64_t k0 = pn * FC_NR + half * FC_VL;
+                const int64_t lanes = FC_MAX(0, FC_MIN(FC_VL, kg - k0));
+                FC_T buf[9 * FC_VL];
+                FC_VEC gv[9], t[18], uv[36];
+                for (int j = 0; j < 9 * FC_VL; j++) buf[j] = (FC_T)0;
+                if (c < cg)
+                    for (int64_t l = 0; l < lanes; l++) {
+                        const FC_T *wk = w + (g * kg + k0 + l) * ws0 + c * ws1;
+                        for (int r = 0; r < 3; r++)
+                            for (int s = 0; s < 3; s++)
+                                buf[(3 * r + s) * FC_VL + l] = wk[r * ws2 + s * ws3];
+                    }
+                for (int j = 0; j < 9; j++) gv[j] = FC_VLOAD(buf + j * FC_VL);
+                for (int s = 0; s < 3; s++) FC_WFN(wg_g)(gv + s, 3, t + s, 3); /* G g: 6 x 3 */
                 for (int i = 0; i < 6; i++)
-                    for (int s = 0; s < 3; s++)
-                        t[i][s] = G[i][0] * gg[0][s] + G[i][1] * gg[1][s] + G[i][2] * gg[2][s];
-                for (int i = 0; i < 6; i++)
-                    for (int j = 0; j < 6; j++)
-                        tr[i][j] = t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2];
+                    FC_WFN(wg_g)(t + 3 * i, 1, uv + 6 * i, 1); /* (G g) G^T */
+                for (int xi = 0; xi < 36; xi++)
+                    FC_VSTORE(ug + xi * xi_stride + c * FC_NR + half * FC_VL, uv[xi]);
             }
-            for (int xi = 0; xi < 36; xi++)
-                ug[xi * xi_stride + c * FC_NR] = (FC_T)tr[xi / 6][xi % 6];
         }
     }
     return FC_OK;
@@ -137,6 +160,12 @@ FC_WG_INLINE void FC_WFN(wg_input_tile)(const fc_conv2d_desc *d, const FC_T *x, 
     const int64_t lanes = FC_MIN(FC_VL, cg - c0);
     const int64_t xs1 = d->x_stride[1], xs2 = d->x_stride[2], xs3 = d->x_stride[3];
     const FC_T *xb = x + p.b * d->x_stride[0] + (g * cg + c0) * xs1 + ih0 * xs2 + iw0 * xs3;
+#ifdef FC_WG_GATHER_ROWS
+    if (xs1 != 1 && xs3 == 1 && lanes == FC_VL && i_lo == 0 && i_hi == 6 && k_lo == 0 &&
+        iw0 + 8 <= d->w) {
+        FC_WG_GATHER_ROWS(dv, xb, xs1, xs2);
+    } else
+#endif
     if (xs1 == 1 && lanes == FC_VL) {
         /* channels contiguous (NHWC): one vector load per tap in range */
         for (int i = 0; i < 6; i++)
@@ -178,6 +207,11 @@ FC_WG_INLINE void FC_WFN(wg_output_tile)(const fc_conv2d_desc *d, const FC_T *m,
         bv[l] = (bias && l < lanes) ? bias[(g * kg + k0 + l) * d->bias_stride] : (FC_T)0;
     const FC_VEC bvec = FC_VLOAD(bv);
     for (int j = 0; j < 16; j++) o[j] = FC_VADD(o[j], bvec);
+#ifdef FC_WG_SCATTER_ROWS
+    if (ys1 != 1 && ys3 == 1 && lanes == FC_VL && r_hi == 4 && s_hi == 4) {
+        FC_WG_SCATTER_ROWS(o, yb, ys1, ys2);
+    } else
+#endif
     if (ys1 == 1 && lanes == FC_VL) {
         for (int64_t r = 0; r < r_hi; r++)
             for (int64_t s = 0; s < s_hi; s++) FC_VSTORE(yb + r * ys2 + s * ys3, o[4 * r + s]);
@@ -302,3 +336,5 @@ fc_status FC_WFN(winograd_apply)(const fc_conv2d_desc *d, const FC_T *u, const F
 #undef FC_VSUB
 #undef FC_VMUL
 #undef FC_VFMA
+#undef FC_WG_GATHER_ROWS
+#undef FC_WG_SCATTER_ROWS

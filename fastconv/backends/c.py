@@ -535,8 +535,8 @@ def conv2d_winograd(problem: ConvProblem, x, w, bias, y, block_tiles: int = 0,
     rule (tests force many blocks on small problems); ``profile`` an ``fc_profile *``."""
     _, lib = _native()
     kernel_bytes, ws_bytes = winograd_sizes(problem, block_tiles)
-    both = _aligned_workspace(kernel_bytes + ws_bytes + 64)
     kb = -(-kernel_bytes // 64) * 64
+    both = workspace.scratch(kb + ws_bytes)  # reused between calls: no fresh pages to fault
     kernel, ws = both[:kb], both[kb:]
     d = conv2d_desc(problem, x, w, bias, y)
     if profile is not None:

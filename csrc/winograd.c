@@ -5,9 +5,9 @@
 #include "winograd.h"
 
 /* Block rule: V + M of a block (36 tile positions x (cpad + kpad) per tile) within the L2 of
- * the threads sharing it, but at least FC_WINOGRAD_MIN_BLOCK tiles: every block streams all of
- * U (36 x C x K, 37.7 MB for 512 x 512 channels) through the cache, so a block must reuse each
- * U element over enough tiles to stay compute-bound (one FMA lane per tile per U element).
+ * the threads sharing it; when U itself does not fit in L2, at least FC_WINOGRAD_MIN_BLOCK
+ * tiles: every block then streams all of U (36 x C x K, 37.7 MB for 512 x 512 channels) from
+ * L3 or memory, so a block must reuse each U element over enough tiles to stay compute-bound.
  * AMD EPYC (Zen 4) VM, 2 cores, 1 MiB L2 per core, 32 MiB L3, 2026-11-29, from
  * `PYTHONPATH=. python bench/bench_winograd.py --sweep-block 12,48,96,192,384` (ResNet-50 and
  * VGG-16 3x3 layers, batch 1, 1 thread, on a heavily shared machine): for 64-128 channels 12
@@ -64,18 +64,22 @@ static wg_geometry geometry(const fc_conv2d_desc *d, fc_isa isa, int dtype_bytes
     g.tiles = d->n * fc_div_up(d->h_out, 4) * fc_div_up(d->w_out, 4);
     const int64_t per_tile = 36 * (g.cpad + g.kpad) * dtype_bytes;
     const int64_t fit = (int64_t)(FC_WINOGRAD_L2_BYTES * (size_t)d->nthreads / (size_t)per_tile);
-    int64_t nb = block_tiles > 0 ? block_tiles : FC_MAX(fit, FC_WINOGRAD_MIN_BLOCK);
+    const int64_t u_bytes = 36 * g.cpad * g.kpad * dtype_bytes;
+    const int64_t min_nb = u_bytes > (int64_t)FC_WINOGRAD_L2_BYTES ? FC_WINOGRAD_MIN_BLOCK : 1;
+    int64_t nb = block_tiles > 0 ? block_tiles : FC_MAX(fit, min_nb);
     nb = FC_MIN(nb, FC_MAX(g.tiles, 1));
     g.nb = round_up(FC_MAX(nb, 1), FC_WINOGRAD_MR);
     return g;
 }
 
 static size_t kernel_bytes_of(const fc_conv2d_desc *d, const wg_geometry *g, int dtype_bytes) {
-    return FC_WINOGRAD_HEADER + (size_t)(d->groups * 36 * g->kpad * g->cpad) * dtype_bytes;
+    return FC_WINOGRAD_HEADER +
+           (size_t)(d->groups * 36 * (g->kpad * g->cpad + FC_WINOGRAD_XI_PAD)) * dtype_bytes;
 }
 
 static size_t ws_bytes_of(const wg_geometry *g, int dtype_bytes) {
-    return 64 + (size_t)(36 * g->nb * (g->cpad + g->kpad)) * dtype_bytes;
+    return 64 + (size_t)(36 * (g->nb * (g->cpad + g->kpad) + 2 * FC_WINOGRAD_XI_PAD)) *
+                    dtype_bytes;
 }
 
 fc_status fc_winograd_conv_sizes(const fc_conv2d_desc *d, int dtype_bytes, int64_t block_tiles,
@@ -147,7 +151,7 @@ static void *align64(void *p) { return (void *)(((uintptr_t)p + 63) & ~(uintptr_
         if (g.tiles == 0 || d->c_out == 0) return FC_OK;                                         \
         const T *u = (const T *)((const char *)kernel + FC_WINOGRAD_HEADER);                     \
         T *v = (T *)align64(ws);                                                                 \
-        T *m = v + 36 * g.nb * g.cpad;                                                           \
+        T *m = v + 36 * (g.nb * g.cpad + FC_WINOGRAD_XI_PAD);                                    \
         FC_WG_DISPATCH(h.isa,                                                            \
                            fc_##TN##_winograd_apply__scalar(d, u, x, bias, y, v, m, g.nb,        \
                                                             g.cpad, g.kpad),                     \

@@ -6,7 +6,8 @@
  *   cpad = Cg rounded up to VL, kpad = Kg rounded up to NR;
  *   U (kernel transform): [groups][36][kpad / NR][cpad][NR], zero where k >= Kg or c >= Cg;
  *   V (input transform):  [36][nb][cpad] per block of nb tiles (nb a multiple of 6);
- *   M (products):         [36][nb][kpad]. */
+ *   M (products):         [36][nb][kpad].
+ * Each of the 36 planes of U, V and M is followed by FC_WINOGRAD_XI_PAD unused elements. */
 #ifndef FASTCONV_WINOGRAD_H
 #define FASTCONV_WINOGRAD_H
 
@@ -16,6 +17,10 @@
  * registers, plus 2 for U and 1 broadcast). */
 #define FC_WINOGRAD_MR 6
 
+/* Elements between consecutive xi planes beyond the plane itself (64 bytes for float): plane
+ * sizes are often multiples of 4 KiB (96 tiles x 64 channels x 4 bytes = 24 KiB), so the 36
+ * streams each transform reads or writes would all map to the same L1/L2 sets. */
+#define FC_WINOGRAD_XI_PAD 16
 #define FC_WINOGRAD_VARIANT(T, TN, ISA)                                                        \
     fc_status fc_##TN##_winograd_kernel_transform__##ISA(const fc_conv2d_desc *d, const T *w,   \
                                                          T *u, int64_t cpad, int64_t kpad);    \

@@ -100,7 +100,7 @@ FC_WG_INLINE void FC_WFN(wg_g)(const FC_VEC *g, int gs, FC_VEC *t, int ts) {
 fc_status FC_WFN(winograd_kernel_transform)(const fc_conv2d_desc *d, const FC_T *w, FC_T *u,
                                             int64_t cpad, int64_t kpad) {
     const int64_t groups = d->groups, cg = d->c_in / groups, kg = d->c_out / groups;
-    const int64_t xi_stride = kpad * cpad, panels = kpad / FC_NR;
+    const int64_t xi_stride = kpad * cpad + FC_WINOGRAD_XI_PAD, panels = kpad / FC_NR;
     const int64_t ws0 = d->w_stride[0], ws1 = d->w_stride[1], ws2 = d->w_stride[2],
                   ws3 = d->w_stride[3];
     /* one task = one panel of NR output channels, so every store fills whole NR-wide rows of
@@ -271,7 +271,8 @@ FC_WG_INLINE void FC_WFN(wg_ukernel_6xnr)(int64_t cpad, const FC_T *v, int64_t l
 }
 
 /* The three stages over every group and block of nb tiles (nb a multiple of 6). v holds
- * 36 x nb x cpad elements, m 36 x nb x kpad; u is the kernel transform's output. */
+ * 36 x (nb x cpad + pad) elements, m (after v) 36 x (nb x kpad + pad); u is the kernel
+ * transform's output. */
 fc_status FC_WFN(winograd_apply)(const fc_conv2d_desc *d, const FC_T *u, const FC_T *x,
                                  const FC_T *bias, FC_T *y, FC_T *v, FC_T *m, int64_t nb,
                                  int64_t cpad, int64_t kpad) {
@@ -280,7 +281,8 @@ fc_status FC_WFN(winograd_apply)(const fc_conv2d_desc *d, const FC_T *u, const F
     const int64_t tiles = d->n * th * tw;
     const int64_t cvecs = fc_div_up(cg, FC_VL), kvecs = fc_div_up(kg, FC_VL);
     const int64_t panels = kpad / FC_NR;
-    const int64_t v_xi = nb * cpad, m_xi = nb * kpad, u_xi = kpad * cpad;
+    const int64_t v_xi = nb * cpad + FC_WINOGRAD_XI_PAD, m_xi = nb * kpad + FC_WINOGRAD_XI_PAD;
+    const int64_t u_xi = kpad * cpad + FC_WINOGRAD_XI_PAD;
 #pragma omp parallel num_threads(d->nthreads)
     {
         const int master = FC_WG_THREAD_ID() == 0;

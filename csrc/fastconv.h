@@ -231,8 +231,7 @@ fc_status fc_f64_conv2d_fft(const void *plan, const fc_conv2d_desc *d, const dou
                             const double *x, const double *bias, double *y, void *spectra,
                             size_t spectra_bytes, void *ws, size_t ws_bytes);
 
-/* ==== machine microbenchmarks (issue 10): csrc/machine_peak.c ==============================
- * What the roofline's ceilings and "fraction of peak" figures are measured with. Both run
+/* ==== machine microbenchmarks (issue 10): csrc/machine_peak.c ======================= * What the roofline's ceilings and "fraction of peak" figures are measured with. Both run
  * nthreads OpenMP threads (one without OpenMP), equal work each, and report the work done and
  * the threads' mean CPU seconds in the loop (CLOCK_THREAD_CPUTIME_ID where the platform has it,
  * so time slices the OS gives to other processes on a shared machine do not count; wall time
@@ -252,5 +251,37 @@ fc_status fc_f32_fma_peak(fc_isa isa, int64_t iterations, int nthreads, double *
  * (two reads, one write: the STREAM convention, write-allocate traffic not counted). */
 fc_status fc_f32_stream_triad(float *a, const float *b, const float *c, int64_t n,
                               int64_t repeats, int nthreads, double *bytes, double *seconds);
+=======
+/* ==== Winograd (issue 6): csrc/winograd*.c ================================================
+ * F(4x4, 3x3) (Lavin and Gray 2016; points 0, +-1, +-2): 3x3 kernels, stride 1, dilation 1,
+ * any padding, groups, batches, any strides (NCHW, NHWC). Tiles of 4x4 outputs go in blocks of
+ * block_tiles (0: the kernel's rule, an L2/L3-sized block; tests pass small ones to get many
+ * blocks): input transform, 36 channel products, output transform with bias, per block.
+ * Two steps, so that a plan object can keep the first: (1) kernel transform: the transformed
+ * weight (a header and an ISA-specific layout, valid for problems with these channels and
+ * groups, on the ISA active when it was made); (2) apply. Sizes come from
+ * fc_winograd_conv_sizes (for the active ISA and the same block_tiles); the kernel buffer must
+ * be 64-byte aligned. Every element of y is written, never read; bias may be NULL.
+ * FC_ERR_UNSUPPORTED for any other kernel size, stride or dilation. fc_profile: the kernel
+ * transform, then input_transform, multiply and output_transform (each summed over blocks). */
+fc_status fc_winograd_conv_sizes(const fc_conv2d_desc *d, int dtype_bytes, int64_t block_tiles,
+                                 size_t *kernel_bytes, size_t *ws_bytes);
+fc_status fc_f32_conv2d_winograd_kernel_transform(const fc_conv2d_desc *d, const float *w,
+                                                  void *kernel, size_t kernel_bytes);
+fc_status fc_f64_conv2d_winograd_kernel_transform(const fc_conv2d_desc *d, const double *w,
+                                                  void *kernel, size_t kernel_bytes);
+fc_status fc_f32_conv2d_winograd_apply(const fc_conv2d_desc *d, const void *kernel,
+                                       const float *x, const float *bias, float *y,
+                                       int64_t block_tiles, void *ws, size_t ws_bytes);
+fc_status fc_f64_conv2d_winograd_apply(const fc_conv2d_desc *d, const void *kernel,
+                                       const double *x, const double *bias, double *y,
+                                       int64_t block_tiles, void *ws, size_t ws_bytes);
+/* Both steps in one call, for calls without a cached kernel transform. */
+fc_status fc_f32_conv2d_winograd(const fc_conv2d_desc *d, const float *w, const float *x,
+                                 const float *bias, float *y, int64_t block_tiles, void *kernel,
+                                 size_t kernel_bytes, void *ws, size_t ws_bytes);
+fc_status fc_f64_conv2d_winograd(const fc_conv2d_desc *d, const double *w, const double *x,
+                                 const double *bias, double *y, int64_t block_tiles,
+                                 void *kernel, size_t kernel_bytes, void *ws, size_t ws_bytes);
 
 #endif /* FASTCONV_H */

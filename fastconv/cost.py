@@ -18,6 +18,9 @@ FFT_MIN_TAPS_1D = 64
 # Reduction length and output channels per group from which im2col's GEMM beats direct loops.
 GEMM_MIN_REDUCTION = 32
 GEMM_MIN_C_OUT = 16
+# Algorithms only an explicit algo= request selects, ranked after every other candidate:
+# winograd until the dispatcher issue's cost model weighs it (issue 6).
+EXPLICIT_ONLY = ("winograd",)
 # Backends in order of preference for host arrays (cuda is excluded by the dispatcher).
 BACKEND_ORDER = ("c", "numba", "cuda", "numpy")
 
@@ -38,7 +41,7 @@ def preference_key(problem: ConvProblem):
     """Sort key for implementations: backend first, then algorithm order for this problem."""
     order = algo_order(problem)
 
-    def key(impl) -> tuple[int, int]:
+    def key(impl) -> tuple[int, int, int]:
         algo_rank = order.index(impl.algo) if impl.algo in order else len(order)
-        return (BACKEND_ORDER.index(impl.backend), algo_rank)
+        return (impl.algo in EXPLICIT_ONLY, BACKEND_ORDER.index(impl.backend), algo_rank)
     return key

@@ -20,7 +20,7 @@ from .backends import numba_cuda as cuda_backend
 from .backends import numba_entry
 from .problem import ConvProblem
 
-ALGOS = ("direct", "im2col", "fft")
+ALGOS = ("direct", "im2col", "fft", "winograd")
 BACKENDS = ("c", "numba", "cuda")
 NOT_IMPLEMENTED = "not implemented yet"
 
@@ -75,6 +75,10 @@ REGISTRY: tuple[Implementation, ...] = (
     Implementation("direct", "cuda", cuda_backend.run_direct, cuda_backend.supports_direct),
     Implementation("im2col", "cuda", cuda_backend.run_im2col, cuda_backend.supports_im2col),
     Implementation("fft", "cuda", cuda_backend.run_fft, cuda_backend.supports_fft),
+    # winograd F(4x4, 3x3) (issue 6): only the C kernel is written so far.
+    Implementation("winograd", "c", c_backend.conv2d_winograd, c_backend.supports_winograd),
+    Implementation("winograd", "numba"),
+    Implementation("winograd", "cuda"),
     REFERENCE,
 )
 

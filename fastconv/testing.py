@@ -48,10 +48,13 @@ from .problem import ConvProblem
 # - float64 direct / im2col: 1e-12, the same growth with u = 2**-53 ~ 1.1e-16 (~2e-15 at
 #   K = 4608) leaves more than two orders of magnitude of margin.
 # - reference: the oracle itself, stored in the output dtype: one rounding (u32 / u64).
-# - fft, winograd: PROVISIONAL placeholders suggested in issue 2 (float32 1e-5 / 1e-4; float64
-#   scaled alike), to be replaced by measured values, with the command, when those kernels
-#   land. FFT error grows like u * log2(FFT size) relative to the largest term rather than
-#   each output; Winograd transforms amplify rounding error, more so for larger tiles.
+# - fft: PROVISIONAL placeholder suggested in issue 2 (float32 1e-5; float64 scaled alike), to
+#   be replaced by measured values. FFT error grows like u * log2(FFT size) relative to the
+#   largest term rather than each output.
+# - winograd (F(4x4, 3x3), points 0, +-1, +-2): the bound of issue 6, 1e-4. Measured on N(0,1)
+#   data (bench/bench_winograd.py --check, tests/test_winograd.py): float32 7.7e-7 (VGG-16
+#   conv1_1, C = 3) to 4.5e-6 (conv4_x, C = 512), ~20x margin; float64 3e-15 / 7.9e-15 at
+#   C = 64 / 512 against 1e-10. The transforms amplify rounding ~3-5x over im2col's error.
 TOLERANCES: dict[tuple[str, str], float] = {
     ("float32", "direct"): 2e-6,
     ("float32", "im2col"): 2e-6,

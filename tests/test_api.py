@@ -239,7 +239,7 @@ def test_implementations_lists_every_pair():
     names = [impl.name for impl in impls]
     assert len(names) == len(set(names))
     assert set(names) == {f"{a}:{b}" for a in ALGOS for b in BACKENDS} | {"reference:numpy"}
-    assert len(ALGOS) * len(BACKENDS) == 9
+    assert len(ALGOS) * len(BACKENDS) == 12
     assert names[-1] == "reference:numpy"  # the last resort comes last
     for impl in impls:
         assert impl.name == f"{impl.algo}:{impl.backend}"

@@ -478,3 +478,87 @@ def irfft2(X, h: int) -> np.ndarray:
     fn = getattr(_native()[1], f"fc_{_PREFIX[dt]}_irfft2")
     check_status(fn(h, w, pointer(X.view(dt)), pointer(y), pointer(ws), ws.size), "irfft2")
     return y
+
+
+# ---- winograd:c (issue 6) --------------------------------------------------------------------
+# F(4x4, 3x3): the kernel transform (U, with a header naming its ISA and channels) and the
+# workspace (the transformed inputs and products of one block of tiles) are NumPy buffers.
+# Until the dispatcher's plan object caches U, it is made on every call (part of the time).
+WINOGRAD_MAX_BYTES = 4 << 30  # decline problems whose U and workspace would pass this
+
+
+def supports_winograd(problem: ConvProblem) -> Optional[str]:
+    if (problem.kh, problem.kw) != (3, 3):
+        return f"winograd F(4x4, 3x3) needs a 3x3 kernel, not {problem.kh}x{problem.kw}"
+    if problem.stride != (1, 1):
+        return f"winograd needs stride 1, not {problem.stride}"
+    if problem.dilation != (1, 1):
+        return f"winograd needs dilation 1, not {problem.dilation}"
+    if problem.n == 0:
+        return None  # an empty batch: the API returns before any kernel runs
+    kernel_bytes, ws_bytes = winograd_sizes(problem)
+    if kernel_bytes + ws_bytes > WINOGRAD_MAX_BYTES:
+        return (f"its kernel transform and workspace would take "
+                f"{(kernel_bytes + ws_bytes) >> 20} MiB (limit {WINOGRAD_MAX_BYTES >> 20} MiB)")
+    return None
+
+
+def winograd_sizes(problem: ConvProblem, block_tiles: int = 0) -> tuple[int, int]:
+    """(kernel transform, workspace) bytes of winograd:c for the active ISA and thread count;
+    ``block_tiles`` 0 takes the kernel's block rule."""
+    return _winograd_sizes(problem, int(block_tiles), get_num_threads(), active_isa())
+
+
+@functools.lru_cache(maxsize=256)
+def _winograd_sizes(problem: ConvProblem, block_tiles: int, nthreads: int,
+                    isa: str) -> tuple[int, int]:
+    ffi, lib = _native()
+    out = ffi.new("size_t[2]")
+    check_status(lib.fc_winograd_conv_sizes(problem_desc(problem), problem.np_dtype.itemsize,
+                                            block_tiles, out, out + 1), "winograd:c")
+    return int(out[0]), int(out[1])
+
+
+class WinogradPrepared:
+    """winograd:c's per-weight state: the transformed kernel U and the workspace, as the
+    dispatcher's plan object will keep them; ``apply`` runs only the data stages."""
+
+    def __init__(self, problem: ConvProblem, w: np.ndarray, block_tiles: int = 0, profile=None):
+        _, lib = _native()
+        self.problem, self.block_tiles = problem, int(block_tiles)
+        self._prefix = _PREFIX[problem.np_dtype]
+        kernel_bytes, ws_bytes = winograd_sizes(problem, block_tiles)
+        self.kernel = _aligned_workspace(kernel_bytes)
+        self.ws = _aligned_workspace(ws_bytes)
+        d = problem_desc(problem)
+        d.w_stride = element_strides(w)
+        if profile is not None:
+            d.profile = profile
+        check_status(getattr(lib, f"fc_{self._prefix}_conv2d_winograd_kernel_transform")(
+            d, pointer(w), pointer(self.kernel), self.kernel.size), "winograd:c")
+
+    def apply(self, x, bias, y, profile=None) -> None:
+        _, lib = _native()
+        d = conv2d_desc(self.problem, x, x, bias, y)  # the weight's strides are not used here
+        if profile is not None:
+            d.profile = profile
+        check_status(getattr(lib, f"fc_{self._prefix}_conv2d_winograd_apply")(
+            d, pointer(self.kernel), pointer(x), pointer(bias), pointer(y), self.block_tiles,
+            pointer(self.ws), self.ws.size), "winograd:c")
+
+
+def conv2d_winograd(problem: ConvProblem, x, w, bias, y, block_tiles: int = 0,
+                    profile=None) -> None:
+    """winograd:c: kernel transform and apply in one call. ``block_tiles`` overrides the block
+    rule (tests force many blocks on small problems); ``profile`` an ``fc_profile *``."""
+    _, lib = _native()
+    kernel_bytes, ws_bytes = winograd_sizes(problem, block_tiles)
+    kb = -(-kernel_bytes // 64) * 64
+    both = workspace.scratch(kb + ws_bytes)  # reused between calls: no fresh pages to fault
+    kernel, ws = both[:kb], both[kb:]
+    d = conv2d_desc(problem, x, w, bias, y)
+    if profile is not None:
+        d.profile = profile
+    check_status(getattr(lib, f"fc_{_PREFIX[problem.np_dtype]}_conv2d_winograd")(
+        d, pointer(w), pointer(x), pointer(bias), pointer(y), int(block_tiles), pointer(kernel),
+        kernel.size, pointer(ws), ws.size), "winograd:c")

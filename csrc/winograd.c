@@ -1,0 +1,195 @@
+/* Winograd F(4x4, 3x3) convolution: block-size rule, buffer sizes, the kernel-transform header
+ * and ISA dispatch. The stages themselves are in winograd_impl.h; layouts in winograd.h. */
+#include <string.h>
+
+#include "winograd.h"
+
+/* Block rule: V + M of a block (36 tile positions x (cpad + kpad) per tile) within the L2 of
+ * the threads sharing it; when U itself does not fit in L2, at least FC_WINOGRAD_MIN_BLOCK
+ * tiles: every block then streams all of U (36 x C x K, 37.7 MB for 512 x 512 channels) from
+ * L3 or memory, so a block must reuse each U element over enough tiles to stay compute-bound.
+ * AMD EPYC (Zen 4) VM, 2 cores, 1 MiB L2 per core, 32 MiB L3, 2026-11-29, from
+ * `PYTHONPATH=. python bench/bench_winograd.py --sweep-block 12,48,96,192,384` (ResNet-50 and
+ * VGG-16 3x3 layers, batch 1, 1 thread, on a heavily shared machine): for 64-128 channels 12
+ * to 384 tiles were within the noise (~15%); 512 channels lost 10% at 48 tiles and 40% at 12
+ * (U re-streamed per block) against 96-384. */
+#define FC_WINOGRAD_L2_BYTES ((size_t)1 << 20)
+#define FC_WINOGRAD_MIN_BLOCK 96
+
+#define FC_WINOGRAD_MAGIC 0x57696e6fu /* "Wino" */
+#define FC_WINOGRAD_HEADER 64         /* bytes before U in the kernel-transform buffer */
+
+/* What a kernel transform was made for; apply refuses a buffer made for something else. */
+typedef struct wg_header {
+    uint32_t magic;
+    int32_t isa, dtype_bytes, reserved;
+    int64_t groups, c_in, c_out, cpad, kpad;
+} wg_header;
+
+typedef struct wg_geometry {
+    int64_t vl, cpad, kpad, tiles, nb;
+} wg_geometry;
+
+static int64_t round_up(int64_t a, int64_t b) { return fc_div_up(a, b) * b; }
+
+static int64_t lanes(fc_isa isa, int dtype_bytes) {
+    switch (isa) {
+    case FC_ISA_AVX512: return 64 / dtype_bytes;
+    case FC_ISA_AVX2: return 32 / dtype_bytes;
+    default: return 1;
+    }
+}
+
+/* Not argument validation (the API did that): sizes no kernel could run with, and problems
+ * that are not 3x3 stride-1 undilated (FC_ERR_UNSUPPORTED). */
+static fc_status check_desc(const fc_conv2d_desc *d, int dtype_bytes) {
+    if (!d || d->nthreads < 1 || (dtype_bytes != 4 && dtype_bytes != 8))
+        return FC_ERR_INVALID_ARGUMENT;
+    if (d->n < 0 || d->c_in < 1 || d->h < 1 || d->w < 1 || d->c_out < 0 || d->h_out < 0 ||
+        d->w_out < 0 || d->pad_top < 0 || d->pad_left < 0 || d->groups < 1 ||
+        d->c_in % d->groups != 0 || d->c_out % d->groups != 0)
+        return FC_ERR_INVALID_ARGUMENT;
+    if (d->kh != 3 || d->kw != 3 || d->stride_h != 1 || d->stride_w != 1 || d->dil_h != 1 ||
+        d->dil_w != 1)
+        return FC_ERR_UNSUPPORTED;
+    return FC_OK;
+}
+
+static wg_geometry geometry(const fc_conv2d_desc *d, fc_isa isa, int dtype_bytes,
+                            int64_t block_tiles) {
+    wg_geometry g;
+    g.vl = lanes(isa, dtype_bytes);
+    g.cpad = round_up(d->c_in / d->groups, g.vl);
+    g.kpad = round_up(FC_MAX(d->c_out / d->groups, 1), 2 * g.vl);
+    g.tiles = d->n * fc_div_up(d->h_out, 4) * fc_div_up(d->w_out, 4);
+    const int64_t per_tile = 36 * (g.cpad + g.kpad) * dtype_bytes;
+    const int64_t fit = (int64_t)(FC_WINOGRAD_L2_BYTES * (size_t)d->nthreads / (size_t)per_tile);
+    const int64_t u_bytes = 36 * g.cpad * g.kpad * dtype_bytes;
+    const int64_t min_nb = u_bytes > (int64_t)FC_WINOGRAD_L2_BYTES ? FC_WINOGRAD_MIN_BLOCK : 1;
+    int64_t nb = block_tiles > 0 ? block_tiles : FC_MAX(fit, min_nb);
+    nb = FC_MIN(nb, FC_MAX(g.tiles, 1));
+    g.nb = round_up(FC_MAX(nb, 1), FC_WINOGRAD_MR);
+    return g;
+}
+
+static size_t kernel_bytes_of(const fc_conv2d_desc *d, const wg_geometry *g, int dtype_bytes) {
+    return FC_WINOGRAD_HEADER +
+           (size_t)(d->groups * 36 * (g->kpad * g->cpad + FC_WINOGRAD_XI_PAD)) * dtype_bytes;
+}
+
+static size_t ws_bytes_of(const wg_geometry *g, int dtype_bytes) {
+    return 64 + (size_t)(36 * (g->nb * (g->cpad + g->kpad) + 2 * FC_WINOGRAD_XI_PAD)) *
+                    dtype_bytes;
+}
+
+fc_status fc_winograd_conv_sizes(const fc_conv2d_desc *d, int dtype_bytes, int64_t block_tiles,
+                                 size_t *kernel_bytes, size_t *ws_bytes) {
+    const fc_status st = check_desc(d, dtype_bytes);
+    if (st != FC_OK) return st;
+    const wg_geometry g = geometry(d, fc_active_isa(), dtype_bytes, block_tiles);
+    if (kernel_bytes) *kernel_bytes = kernel_bytes_of(d, &g, dtype_bytes);
+    if (ws_bytes) *ws_bytes = ws_bytes_of(&g, dtype_bytes);
+    return FC_OK;
+}
+
+static void *align64(void *p) { return (void *)(((uintptr_t)p + 63) & ~(uintptr_t)63); }
+
+/* return the call of the variant for ISA_VALUE (only the portable one off x86-64) */
+#if FC_X86_64
+#define FC_WG_DISPATCH(ISA_VALUE, CALL_SCALAR, CALL_AVX2, CALL_AVX512) \
+    switch (ISA_VALUE) {                                            \
+    case FC_ISA_AVX512: return CALL_AVX512;                         \
+    case FC_ISA_AVX2: return CALL_AVX2;                             \
+    default: return CALL_SCALAR;                                    \
+    }
+#else
+#define FC_WG_DISPATCH(ISA_VALUE, CALL_SCALAR, CALL_AVX2, CALL_AVX512) return CALL_SCALAR;
+#endif
+
+/* One definition per dtype of the three entry points (fastconv.h documents them). */
+#define FC_WG_ENTRY_POINTS(T, TN)                                                                 \
+    static fc_status TN##_kernel_transform(const fc_conv2d_desc *d, const T *w, void *kernel,    \
+                                           size_t kernel_bytes) {                                \
+        const fc_isa isa = fc_active_isa();                                                      \
+        const wg_geometry g = geometry(d, isa, sizeof(T), 0);                                    \
+        if (!w || !kernel || ((uintptr_t)kernel & 63) != 0 ||                                    \
+            kernel_bytes < kernel_bytes_of(d, &g, sizeof(T)))                                    \
+            return FC_ERR_INVALID_ARGUMENT;                                                      \
+        wg_header h = {FC_WINOGRAD_MAGIC, (int32_t)isa, (int32_t)sizeof(T), 0,                   \
+                       d->groups, d->c_in, d->c_out, g.cpad, g.kpad};                           \
+        memcpy(kernel, &h, sizeof h);                                                            \
+        T *u = (T *)((char *)kernel + FC_WINOGRAD_HEADER);                                       \
+        FC_WG_DISPATCH(isa,                                                              \
+                           fc_##TN##_winograd_kernel_transform__scalar(d, w, u, g.cpad, g.kpad), \
+                           fc_##TN##_winograd_kernel_transform__avx2(d, w, u, g.cpad, g.kpad),   \
+                           fc_##TN##_winograd_kernel_transform__avx512(d, w, u, g.cpad, g.kpad)) \
+    }                                                                                            \
+                                                                                                 \
+    fc_status fc_##TN##_conv2d_winograd_kernel_transform(const fc_conv2d_desc *d, const T *w,    \
+                                                         void *kernel, size_t kernel_bytes) {    \
+        const fc_status st = check_desc(d, sizeof(T));                                           \
+        if (st != FC_OK) return st;                                                              \
+        double t = FC_PROFILE_START(d);                                                          \
+        const fc_status r = TN##_kernel_transform(d, w, kernel, kernel_bytes);                   \
+        FC_PROFILE_ADD(d, kernel_transform, t);                                                  \
+        return r;                                                                                \
+    }                                                                                            \
+                                                                                                 \
+    static fc_status TN##_apply(const fc_conv2d_desc *d, const void *kernel, const T *x,         \
+                                const T *bias, T *y, int64_t block_tiles, void *ws,              \
+                                size_t ws_bytes) {                                               \
+        if (!kernel || !x || !y || !ws) return FC_ERR_INVALID_ARGUMENT;                          \
+        wg_header h;                                                                             \
+        memcpy(&h, kernel, sizeof h);                                                            \
+        if (h.magic != FC_WINOGRAD_MAGIC || h.dtype_bytes != (int32_t)sizeof(T) ||               \
+            h.groups != d->groups || h.c_in != d->c_in || h.c_out != d->c_out)                   \
+            return FC_ERR_INVALID_ARGUMENT;                                                      \
+        if (h.isa > (int32_t)fc_cpu_isa()) return FC_ERR_ISA_UNAVAILABLE;                        \
+        const wg_geometry g = geometry(d, (fc_isa)h.isa, sizeof(T), block_tiles);               \
+        if (g.cpad != h.cpad || g.kpad != h.kpad) return FC_ERR_INVALID_ARGUMENT;                \
+        if (ws_bytes < ws_bytes_of(&g, sizeof(T))) return FC_ERR_WORKSPACE_TOO_SMALL;            \
+        if (g.tiles == 0 || d->c_out == 0) return FC_OK;                                         \
+        const T *u = (const T *)((const char *)kernel + FC_WINOGRAD_HEADER);                     \
+        T *v = (T *)align64(ws);                                                                 \
+        T *m = v + 36 * (g.nb * g.cpad + FC_WINOGRAD_XI_PAD);                                    \
+        FC_WG_DISPATCH(h.isa,                                                            \
+                           fc_##TN##_winograd_apply__scalar(d, u, x, bias, y, v, m, g.nb,        \
+                                                            g.cpad, g.kpad),                     \
+                           fc_##TN##_winograd_apply__avx2(d, u, x, bias, y, v, m, g.nb, g.cpad,  \
+                                                          g.kpad),                               \
+                           fc_##TN##_winograd_apply__avx512(d, u, x, bias, y, v, m, g.nb,        \
+                                                            g.cpad, g.kpad))                     \
+    }                                                                                            \
+                                                                                                 \
+    fc_status fc_##TN##_conv2d_winograd_apply(const fc_conv2d_desc *d, const void *kernel,       \
+                                              const T *x, const T *bias, T *y,                   \
+                                              int64_t block_tiles, void *ws, size_t ws_bytes) {  \
+        const fc_status st = check_desc(d, sizeof(T));                                           \
+        if (st != FC_OK) return st;                                                              \
+        double t = FC_PROFILE_START(d);                                                          \
+        const fc_status r = TN##_apply(d, kernel, x, bias, y, block_tiles, ws, ws_bytes);        \
+        if (d->profile) {                                                                        \
+            d->profile->total += fc_now() - t;                                                   \
+            d->profile->calls += 1;                                                              \
+        }                                                                                        \
+        return r;                                                                                \
+    }                                                                                            \
+                                                                                                 \
+    fc_status fc_##TN##_conv2d_winograd(const fc_conv2d_desc *d, const T *w, const T *x,         \
+                                        const T *bias, T *y, int64_t block_tiles, void *kernel,  \
+                                        size_t kernel_bytes, void *ws, size_t ws_bytes) {        \
+        const fc_status st = check_desc(d, sizeof(T));                                           \
+        if (st != FC_OK) return st;                                                              \
+        double t = FC_PROFILE_START(d), t0 = t;                                                  \
+        fc_status r = TN##_kernel_transform(d, w, kernel, kernel_bytes);                         \
+        FC_PROFILE_ADD(d, kernel_transform, t);                                                  \
+        if (r == FC_OK) r = TN##_apply(d, kernel, x, bias, y, block_tiles, ws, ws_bytes);        \
+        if (d->profile) {                                                                        \
+            d->profile->total += fc_now() - t0;                                                  \
+            d->profile->calls += 1;                                                              \
+        }                                                                                        \
+        return r;                                                                                \
+    }
+
+FC_WG_ENTRY_POINTS(float, f32)
+FC_WG_ENTRY_POINTS(double, f64)

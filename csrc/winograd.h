@@ -1,0 +1,40 @@
+/* The per-ISA variants of the Winograd F(4x4, 3x3) kernel (csrc/winograd_<isa>.c, all generated
+ * from the one template csrc/winograd_impl.h). Private: winograd.c sizes the buffers, checks the
+ * kernel-transform header and picks the variant of the ISA the transform was made for.
+ *
+ * Layouts (VL: the variant's vector lanes, NR = 2 * VL; Cg, Kg: channels per group):
+ *   cpad = Cg rounded up to VL, kpad = Kg rounded up to NR;
+ *   U (kernel transform): [groups][36][kpad / NR][cpad][NR], zero where k >= Kg or c >= Cg;
+ *   V (input transform):  [36][nb][cpad] per block of nb tiles (nb a multiple of 6);
+ *   M (products):         [36][nb][kpad].
+ * Each of the 36 planes of U, V and M is followed by FC_WINOGRAD_XI_PAD unused elements. */
+#ifndef FASTCONV_WINOGRAD_H
+#define FASTCONV_WINOGRAD_H
+
+#include "internal.h"
+
+/* Tiles per microkernel call: 6 rows x 2 vectors of accumulators (12 of the 16 AVX2
+ * registers, plus 2 for U and 1 broadcast). */
+#define FC_WINOGRAD_MR 6
+
+/* Elements between consecutive xi planes beyond the plane itself (64 bytes for float): plane
+ * sizes are often multiples of 4 KiB (96 tiles x 64 channels x 4 bytes = 24 KiB), so the 36
+ * streams each transform reads or writes would all map to the same L1/L2 sets. */
+#define FC_WINOGRAD_XI_PAD 16
+#define FC_WINOGRAD_VARIANT(T, TN, ISA)                                                        \
+    fc_status fc_##TN##_winograd_kernel_transform__##ISA(const fc_conv2d_desc *d, const T *w,   \
+                                                         T *u, int64_t cpad, int64_t kpad);    \
+    fc_status fc_##TN##_winograd_apply__##ISA(const fc_conv2d_desc *d, const T *u, const T *x,  \
+                                              const T *bias, T *y, T *v, T *m, int64_t nb,     \
+                                              int64_t cpad, int64_t kpad);
+FC_WINOGRAD_VARIANT(float, f32, scalar)
+FC_WINOGRAD_VARIANT(double, f64, scalar)
+#if FC_X86_64
+FC_WINOGRAD_VARIANT(float, f32, avx2)
+FC_WINOGRAD_VARIANT(double, f64, avx2)
+FC_WINOGRAD_VARIANT(float, f32, avx512)
+FC_WINOGRAD_VARIANT(double, f64, avx512)
+#endif
+#undef FC_WINOGRAD_VARIANT
+
+#endif /* FASTCONV_WINOGRAD_H */

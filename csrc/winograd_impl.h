@@ -1,0 +1,342 @@
+/* Winograd F(4x4, 3x3) convolution, written once: a template that csrc/winograd_<isa>.c includes
+ * once per element type, after defining the macros below. No include guard on purpose.
+ *
+ * The including file defines (and this file #undefs at its end, except FC_ISA):
+ *   FC_T, FC_TNAME       element type (float, double) and its name in symbols (f32, f64)
+ *   FC_ISA               ISA suffix of symbols (scalar, avx2, avx512); kept defined
+ *   FC_VEC, FC_VL        vector type and its lanes (FC_VL = 1: plain scalars)
+ *   FC_VZERO() FC_VSET1(s) FC_VLOAD(p) FC_VSTORE(p, v)   unaligned loads and stores
+ *   FC_VADD(a, b) FC_VSUB(a, b) FC_VMUL(a, b) FC_VFMA(a, b, c)   (FMA: a * b + c)
+ * and may define (fast paths for channels with non-unit stride, NCHW; without them such tiles
+ * go through per-element copies):
+ *   FC_WG_GATHER_ROWS(dv, x, xs1, xs2)   dv[6i + k] lane l := x[l*xs1 + i*xs2 + k], 6 rows,
+ *                                        k < 6, reading 8 columns per row
+ *   FC_WG_SCATTER_ROWS(o, y, ys1, ys2)   y[l*ys1 + r*ys2 + s] := lane l of o[4r + s], 4x4
+ * and gets fc_<FC_TNAME>_winograd_kernel_transform__<FC_ISA>() and
+ * fc_<FC_TNAME>_winograd_apply__<FC_ISA>() (prototypes and layouts in winograd.h).
+ *
+ * The math (Lavin and Gray 2016, interpolation points 0, +-1, +-2, infinity): a 6x6 input tile d
+ * and a 3x3 filter g give the 4x4 output tile Y = A^T [(G g G^T) .* (B^T d B)] A; summed over
+ * the input channels, each of the 36 tile positions xi is one product
+ *     M[xi] (tiles x K) = V[xi] (tiles x C) * U[xi] (C x K).
+ * 36 multiplications per 16 outputs instead of 144: 4x fewer than direct convolution.
+ *
+ * Design: tiles (image, tile row, tile column of every image, flattened) go in blocks of nb
+ * tiles; per group and block, three work-shared stages in one parallel region:
+ *  1. input transform, vectorised across FC_VL input channels: gather the 6x6 patch (zeros in
+ *     the padding), B^T d B, store V[xi][tile][c] (c contiguous);
+ *  2. the 36 products, parallel over (xi, panel of 2*FC_VL output channels): a 6 x (2*FC_VL)
+ *     register tile (6 tiles broadcast from V's rows, 2 vectors of U) accumulates over all C;
+ *     U[xi] panels are packed by the kernel transform, so no packing at run time;
+ *  3. output transform, vectorised across FC_VL output channels: A^T m A plus bias, straight
+ *     into y (vector stores when y's channels are contiguous, NHWC; else scattered).
+ * The block size bounds V + M (winograd.c's rule), so they stay cache-resident between stages.
+ */
+
+#ifndef FC_WINOGRAD_TEMPLATE_HELPERS
+#define FC_WINOGRAD_TEMPLATE_HELPERS
+#define FC_WG_CAT_(t, name, isa) fc_##t##_##name##__##isa
+#define FC_WG_CAT(t, name, isa) FC_WG_CAT_(t, name, isa)
+#define FC_WFN(name) FC_WG_CAT(FC_TNAME, name, FC_ISA)
+#define FC_WG_INLINE static inline __attribute__((always_inline))
+#if defined(_OPENMP)
+#define FC_WG_THREAD_ID() omp_get_thread_num()
+#else
+#define FC_WG_THREAD_ID() 0
+#endif
+#endif /* FC_WINOGRAD_TEMPLATE_HELPERS */
+
+#define FC_NR (2 * FC_VL)
+
+/* t[0..5] (stride ts) := B^T d[0..5] (stride ds) for F(4, 3): rows of
+ * B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1],
+ * factored so that every output costs 2-3 vector operations. */
+FC_WG_INLINE void FC_WFN(wg_bt)(const FC_VEC *dv, int ds, FC_VEC *t, int ts) {
+    const FC_VEC four = FC_VSET1((FC_T)4), five = FC_VSET1((FC_T)5), two = FC_VSET1((FC_T)2);
+    const FC_VEC d0 = dv[0], d1 = dv[ds], d2 = dv[2 * ds], d3 = dv[3 * ds], d4 = dv[4 * ds],
+                 d5 = dv[5 * ds];
+    const FC_VEC s12 = FC_VADD(d1, d2), s34 = FC_VADD(d3, d4);
+    const FC_VEC m12 = FC_VSUB(d1, d2), m43 = FC_VSUB(d4, d3);
+    const FC_VEC m42 = FC_VSUB(d4, d2), m31 = FC_VSUB(d3, d1);
+    t[0] = FC_VFMA(four, d0, FC_VSUB(d4, FC_VMUL(five, d2)));
+    t[ts] = FC_VSUB(s34, FC_VMUL(four, s12));
+    t[2 * ts] = FC_VFMA(four, m12, m43);
+    t[3 * ts] = FC_VFMA(two, m31, m42);
+    t[4 * ts] = FC_VSUB(m42, FC_VMUL(two, m31));
+    t[5 * ts] = FC_VFMA(four, d1, FC_VSUB(d5, FC_VMUL(five, d3)));
+}
+
+/* o[0..3] (stride os) := A^T m[0..5] (stride ms):
+ * A^T = [1 1 1 1 1 0; 0 1 -1 2 -2 0; 0 1 1 4 4 0; 0 1 -1 8 -8 1]. */
+FC_WG_INLINE void FC_WFN(wg_at)(const FC_VEC *m, int ms, FC_VEC *o, int os) {
+    const FC_VEC m0 = m[0], m1 = m[ms], m2 = m[2 * ms], m3 = m[3 * ms], m4 = m[4 * ms],
+                 m5 = m[5 * ms];
+    const FC_VEC s12 = FC_VADD(m1, m2), d12 = FC_VSUB(m1, m2);
+    const FC_VEC s34 = FC_VADD(m3, m4), d34 = FC_VSUB(m3, m4);
+    o[0] = FC_VADD(FC_VADD(m0, s12), s34);
+    o[os] = FC_VFMA(FC_VSET1((FC_T)2), d34, d12);
+    o[2 * os] = FC_VFMA(FC_VSET1((FC_T)4), s34, s12);
+    o[3 * os] = FC_VADD(FC_VFMA(FC_VSET1((FC_T)8), d34, d12), m5);
+}
+
+/* t[0..5] (stride ts) := G g[0..2] (stride gs), G = [1/4 0 0; -1/6 -1/6 -1/6; -1/6 1/6 -1/6;
+ * 1/24 1/12 1/6; 1/24 -1/12 1/6; 0 0 1]. */
+FC_WG_INLINE void FC_WFN(wg_g)(const FC_VEC *g, int gs, FC_VEC *t, int ts) {
+    const FC_VEC g0 = g[0], g1 = g[gs], g2 = g[2 * gs];
+    const FC_VEC s02 = FC_VADD(g0, g2), q = FC_VFMA(FC_VSET1((FC_T)0.25), g0, g2);
+    const FC_VEC sixth = FC_VSET1((FC_T)(1.0 / 6)), twelfth = FC_VSET1((FC_T)(1.0 / 12));
+    t[0] = FC_VMUL(FC_VSET1((FC_T)0.25), g0);
+    t[ts] = FC_VMUL(FC_VSET1((FC_T)(-1.0 / 6)), FC_VADD(s02, g1));
+    t[2 * ts] = FC_VMUL(FC_VSET1((FC_T)(-1.0 / 6)), FC_VSUB(s02, g1));
+    /* g0/24 + g1/12 + g2/6 = (g0/4 + g2)/6 + g1/12 */
+    t[3 * ts] = FC_VFMA(twelfth, g1, FC_VMUL(sixth, q));
+    t[4 * ts] = FC_VSUB(FC_VMUL(sixth, q), FC_VMUL(twelfth, g1));
+    t[5 * ts] = g2;
+}
+
+/* U[g][xi][k / NR][c][k % NR] = (G g G^T)[xi] of filter (g*Kg + k, c), vectorised across FC_VL
+ * consecutive k so that U is written in whole contiguous vectors; zero for the padded k >= Kg
+ * and c >= Cg, so the products need no edge cases. */
+fc_status FC_WFN(winograd_kernel_transform)(const fc_conv2d_desc *d, const FC_T *w, FC_T *u,
+                                            int64_t cpad, int64_t kpad) {
+    const int64_t groups = d->groups, cg = d->c_in / groups, kg = d->c_out / groups;
+    const int64_t xi_stride = kpad * cpad + FC_WINOGRAD_XI_PAD, panels = kpad / FC_NR;
+    const int64_t ws0 = d->w_stride[0], ws1 = d->w_stride[1], ws2 = d->w_stride[2],
+                  ws3 = d->w_stride[3];
+    /* one task = one panel of NR output channels, so every store fills whole NR-wide rows of
+     * U (never half a cache line now and the other half from another thread later) */
+#pragma omp parallel for num_threads(d->nthreads) schedule(static)
+    for (int64_t gp = 0; gp < groups * panels; gp++) {
+        const int64_t g = gp / panels, pn = gp % panels;
+        FC_T *ug = u + g * 36 * xi_stride + pn * cpad * FC_NR;
+        for (int64_t c = 0; c < cpad; c++) {
+            for (int half = 0; half < 2; half++) {
+                const int64_t k0 = pn * FC_NR + half * FC_VL;
+                const int64_t lanes = FC_MAX(0, FC_MIN(FC_VL, kg - k0));
+                FC_T buf[9 * FC_VL];
+                FC_VEC gv[9], t[18], uv[36];
+                for (int j = 0; j < 9 * FC_VL; j++) buf[j] = (FC_T)0;
+                if (c < cg)
+                    for (int64_t l = 0; l < lanes; l++) {
+                        const FC_T *wk = w + (g * kg + k0 + l) * ws0 + c * ws1;
+                        for (int r = 0; r < 3; r++)
+                            for (int s = 0; s < 3; s++)
+                                buf[(3 * r + s) * FC_VL + l] = wk[r * ws2 + s * ws3];
+                    }
+                for (int j = 0; j < 9; j++) gv[j] = FC_VLOAD(buf + j * FC_VL);
+                for (int s = 0; s < 3; s++) FC_WFN(wg_g)(gv + s, 3, t + s, 3); /* G g: 6 x 3 */
+                for (int i = 0; i < 6; i++)
+                    FC_WFN(wg_g)(t + 3 * i, 1, uv + 6 * i, 1); /* (G g) G^T */
+                for (int xi = 0; xi < 36; xi++)
+                    FC_VSTORE(ug + xi * xi_stride + c * FC_NR + half * FC_VL, uv[xi]);
+            }
+        }
+    }
+    return FC_OK;
+}
+
+/* Where tile `tile` (flattened over images, tile rows, tile columns) lies. */
+typedef struct FC_WFN(wg_tile_pos) {
+    int64_t b, oh, ow; /* image, first output row and column */
+} FC_WFN(wg_tile_pos);
+
+FC_WG_INLINE FC_WFN(wg_tile_pos) FC_WFN(wg_tile)(int64_t tile, int64_t th, int64_t tw) {
+    FC_WFN(wg_tile_pos) p;
+    const int64_t per_image = th * tw, r = tile % per_image;
+    p.b = tile / per_image;
+    p.oh = 4 * (r / tw);
+    p.ow = 4 * (r % tw);
+    return p;
+}
+
+/* Stage 1 for one tile and FC_VL channels c0.. of group g: V[xi][t][c0..] := B^T d B. */
+FC_WG_INLINE void FC_WFN(wg_input_tile)(const fc_conv2d_desc *d, const FC_T *x, int64_t g,
+                                        int64_t cg, int64_t c0, FC_WFN(wg_tile_pos) p, FC_T *v,
+                                        int64_t v_xi_stride) {
+    FC_VEC dv[36], t[36];
+    const int64_t ih0 = p.oh - d->pad_top, iw0 = p.ow - d->pad_left;
+    const int64_t i_lo = FC_MAX(0, -ih0), i_hi = FC_MIN(6, d->h - ih0);
+    const int64_t k_lo = FC_MAX(0, -iw0), k_hi = FC_MIN(6, d->w - iw0);
+    const int64_t lanes = FC_MIN(FC_VL, cg - c0);
+    const int64_t xs1 = d->x_stride[1], xs2 = d->x_stride[2], xs3 = d->x_stride[3];
+    const FC_T *xb = x + p.b * d->x_stride[0] + (g * cg + c0) * xs1 + ih0 * xs2 + iw0 * xs3;
+#ifdef FC_WG_GATHER_ROWS
+    if (xs1 != 1 && xs3 == 1 && lanes == FC_VL && i_lo == 0 && i_hi == 6 && k_lo == 0 &&
+        iw0 + 8 <= d->w) {
+        FC_WG_GATHER_ROWS(dv, xb, xs1, xs2);
+    } else
+#endif
+    if (xs1 == 1 && lanes == FC_VL) {
+        /* channels contiguous (NHWC): one vector load per tap in range */
+        for (int i = 0; i < 6; i++)
+            for (int k = 0; k < 6; k++)
+                dv[6 * i + k] = (i >= i_lo && i < i_hi && k >= k_lo && k < k_hi)
+                                    ? FC_VLOAD(xb + i * xs2 + k * xs3)
+                                    : FC_VZERO();
+    } else {
+        FC_T buf[36 * FC_VL];
+        for (int j = 0; j < 36 * FC_VL; j++) buf[j] = (FC_T)0;
+        for (int64_t l = 0; l < lanes; l++) {
+            const FC_T *xl = xb + l * xs1;
+            for (int64_t i = i_lo; i < i_hi; i++)
+                for (int64_t k = k_lo; k < k_hi; k++)
+                    buf[(6 * i + k) * FC_VL + l] = xl[i * xs2 + k * xs3];
+        }
+        for (int j = 0; j < 36; j++) dv[j] = FC_VLOAD(buf + j * FC_VL);
+    }
+    for (int k = 0; k < 6; k++) FC_WFN(wg_bt)(dv + k, 6, t + k, 6);     /* columns: B^T d */
+    for (int i = 0; i < 6; i++) FC_WFN(wg_bt)(t + 6 * i, 1, dv + 6 * i, 1); /* rows: (.) B */
+    for (int xi = 0; xi < 36; xi++) FC_VSTORE(v + xi * v_xi_stride, dv[xi]);
+}
+
+/* Stage 3 for one tile and FC_VL output channels k0.. of group g: y := A^T m A + bias. */
+FC_WG_INLINE void FC_WFN(wg_output_tile)(const fc_conv2d_desc *d, const FC_T *m,
+                                         int64_t m_xi_stride, const FC_T *bias, int64_t g,
+                                         int64_t kg, int64_t k0, FC_WFN(wg_tile_pos) p,
+                                         FC_T *y) {
+    FC_VEC mv[36], t[24], o[16];
+    for (int xi = 0; xi < 36; xi++) mv[xi] = FC_VLOAD(m + xi * m_xi_stride);
+    for (int j = 0; j < 6; j++) FC_WFN(wg_at)(mv + j, 6, t + j, 6);     /* A^T m: 4 x 6 */
+    for (int i = 0; i < 4; i++) FC_WFN(wg_at)(t + 6 * i, 1, o + 4 * i, 1); /* (.) A: 4 x 4 */
+    const int64_t lanes = FC_MIN(FC_VL, kg - k0);
+    const int64_t r_hi = FC_MIN(4, d->h_out - p.oh), s_hi = FC_MIN(4, d->w_out - p.ow);
+    const int64_t ys1 = d->y_stride[1], ys2 = d->y_stride[2], ys3 = d->y_stride[3];
+    FC_T *yb = y + p.b * d->y_stride[0] + (g * kg + k0) * ys1 + p.oh * ys2 + p.ow * ys3;
+    FC_T bv[FC_VL];
+    for (int l = 0; l < FC_VL; l++)
+        bv[l] = (bias && l < lanes) ? bias[(g * kg + k0 + l) * d->bias_stride] : (FC_T)0;
+    const FC_VEC bvec = FC_VLOAD(bv);
+    for (int j = 0; j < 16; j++) o[j] = FC_VADD(o[j], bvec);
+#ifdef FC_WG_SCATTER_ROWS
+    if (ys1 != 1 && ys3 == 1 && lanes == FC_VL && r_hi == 4 && s_hi == 4) {
+        FC_WG_SCATTER_ROWS(o, yb, ys1, ys2);
+    } else
+#endif
+    if (ys1 == 1 && lanes == FC_VL) {
+        for (int64_t r = 0; r < r_hi; r++)
+            for (int64_t s = 0; s < s_hi; s++) FC_VSTORE(yb + r * ys2 + s * ys3, o[4 * r + s]);
+    } else {
+        FC_T buf[16 * FC_VL];
+        for (int j = 0; j < 16; j++) FC_VSTORE(buf + j * FC_VL, o[j]);
+        for (int64_t l = 0; l < lanes; l++) {
+            FC_T *yl = yb + l * ys1;
+            for (int64_t r = 0; r < r_hi; r++)
+                for (int64_t s = 0; s < s_hi; s++) yl[r * ys2 + s * ys3] = buf[(4 * r + s) * FC_VL + l];
+        }
+    }
+}
+
+/* Stage 2 microkernel: m[i][0 .. NR) := sum_c v_i[c] * u[c][0 .. NR) for the 6 tile rows v_i
+ * (stride ldv) and one packed panel u (cpad x NR); m rows have stride ldm. */
+FC_WG_INLINE void FC_WFN(wg_ukernel_6xnr)(int64_t cpad, const FC_T *v, int64_t ldv,
+                                           const FC_T *u, FC_T *m, int64_t ldm) {
+    FC_VEC c00 = FC_VZERO(), c01 = FC_VZERO(), c10 = FC_VZERO(), c11 = FC_VZERO();
+    FC_VEC c20 = FC_VZERO(), c21 = FC_VZERO(), c30 = FC_VZERO(), c31 = FC_VZERO();
+    FC_VEC c40 = FC_VZERO(), c41 = FC_VZERO(), c50 = FC_VZERO(), c51 = FC_VZERO();
+    const FC_T *v0 = v, *v1 = v + ldv, *v2 = v + 2 * ldv, *v3 = v + 3 * ldv, *v4 = v + 4 * ldv,
+               *v5 = v + 5 * ldv;
+    for (int64_t c = 0; c < cpad; c++, u += FC_NR) {
+        const FC_VEC b0 = FC_VLOAD(u), b1 = FC_VLOAD(u + FC_VL);
+        FC_VEC a = FC_VSET1(v0[c]);
+        c00 = FC_VFMA(a, b0, c00);
+        c01 = FC_VFMA(a, b1, c01);
+        a = FC_VSET1(v1[c]);
+        c10 = FC_VFMA(a, b0, c10);
+        c11 = FC_VFMA(a, b1, c11);
+        a = FC_VSET1(v2[c]);
+        c20 = FC_VFMA(a, b0, c20);
+        c21 = FC_VFMA(a, b1, c21);
+        a = FC_VSET1(v3[c]);
+        c30 = FC_VFMA(a, b0, c30);
+        c31 = FC_VFMA(a, b1, c31);
+        a = FC_VSET1(v4[c]);
+        c40 = FC_VFMA(a, b0, c40);
+        c41 = FC_VFMA(a, b1, c41);
+        a = FC_VSET1(v5[c]);
+        c50 = FC_VFMA(a, b0, c50);
+        c51 = FC_VFMA(a, b1, c51);
+    }
+    FC_VSTORE(m, c00);
+    FC_VSTORE(m + FC_VL, c01);
+    FC_VSTORE(m + ldm, c10);
+    FC_VSTORE(m + ldm + FC_VL, c11);
+    FC_VSTORE(m + 2 * ldm, c20);
+    FC_VSTORE(m + 2 * ldm + FC_VL, c21);
+    FC_VSTORE(m + 3 * ldm, c30);
+    FC_VSTORE(m + 3 * ldm + FC_VL, c31);
+    FC_VSTORE(m + 4 * ldm, c40);
+    FC_VSTORE(m + 4 * ldm + FC_VL, c41);
+    FC_VSTORE(m + 5 * ldm, c50);
+    FC_VSTORE(m + 5 * ldm + FC_VL, c51);
+}
+
+/* The three stages over every group and block of nb tiles (nb a multiple of 6). v holds
+ * 36 x (nb x cpad + pad) elements, m (after v) 36 x (nb x kpad + pad); u is the kernel
+ * transform's output. */
+fc_status FC_WFN(winograd_apply)(const fc_conv2d_desc *d, const FC_T *u, const FC_T *x,
+                                 const FC_T *bias, FC_T *y, FC_T *v, FC_T *m, int64_t nb,
+                                 int64_t cpad, int64_t kpad) {
+    const int64_t groups = d->groups, cg = d->c_in / groups, kg = d->c_out / groups;
+    const int64_t th = fc_div_up(d->h_out, 4), tw = fc_div_up(d->w_out, 4);
+    const int64_t tiles = d->n * th * tw;
+    const int64_t cvecs = fc_div_up(cg, FC_VL), kvecs = fc_div_up(kg, FC_VL);
+    const int64_t panels = kpad / FC_NR;
+    const int64_t v_xi = nb * cpad + FC_WINOGRAD_XI_PAD, m_xi = nb * kpad + FC_WINOGRAD_XI_PAD;
+    const int64_t u_xi = kpad * cpad + FC_WINOGRAD_XI_PAD;
+#pragma omp parallel num_threads(d->nthreads)
+    {
+        const int master = FC_WG_THREAD_ID() == 0;
+        double t = master ? FC_PROFILE_START(d) : 0.0;
+        for (int64_t g = 0; g < groups; g++) {
+            const FC_T *ug = u + g * 36 * u_xi;
+            for (int64_t t0 = 0; t0 < tiles; t0 += nb) {
+                const int64_t nbt = FC_MIN(nb, tiles - t0);
+                const int64_t row_panels = fc_div_up(nbt, 6);
+#pragma omp for schedule(static)
+                for (int64_t it = 0; it < nbt * cvecs; it++) {
+                    const int64_t tl = it / cvecs, c0 = (it % cvecs) * FC_VL;
+                    FC_WFN(wg_input_tile)(d, x, g, cg, c0, FC_WFN(wg_tile)(t0 + tl, th, tw),
+                                          v + tl * cpad + c0, v_xi);
+                }
+                if (master) FC_PROFILE_ADD(d, input_transform, t);
+#pragma omp for schedule(static)
+                for (int64_t job = 0; job < 36 * panels; job++) {
+                    const int64_t xi = job / panels, pn = job % panels;
+                    const FC_T *up = ug + xi * u_xi + pn * cpad * FC_NR;
+                    for (int64_t rp = 0; rp < row_panels; rp++) {
+                        /* the last panel's rows past nbt read and write padding rows of v and
+                         * m (inside the buffers; their results are never used) */
+                        FC_WFN(wg_ukernel_6xnr)(cpad, v + xi * v_xi + rp * 6 * cpad, cpad, up,
+                                                m + xi * m_xi + rp * 6 * kpad + pn * FC_NR,
+                                                kpad);
+                    }
+                }
+                if (master) FC_PROFILE_ADD(d, multiply, t);
+#pragma omp for schedule(static)
+                for (int64_t it = 0; it < nbt * kvecs; it++) {
+                    const int64_t tl = it / kvecs, k0 = (it % kvecs) * FC_VL;
+                    FC_WFN(wg_output_tile)(d, m + tl * kpad + k0, m_xi, bias, g, kg, k0,
+                                           FC_WFN(wg_tile)(t0 + tl, th, tw), y);
+                }
+                if (master) FC_PROFILE_ADD(d, output_transform, t);
+            }
+        }
+    }
+    return FC_OK;
+}
+
+#undef FC_NR
+#undef FC_T
+#undef FC_TNAME
+#undef FC_VEC
+#undef FC_VL
+#undef FC_VZERO
+#undef FC_VSET1
+#undef FC_VLOAD
+#undef FC_VSTORE
+#undef FC_VADD
+#undef FC_VSUB
+#undef FC_VMUL
+#undef FC_VFMA
+#undef FC_WG_GATHER_ROWS
+#undef FC_WG_SCATTER_ROWS

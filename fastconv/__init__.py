@@ -16,6 +16,8 @@ import os
 os.environ.setdefault("NUMBA_SLP_VECTORIZE", "1")
 
 from .api import conv1d, conv2d  # noqa: E402
+from .plan import ConvPlan, explain, tune  # noqa: E402
+from .plan import plan  # noqa: E402  (the function; the module stays fastconv.plan in sys.modules)
 from .problem import ConvProblem
 from .registry import implementations
 from .threads import get_num_threads, set_num_threads
@@ -23,5 +25,5 @@ from .workspace import get_workspace_limit, set_workspace_limit
 
 __version__ = "0.1.0"
 
-__all__ = ["conv1d", "conv2d", "implementations", "get_num_threads", "set_num_threads",
+__all__ = ["conv1d", "conv2d", "plan", "explain", "tune", "ConvPlan", "implementations", "get_num_threads", "set_num_threads",
            "ConvProblem", "get_workspace_limit", "set_workspace_limit", "__version__"]

@@ -131,7 +131,7 @@ def machine() -> str:
 
 def write_constants(constants, report, command: str, n_rows: int, path: Path) -> None:
     date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    lines = ['"""Fitted cost-model constants: seconds per unit of each feature of fastconv/cost.py.',
+    lines = ['"""Fitted cost-model constants: seconds per unit of each feature of cost.py.',
              "",
              "Written by bench/fit_cost.py; do not edit by hand, rerun it.",
              f"Date:    {date}",

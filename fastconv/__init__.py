@@ -25,5 +25,6 @@ from .workspace import get_workspace_limit, set_workspace_limit
 
 __version__ = "0.1.0"
 
-__all__ = ["conv1d", "conv2d", "plan", "explain", "tune", "ConvPlan", "implementations", "get_num_threads", "set_num_threads",
-           "ConvProblem", "get_workspace_limit", "set_workspace_limit", "__version__"]
+__all__ = ["conv1d", "conv2d", "plan", "explain", "tune", "ConvPlan", "implementations",
+           "get_num_threads", "set_num_threads", "ConvProblem", "get_workspace_limit",
+           "set_workspace_limit", "__version__"]

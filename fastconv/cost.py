@@ -74,10 +74,13 @@ def fft_geometry(p: ConvProblem, backend: str) -> tuple[int, int, int]:
     hp, wp, fh, fw = numba_fft_rules.fft_sizes(p)
     keff_h = p.dilation[0] * (p.kh - 1) + 1
     keff_w = p.dilation[1] * (p.kw - 1) + 1
-    if backend == "c":
+    if backend == "c" and p.n > 0:
         from .backends import c as c_backend
-        if c_backend.unavailable_reason() is None:
+        try:
             th, tw = c_backend.fft_tiles(p)
+        except (RuntimeError, NotImplementedError, ImportError):  # no plan: whole-plane guess
+            pass
+        else:
             valid_h, valid_w = max(th - keff_h + 1, 1), max(tw - keff_w + 1, 1)
             tiles = -(-(hp - keff_h + 1) // valid_h) * -(-(wp - keff_w + 1) // valid_w)
             return th * tw, tiles, max(math.log2(th * tw), 1.0)

@@ -22,6 +22,7 @@ import warnings
 from typing import NamedTuple, Optional
 
 from . import cost, plan_cache
+from . import threads as _threads
 from .problem import ConvProblem
 from .registry import REFERENCE, REGISTRY, Implementation
 from .threads import get_num_threads
@@ -160,7 +161,8 @@ def select(problem: ConvProblem, algos: Optional[tuple[str, ...]],
            backend: Optional[str]) -> Implementation:
     """The implementation to run (remembered per problem, request and thread count);
     NotImplementedError (with every reason) when none can."""
-    return _select(problem, algos, backend, get_num_threads())
+    # threads._num_threads directly: this runs on every conv2d call (None until first asked)
+    return _select(problem, algos, backend, _threads._num_threads or get_num_threads())
 
 
 select.cache_clear = _select.cache_clear

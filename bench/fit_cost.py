@@ -8,8 +8,9 @@
 Every CPU implementation (c and numba backends) is timed through the public API on every
 layer of testing.SUITES plus the scaled-down SMALL_MODEL_LAYERS (small problems pin down the
 per-call overhead), best of several calls after a warm-up. Then, per implementation, the
-non-negative coefficients of cost.features() are fitted to the log of the measured times, and fastconv/cost_constants.py is rewritten with the
-date, machine and command beside them. The lead refits at the end of a session: rerun this.
+non-negative coefficients of cost.features() are fitted to the log of the measured times, and
+fastconv/cost_constants.py is rewritten with the date, machine and command beside them (the
+fit needs scipy: pip install ".[scipy]"). Rerun on a quiet machine whenever kernels change.
 """
 from __future__ import annotations
 

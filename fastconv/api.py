@@ -67,20 +67,19 @@ def _convolve(spatial_dims, x, weight, bias, stride, padding, dilation, groups, 
         return _convolve_on_device(spatial_dims, x, weight, bias, stride, padding, dilation,
                                    groups, layout, flip, algos, backend_name, out)
     call = prepare(spatial_dims, x, weight, bias, stride, padding, dilation, groups, layout, flip)
-    problem, w4 = call.problem, call.w
-    impl = dispatch.select(problem, algos, backend_name)  # in-memory LRU: a lookup once known
-    return execute(call, lambda x4, b4, y: impl.run(problem, x4, w4, b4, y), out,
-                   (x, weight, bias))
+    impl = dispatch.select(call.problem, algos, backend_name)  # in-memory LRU once known
+    return execute(call, impl.run, out, (x, weight, bias))
 
 
-def execute(call: PreparedCall, apply, out, inputs):
-    """Run ``apply(x, bias, y)`` (a plan's prepared implementation) on a validated call into
-    ``out`` or a new array: the output handling of conv2d, for fastconv.plan's ConvPlan."""
+def execute(call: PreparedCall, run, out, inputs):
+    """``run(problem, x, w, bias, y)`` (an implementation's, or a plan's prepared one) on a
+    validated call, into ``out`` or a new array: the output handling conv2d and ConvPlan
+    share."""
     problem = call.problem
     result, y, copy_back = _output(problem, out, inputs)
     if 0 in problem.out_shape:
         return result
-    apply(call.x, call.bias, y)
+    run(problem, call.x, call.w, call.bias, y)
     if copy_back:
         logical_output(problem, result)[...] = y
     return result

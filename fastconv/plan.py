@@ -113,14 +113,12 @@ class ConvPlan:
         if w is None and self._apply is None:
             raise ValueError("this plan was made without weight=: pass w (and bias) per call")
         call = self._validated(x, w, bias)
-        if w is None:
-            apply = self._apply
-        else:
-            impl, problem, w4 = self.impl, self.problem, call.w
+        return api.execute(call, self._run_prepared if w is None else self.impl.run, out,
+                           (x, w, bias))
 
-            def apply(x4, b4, y):
-                impl.run(problem, x4, w4, b4, y)
-        return api.execute(call, apply, out, (x, w, bias))
+    def _run_prepared(self, problem, x4, w4, b4, y):
+        """run() with the weights prepared at plan time (``w4`` is the placeholder)."""
+        self._apply(x4, b4, y)
 
     def __repr__(self) -> str:
         weights = ", weights prepared" if self._apply is not None else ""

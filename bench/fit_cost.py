@@ -132,8 +132,8 @@ def problem_of(row) -> ConvProblem:
 
 
 def fit(rows) -> tuple[dict[str, dict[str, float]], list[str]]:
-    """Per implementation: coefficients >= 0 of cost.features() minimising the squared error
-    of log(predicted time) against log(measured time)."""
+    """Per implementation: coefficients >= 0 of cost.features() minimising the error of
+    log(predicted time) against log(measured time)."""
     from scipy.optimize import least_squares, nnls
     by_impl: dict[str, list[tuple[ConvProblem, float]]] = {}
     for row in rows:
@@ -155,9 +155,15 @@ def fit(rows) -> tuple[dict[str, dict[str, float]], list[str]]:
 
         def log_error(c):
             return np.log(a_scaled @ c + floor) - np.log(t)
-        start = np.maximum(start, 1e-12 * start.max())
+        # The per-call overhead cannot exceed the fastest call measured: without this bound,
+        # small problems slowed by a loaded machine (a descheduled OpenMP thread costs a time
+        # slice) make the fit charge every call milliseconds.
+        upper = np.full(len(names), np.inf)
+        if "call" in names:
+            upper[names.index("call")] = t.min() / scale[names.index("call")]
+        start = np.minimum(np.maximum(start, 1e-12 * start.max()), upper * (1 - 1e-9))
         # soft_l1: a timing hit by a descheduled thread (10x off) must not drag the fit
-        coef = least_squares(log_error, start, bounds=(0, np.inf), x_scale="jac",
+        coef = least_squares(log_error, start, bounds=(0, upper), x_scale="jac",
                              loss="soft_l1", f_scale=0.5).x / scale
         constants[name] = {k: float(c) for k, c in zip(names, coef) if c > 0}
         ratio = (a @ coef) / t

@@ -231,7 +231,8 @@ fc_status fc_f64_conv2d_fft(const void *plan, const fc_conv2d_desc *d, const dou
                             const double *x, const double *bias, double *y, void *spectra,
                             size_t spectra_bytes, void *ws, size_t ws_bytes);
 
-/* ==== machine microbenchmarks (issue 10): csrc/machine_peak.c ======================= * What the roofline's ceilings and "fraction of peak" figures are measured with. Both run
+/* ==== machine microbenchmarks (issue 10): csrc/machine_peak.c ==============================
+ * What the roofline's ceilings and "fraction of peak" figures are measured with. Both run
  * nthreads OpenMP threads (one without OpenMP), equal work each, and report the work done and
  * the threads' mean CPU seconds in the loop (CLOCK_THREAD_CPUTIME_ID where the platform has it,
  * so time slices the OS gives to other processes on a shared machine do not count; wall time
@@ -251,7 +252,7 @@ fc_status fc_f32_fma_peak(fc_isa isa, int64_t iterations, int nthreads, double *
  * (two reads, one write: the STREAM convention, write-allocate traffic not counted). */
 fc_status fc_f32_stream_triad(float *a, const float *b, const float *c, int64_t n,
                               int64_t repeats, int nthreads, double *bytes, double *seconds);
-=======
+
 /* ==== Winograd (issue 6): csrc/winograd*.c ================================================
  * F(4x4, 3x3) (Lavin and Gray 2016; points 0, +-1, +-2): 3x3 kernels, stride 1, dilation 1,
  * any padding, groups, batches, any strides (NCHW, NHWC). Tiles of 4x4 outputs go in blocks of

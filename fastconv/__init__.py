@@ -24,6 +24,8 @@ from .grad import (
     conv_transpose1d,
     conv_transpose2d,
 )
+from .plan import ConvPlan, explain, tune  # noqa: E402
+from .plan import plan  # noqa: E402  (the function; the module stays fastconv.plan in sys.modules)
 from .problem import ConvProblem
 from .profiling import profile
 from .registry import implementations
@@ -32,7 +34,8 @@ from .workspace import get_workspace_limit, set_workspace_limit
 
 __version__ = "0.1.0"
 
-__all__ = ["conv1d", "conv2d", "profile", "implementations", "get_num_threads",
-           "set_num_threads", "ConvProblem", "get_workspace_limit", "set_workspace_limit",
-           "__version__", "conv2d_grad_input", "conv2d_grad_weight", "conv1d_grad_input",
-           "conv1d_grad_weight", "conv_transpose2d", "conv_transpose1d"]
+__all__ = ["conv1d", "conv2d", "plan", "explain", "tune", "ConvPlan", "profile",
+           "implementations", "get_num_threads", "set_num_threads", "ConvProblem",
+           "get_workspace_limit", "set_workspace_limit", "__version__", "conv2d_grad_input",
+           "conv2d_grad_weight", "conv1d_grad_input", "conv1d_grad_weight", "conv_transpose2d",
+           "conv_transpose1d"]

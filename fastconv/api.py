@@ -67,15 +67,22 @@ def _convolve(spatial_dims, x, weight, bias, stride, padding, dilation, groups, 
         return _convolve_on_device(spatial_dims, x, weight, bias, stride, padding, dilation,
                                    groups, layout, flip, algos, backend_name, out)
     call = prepare(spatial_dims, x, weight, bias, stride, padding, dilation, groups, layout, flip)
+    impl = dispatch.select(call.problem, algos, backend_name)  # in-memory LRU once known
+    return execute(call, impl.name, impl.run, out, (x, weight, bias))
+
+
+def execute(call: PreparedCall, impl_name: str, run, out, inputs):
+    """``run(problem, x, w, bias, y)`` (implementation ``impl_name``'s, or a plan's prepared
+    one) on a validated call, into ``out`` or a new array: the output handling (and the
+    profiling hook) conv2d and ConvPlan share."""
     problem = call.problem
-    result, y, copy_back = _output(problem, out, (x, weight, bias))
-    impl = dispatch.select(problem, algos, backend_name)
+    result, y, copy_back = _output(problem, out, inputs)
     if 0 in problem.out_shape:
         return result
     if profiling.recorder is None:
-        impl.run(problem, call.x, call.w, call.bias, y)
+        run(problem, call.x, call.w, call.bias, y)
     else:  # inside fastconv.profile(): timed, C phases collected
-        profiling.recorder.record(problem, impl, impl.run, problem, call.x, call.w, call.bias, y)
+        profiling.recorder.record(problem, impl_name, run, problem, call.x, call.w, call.bias, y)
     if copy_back:
         logical_output(problem, result)[...] = y
     return result

@@ -1,47 +1,175 @@
-"""Which algorithm to try first for a problem: a short rule a person can read (NNPACK style).
+"""The heuristic cost model: analytic work counts per algorithm times constants fitted per
+(algo, backend) on this machine.
 
-This is the interim heuristic; the dispatcher issue replaces it with analytic FLOP/byte counts
-times constants fitted on this machine. The thresholds come from the figures in
-docs/performance.md (AMD EPYC Zen 4, 2 cores, 2026-11-29, `fastconv bench --quick` and the
-per-kernel benches): our GEMM runs dense layers at several times the direct kernel's speed once
-the reduction (C_in/groups x kH x kW) and C_out/groups are large enough to fill its 6x16 tile;
-the FFT's cost does not grow with the kernel area, so it wins once the kernel has some hundred
-taps.
+An estimate is a dot product: ``seconds = sum(coefficient[f] * feature[f])`` over the features
+of the implementation's algorithm (FLOP-like counts, element counts that stand for bytes moved,
+and ``call`` = 1 for the per-call overhead). The feature functions below are the only code; the
+coefficients live in fastconv/cost_constants.py, written by ``bench/fit_cost.py`` with the date,
+machine and command beside them. A new implementation therefore needs constants, not code: an
+``algo:backend`` pair without fitted constants gets CONSERVATIVE (slower than anything fitted),
+so it is chosen automatically only where nothing else can run, until the next fit.
+
+Accuracy guards come before costs (scipy's choose_conv_method does the same): under algo="auto"
+an algorithm outside its guard is rejected with the reason, whatever its estimate. An explicit
+``algo=`` request bypasses the guards.
 """
 from __future__ import annotations
 
+import math
+from typing import Callable, Optional
+
 from .problem import ConvProblem
 
-# Kernel taps from which the FFT beats spatial algorithms (11x11 in 2-D; 64 taps in 1-D).
-FFT_MIN_TAPS_2D = 121
-FFT_MIN_TAPS_1D = 64
-# Reduction length and output channels per group from which im2col's GEMM beats direct loops.
-GEMM_MIN_REDUCTION = 32
-GEMM_MIN_C_OUT = 16
-# Algorithms only an explicit algo= request selects, ranked after every other candidate:
-# winograd until the dispatcher issue's cost model weighs it (issue 6).
-EXPLICIT_ONLY = ("winograd",)
-# Backends in order of preference for host arrays (cuda is excluded by the dispatcher).
-BACKEND_ORDER = ("c", "numba", "cuda", "numpy")
+# The GEMM microkernel's register tile (gemm_ukernel_avx2.c: 6 rows x 16 columns); padding the
+# GEMM to it counts the multiply-adds the microkernel really issues on ragged edges.
+GEMM_TILE_M, GEMM_TILE_N = 6, 16
+# Winograd is assumed to be F(4x4, 3x3): 6x6 input tiles, 4x4 outputs per tile.
+WINOGRAD_OUT_TILE, WINOGRAD_IN_TILE = 4, 6
 
 
-def algo_order(problem: ConvProblem) -> tuple[str, ...]:
-    """Algorithms from most to least promising for ``problem``."""
-    taps = problem.kh * problem.kw
-    fft_min = FFT_MIN_TAPS_1D if problem.spatial_dims == 1 else FFT_MIN_TAPS_2D
-    if taps >= fft_min and problem.stride == (1, 1):
-        return ("fft", "direct", "im2col", "reference")
-    if (problem.c_in_per_group * taps >= GEMM_MIN_REDUCTION
-            and problem.c_out_per_group >= GEMM_MIN_C_OUT):
-        return ("im2col", "direct", "fft", "reference")
-    return ("direct", "im2col", "fft", "reference")
+def _out_elems(p: ConvProblem) -> float:
+    return float(p.n * p.c_out * p.h_out * p.w_out)
 
 
-def preference_key(problem: ConvProblem):
-    """Sort key for implementations: backend first, then algorithm order for this problem."""
-    order = algo_order(problem)
+def _in_elems(p: ConvProblem) -> float:
+    return float(p.n * p.c_in * p.h * p.w)
 
-    def key(impl) -> tuple[int, int, int]:
-        algo_rank = order.index(impl.algo) if impl.algo in order else len(order)
-        return (impl.algo in EXPLICIT_ONLY, BACKEND_ORDER.index(impl.backend), algo_rank)
-    return key
+
+def _padded(size: int, tile: int) -> int:
+    return -(-size // tile) * tile
+
+
+def direct_features(p: ConvProblem, backend: str) -> dict[str, float]:
+    """Direct loops: every multiply-add, split by kind because the kernels vectorise dense,
+    depthwise and 1-D problems differently; outputs and inputs stand for the bytes moved."""
+    macs = float(p.macs)
+    depthwise = p.c_in_per_group == 1
+    return {"call": 1.0,
+            "mac": macs if not depthwise else 0.0,
+            "mac_dw": macs if depthwise else 0.0,
+            "mac_1d": macs if p.spatial_dims == 1 else 0.0,
+            "out": _out_elems(p), "in": _in_elems(p)}
+
+
+def im2col_features(p: ConvProblem, backend: str) -> dict[str, float]:
+    """Lowering + one GEMM per (image, group): C_out/g x (H_out W_out) x (C_in/g kH kW). The
+    GEMM's multiply-adds are counted padded to the microkernel tile; the lowered matrix is
+    written once and read once (none for a pointwise problem, whose input is the operand)."""
+    k = p.c_in_per_group * p.kh * p.kw
+    pixels = p.h_out * p.w_out
+    gemms = p.n * p.groups
+    padded = float(gemms * _padded(p.c_out_per_group, GEMM_TILE_M) * k
+                   * _padded(pixels, GEMM_TILE_N))
+    lowered = 0.0 if p.is_pointwise else float(gemms * k * pixels)
+    return {"call": 1.0, "mac_padded": padded, "lowered": lowered, "gemms": float(gemms),
+            "out": _out_elems(p), "in": _in_elems(p)}
+
+
+def fft_geometry(p: ConvProblem, backend: str) -> tuple[int, int, int]:
+    """(points per transform, transforms per image plane, log2 of the transform size).
+
+    fft:c transforms overlap-save tiles whose sizes its own planner picks (asked for here, a
+    cached call); other backends transform the whole padded plane at the next 2-3-5 size."""
+    from .backends import numba_fft_rules
+    hp, wp, fh, fw = numba_fft_rules.fft_sizes(p)
+    keff_h = p.dilation[0] * (p.kh - 1) + 1
+    keff_w = p.dilation[1] * (p.kw - 1) + 1
+    if backend == "c" and p.n > 0:
+        from .backends import c as c_backend
+        try:
+            th, tw = c_backend.fft_tiles(p)
+        except (RuntimeError, NotImplementedError, ImportError):  # no plan: whole-plane guess
+            pass
+        else:
+            valid_h, valid_w = max(th - keff_h + 1, 1), max(tw - keff_w + 1, 1)
+            tiles = -(-(hp - keff_h + 1) // valid_h) * -(-(wp - keff_w + 1) // valid_w)
+            return th * tw, tiles, max(math.log2(th * tw), 1.0)
+    return fh * fw, 1, max(math.log2(fh * fw), 1.0)
+
+
+def fft_features(p: ConvProblem, backend: str) -> dict[str, float]:
+    """Forward transforms of every input and kernel plane, the complex contraction over input
+    channels, inverse transforms of every output plane; plus the element traffic."""
+    points, tiles, log_n = fft_geometry(p, backend)
+    data_planes = p.n * (p.c_in + p.c_out) * tiles
+    kernel_planes = p.c_out * p.c_in_per_group
+    return {"call": 1.0,
+            "fft_flop": float((data_planes + kernel_planes) * points * log_n),
+            "fft_mac": float(p.n * p.c_out * p.c_in_per_group * tiles * points) / 2,
+            "out": _out_elems(p), "in": _in_elems(p)}
+
+
+def winograd_features(p: ConvProblem, backend: str) -> dict[str, float]:
+    """F(4x4, 3x3): 36 multiply-adds per (tile, input channel, output channel) instead of 144,
+    plus the input, kernel and output transforms."""
+    tiles = p.n * -(-p.h_out // WINOGRAD_OUT_TILE) * -(-p.w_out // WINOGRAD_OUT_TILE)
+    points = WINOGRAD_IN_TILE ** 2
+    return {"call": 1.0,
+            "mac": float(tiles * points * p.c_in_per_group * p.c_out),
+            "transform": float(points * (tiles * (p.c_in + p.c_out)
+                                         + p.c_out * p.c_in_per_group)),
+            "out": _out_elems(p), "in": _in_elems(p)}
+
+
+def generic_features(p: ConvProblem, backend: str) -> dict[str, float]:
+    """Any other algorithm (the reference, ones added later): the direct multiply-adds."""
+    return {"call": 1.0, "mac": float(p.macs), "out": _out_elems(p)}
+
+
+FEATURES: dict[str, Callable[[ConvProblem, str], dict[str, float]]] = {
+    "direct": direct_features, "im2col": im2col_features, "fft": fft_features,
+    "winograd": winograd_features,
+}
+
+# Coefficients for a pair that was never fitted: 1 ms per call and 0.5 GMAC/s on the direct
+# count, slower than every fitted CPU implementation (the NumPy reference runs ~1 GMAC/s), so an
+# unfitted pair is a last resort rather than a gamble.
+CONSERVATIVE = {"call": 1e-3, "mac": 2e-9, "mac_padded": 2e-9, "mac_dw": 2e-9,
+                "fft_mac": 2e-9, "out": 1e-8}
+
+
+def features(problem: ConvProblem, algo: str, backend: str) -> dict[str, float]:
+    return FEATURES.get(algo, generic_features)(problem, backend)
+
+
+def constants(name: str) -> tuple[dict[str, float], bool]:
+    """(coefficients, fitted?) of implementation ``name`` ("algo:backend")."""
+    from .cost_constants import CONSTANTS
+    fitted = CONSTANTS.get(name)
+    return (fitted, True) if fitted else (CONSERVATIVE, False)
+
+
+def estimate(problem: ConvProblem, algo: str, backend: str) -> float:
+    """Estimated seconds of one call of ``algo:backend`` on ``problem``."""
+    coeffs, _ = constants(f"{algo}:{backend}")
+    feats = features(problem, algo, backend)
+    # an unfitted pair's conservative rates apply to the direct count whatever its features
+    if coeffs is CONSERVATIVE:
+        feats = generic_features(problem, backend)
+    return sum(coeffs.get(name, 0.0) * value for name, value in feats.items())
+
+
+# ---- accuracy guards (algo="auto" only) ------------------------------------------------------
+def winograd_guard(p: ConvProblem) -> Optional[str]:
+    """Winograd's transforms amplify rounding error (more for larger tiles and float inputs
+    far from unit scale); F(4x4, 3x3) stays within testing.TOLERANCES only for the 3x3,
+    stride 1, undilated float32 case it is built for."""
+    if (p.kh, p.kw) != (3, 3) or p.stride != (1, 1) or p.dilation != (1, 1) \
+            or p.dtype != "float32":
+        return ("accuracy guard: algo='auto' uses winograd only for float32 3x3 stride-1 "
+                "undilated problems (ask for algo='winograd' explicitly)")
+    return None
+
+
+# fft's error grows like u * log2(transform size) relative to the largest term; at the sizes
+# the planner picks (<= 2**20 points) that is within testing's fft tolerance for both dtypes,
+# which the oracle tests check over every catalog, so fft has no guard beyond supports().
+ACCURACY_GUARDS: dict[str, Callable[[ConvProblem], Optional[str]]] = {
+    "winograd": winograd_guard,
+}
+
+
+def guard(problem: ConvProblem, algo: str) -> Optional[str]:
+    """Why algo="auto" must not pick ``algo`` for ``problem`` (None when it may)."""
+    check = ACCURACY_GUARDS.get(algo)
+    return check(problem) if check else None

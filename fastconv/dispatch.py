@@ -1,54 +1,169 @@
-"""Choosing an implementation for a problem.
+"""Choosing an implementation for a problem: the one place the decision is made.
 
-Among the implementations the user allows that are available and accept the problem, the first
-in the order of fastconv.cost.preference_key (backend, then the algorithm the problem favours)
-runs; the fitted cost model, measured choices and explain() arrive with the dispatcher issue.
-Choices are remembered per (problem, request).
+Order of concerns (as in scipy's choose_conv_method and oneDNN's dispatch list):
+1. the request: the user's ``algo``/``backend``, or FASTCONV_ALGO / FASTCONV_BACKEND when the
+   call says "auto" (process-wide forcing, for profiling);
+2. feasibility: availability in this process and each implementation's supports();
+3. guards, under "auto" only: accuracy guards (cost.guard) and host arrays kept off the GPU;
+4. a measured choice from the persistent plan cache (fastconv.plan_cache) when one exists for
+   this problem, request, thread count, CPU, ISA and version;
+5. otherwise the lowest estimate of the fitted cost model (fastconv.cost); the NumPy
+   reference only when nothing else can run.
+
+``select`` remembers its answers in memory (an LRU keyed by problem, request and thread count),
+so repeated calls pay one dictionary lookup. ``select.cache_clear()`` forgets them (after
+changing FASTCONV_ALGO / FASTCONV_BACKEND, or the registry in tests).
 """
 from __future__ import annotations
 
 import functools
+import os
 import warnings
-from typing import Optional
+from typing import NamedTuple, Optional
 
-from .cost import preference_key
+from . import cost, plan_cache
+from . import threads as _threads
 from .problem import ConvProblem
 from .registry import REFERENCE, REGISTRY, Implementation
+from .threads import get_num_threads
 
 
 def algo_names() -> tuple[str, ...]:
     return tuple(dict.fromkeys(impl.algo for impl in REGISTRY))
 
 
-# Host arrays would have to travel to the GPU and back; until the cost model can weigh those
-# transfers, backend="auto" never picks the cuda backend for them (device arrays go to it
-# directly: fastconv.api asks for backend "cuda").
+def backend_names() -> tuple[str, ...]:
+    return tuple(dict.fromkeys(impl.backend for impl in REGISTRY))
+
+
+# Host arrays would have to travel to the GPU and back; the cost model has no transfer term yet
+# (no GPU to fit it on), so backend="auto" never picks the cuda backend for them (device arrays
+# go to it directly: fastconv.api asks for backend "cuda").
 AUTO_SKIPS_CUDA = "backend='auto' does not ship host arrays to the GPU (ask for backend='cuda')"
 
 
+class Option(NamedTuple):
+    """One implementation considered for a problem."""
+    impl: Implementation
+    reason: Optional[str]      # None: it can run; else why not
+    estimate: Optional[float]  # estimated seconds (accepted options only)
+
+
+class Choice(NamedTuple):
+    impl: Implementation
+    source: str                # "heuristic", "plan cache", "only option", ...
+    options: tuple[Option, ...]
+    cached: Optional[plan_cache.Entry]
+
+
+# ---- the request ---------------------------------------------------------------------------
+ENV_ALGO, ENV_BACKEND = "FASTCONV_ALGO", "FASTCONV_BACKEND"
+
+
+def forced_request() -> tuple[Optional[tuple[str, ...]], Optional[str]]:
+    """(algos, backend) forced by FASTCONV_ALGO (a name or comma-separated names) and
+    FASTCONV_BACKEND; None where unset or "auto". ValueError names a bad variable."""
+    algos = os.environ.get(ENV_ALGO, "").strip()
+    backend = os.environ.get(ENV_BACKEND, "").strip()
+    forced_algos = None
+    if algos and algos != "auto":
+        forced_algos = tuple(a.strip() for a in algos.split(",") if a.strip())
+        unknown = [a for a in forced_algos if a not in algo_names()]
+        if unknown or not forced_algos:
+            raise ValueError(f"{ENV_ALGO}={algos!r}: unknown algorithm; choose from "
+                             f"{algo_names()}")
+    if backend == "auto" or not backend:
+        return forced_algos, None
+    if backend not in backend_names():
+        raise ValueError(f"{ENV_BACKEND}={backend!r}: unknown backend; choose from "
+                         f"{backend_names()}")
+    return forced_algos, backend
+
+
+def effective_request(algos, backend):
+    """The request after FASTCONV_ALGO / FASTCONV_BACKEND fill in what the call left "auto"."""
+    if algos is not None and backend is not None:
+        return algos, backend
+    env_algos, env_backend = forced_request()
+    return (algos if algos is not None else env_algos,
+            backend if backend is not None else env_backend)
+
+
+# ---- candidates ------------------------------------------------------------------------------
 def candidates(problem: ConvProblem, algos: Optional[tuple[str, ...]],
                backend: Optional[str]) -> list[tuple[Implementation, Optional[str]]]:
     """Every implementation the request allows, with None or the reason it cannot run."""
-    return [(impl, impl.rejection(problem) or (AUTO_SKIPS_CUDA if backend is None
-                                                and impl.backend == "cuda" else None))
-            for impl in REGISTRY
-            if (algos is None or impl.algo in algos)
-            and (backend is None or impl.backend == backend)]
+    return [(option.impl, option.reason) for option in options(problem, algos, backend)]
+
+
+def _rejection(impl: Implementation, problem: ConvProblem, algos, backend) -> Optional[str]:
+    why = impl.rejection(problem)
+    if why is None and backend is None and impl.backend == "cuda":
+        why = AUTO_SKIPS_CUDA
+    if why is None and algos is None:
+        why = cost.guard(problem, impl.algo)
+    return why
+
+
+def options(problem: ConvProblem, algos: Optional[tuple[str, ...]],
+            backend: Optional[str]) -> list[Option]:
+    """The implementations the request allows: accepted ones by estimated cost (the reference
+    last), then the rejected ones with their reasons, in registry order."""
+    accepted, rejected = [], []
+    for impl in REGISTRY:
+        if (algos is not None and impl.algo not in algos) or (backend is not None
+                                                              and impl.backend != backend):
+            continue
+        why = _rejection(impl, problem, algos, backend)
+        if why is None:
+            accepted.append(Option(impl, None, cost.estimate(problem, impl.algo, impl.backend)))
+        else:
+            rejected.append(Option(impl, why, None))
+    accepted.sort(key=lambda o: (o.impl is REFERENCE, o.estimate))  # stable: ties keep order
+    return accepted + rejected
+
+
+def choose(problem: ConvProblem, algos: Optional[tuple[str, ...]], backend: Optional[str],
+           threads: int, use_cache: bool = True) -> Choice:
+    """The choice for an already effective request, with every option and where it came from;
+    NotImplementedError (with every reason) when nothing can run."""
+    opts = tuple(options(problem, algos, backend))
+    accepted = [o for o in opts if o.reason is None]
+    if not accepted:
+        wanted = " or ".join(filter(None, ["/".join(algos) if algos else None, backend])) or "any"
+        reasons = "; ".join(f"{o.impl.name}: {o.reason}" for o in opts) or "no such pair"
+        raise NotImplementedError(f"{problem.id} is not supported by {wanted} implementation: "
+                                  f"{reasons}")
+    entry = None
+    if use_cache and len(accepted) > 1:
+        entry = plan_cache.lookup(plan_cache.make_key(problem, algos, backend, threads))
+        if entry is not None:
+            for option in accepted:
+                if option.impl.name == entry.impl:
+                    return Choice(option.impl, "plan cache (measured)", opts, entry)
+    source = "only option" if len(accepted) == 1 else "heuristic (cost model)"
+    return Choice(accepted[0].impl, source, opts, entry)
 
 
 @functools.lru_cache(maxsize=1024)
+def _select(problem: ConvProblem, algos: Optional[tuple[str, ...]], backend: Optional[str],
+            threads: int) -> Implementation:
+    auto = algos is None and backend is None
+    algos, backend = effective_request(algos, backend)
+    impl = choose(problem, algos, backend, threads).impl
+    if impl is REFERENCE and auto and algos is None and backend is None:
+        warnings.warn(f"fastconv: no compiled implementation can run {problem.id}; "
+                      "using the slow NumPy reference", RuntimeWarning, stacklevel=5)
+    return impl
+
+
 def select(problem: ConvProblem, algos: Optional[tuple[str, ...]],
            backend: Optional[str]) -> Implementation:
-    """The implementation to run; NotImplementedError (with every reason) when none can."""
-    rank = preference_key(problem)
-    options = sorted(candidates(problem, algos, backend), key=lambda option: rank(option[0]))
-    for impl, why in options:
-        if why is None:
-            if impl is REFERENCE and algos is None and backend is None:
-                warnings.warn(f"fastconv: no compiled implementation can run {problem.id}; "
-                              "using the slow NumPy reference", RuntimeWarning, stacklevel=4)
-            return impl
-    wanted = " or ".join(filter(None, ["/".join(algos) if algos else None, backend])) or "any"
-    reasons = "; ".join(f"{impl.name}: {why}" for impl, why in options) or "no such pair"
-    raise NotImplementedError(f"{problem.id} is not supported by {wanted} implementation: "
-                              f"{reasons}")
+    """The implementation to run (remembered per problem, request and thread count);
+    NotImplementedError (with every reason) when none can."""
+    # threads._num_threads directly: this runs on every conv2d call (None until first asked)
+    return _select(problem, algos, backend, _threads._num_threads or get_num_threads())
+
+
+select.cache_clear = _select.cache_clear
+select.cache_info = _select.cache_info

@@ -8,11 +8,15 @@ Each entry's ``run(problem, x, w, bias, y)`` receives arrays already in logical 
 (``x`` (n, c_in, h, w), ``w`` (c_out, c_in/groups, kh, kw), ``y`` (n, c_out, h_out, w_out)) of
 the problem's dtype, possibly strided, with ``flip`` already applied to ``w`` as a view, and
 writes every element of ``y``. Its ``supports(problem)`` returns None or the reason it cannot.
+An optional ``prepare(problem, w)`` transforms the weights once for a plan (fastconv.plan) and
+returns ``apply(x, bias, y)``; without one, a plan keeps a copy of the weights and calls run.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Callable, Optional
+
+import numpy as np
 
 from . import backends, reference
 from .backends import c as c_backend
@@ -26,6 +30,8 @@ NOT_IMPLEMENTED = "not implemented yet"
 
 RunFn = Callable[..., None]
 SupportsFn = Callable[[ConvProblem], Optional[str]]
+ApplyFn = Callable[[np.ndarray, Optional[np.ndarray], np.ndarray], None]  # (x, bias, y)
+PrepareFn = Callable[[ConvProblem, np.ndarray], ApplyFn]
 
 
 def supports_everything(problem: ConvProblem) -> Optional[str]:
@@ -38,6 +44,7 @@ class Implementation:
     backend: str
     run: Optional[RunFn] = None
     supports: SupportsFn = supports_everything
+    prepare: Optional[PrepareFn] = None
 
     @property
     def name(self) -> str:
@@ -58,9 +65,32 @@ class Implementation:
         """Why this implementation cannot compute ``problem`` (None when it can)."""
         return self.reason or self.supports(problem)
 
+    def prepared(self, problem: ConvProblem, w: np.ndarray) -> ApplyFn:
+        """``apply(x, bias, y)`` with the weights ``w`` (logical, flip applied) fixed: the
+        entry's prepare hook (weights transformed once), else a private copy of ``w`` and run
+        (a plan's result must not change when the caller later writes to ``w``)."""
+        if self.prepare is not None:
+            return self.prepare(problem, w)
+        kept = np.array(w, copy=True)
+        run = self.run
+
+        def apply(x, bias, y):
+            run(problem, x, kept, bias, y)
+        return apply
+
     def __repr__(self) -> str:
         state = "available" if self.available else f"unavailable: {self.reason}"
         return f"<Implementation {self.name} ({state})>"
+
+
+def prepare_fft_c(problem: ConvProblem, w: np.ndarray):
+    """fft:c in a plan: plan and kernel spectra made once, only the data part per call."""
+    return c_backend.FFTPrepared(problem, w).apply
+
+
+def prepare_winograd_c(problem: ConvProblem, w: np.ndarray):
+    """winograd:c in a plan: the kernel transform U made once, only the data stages per call."""
+    return c_backend.WinogradPrepared(problem, w).apply
 
 
 REFERENCE = Implementation("reference", "numpy", reference.run_problem)
@@ -68,7 +98,8 @@ REFERENCE = Implementation("reference", "numpy", reference.run_problem)
 REGISTRY: tuple[Implementation, ...] = (
     Implementation("direct", "c", c_backend.conv2d_direct),
     Implementation("im2col", "c", c_backend.conv2d_im2col),
-    Implementation("fft", "c", c_backend.conv2d_fft, c_backend.supports_fft),
+    Implementation("fft", "c", c_backend.conv2d_fft, c_backend.supports_fft,
+                   prepare_fft_c),
     Implementation("direct", "numba", numba_entry.run_direct),
     Implementation("im2col", "numba", numba_entry.run_im2col),
     Implementation("fft", "numba", numba_entry.run_fft, numba_entry.supports_fft),
@@ -76,7 +107,8 @@ REGISTRY: tuple[Implementation, ...] = (
     Implementation("im2col", "cuda", cuda_backend.run_im2col, cuda_backend.supports_im2col),
     Implementation("fft", "cuda", cuda_backend.run_fft, cuda_backend.supports_fft),
     # winograd F(4x4, 3x3) (issue 6): only the C kernel is written so far.
-    Implementation("winograd", "c", c_backend.conv2d_winograd, c_backend.supports_winograd),
+    Implementation("winograd", "c", c_backend.conv2d_winograd, c_backend.supports_winograd,
+                   prepare_winograd_c),
     Implementation("winograd", "numba"),
     Implementation("winograd", "cuda"),
     REFERENCE,

@@ -256,13 +256,15 @@ def test_implementations_lists_every_pair():
 def test_choice_follows_the_request():
     problem = api.prepare(2, X, W, B, 1, 0, 1, 2, "NCHW", False).problem
     available = [impl for impl in implementations() if impl.available]
-    assert dispatch.select(problem, None, None) is available[0]
+    # auto: the cost model's cheapest estimate among those that accept (tests/test_dispatch.py)
+    assert dispatch.select(problem, None, None) is dispatch.options(problem, None, None)[0].impl
     assert dispatch.select(problem, None, "numpy").name == "reference:numpy"
     assert dispatch.select(problem, ("reference",), None).name == "reference:numpy"
     if any(impl.name == "direct:c" for impl in available):
         assert dispatch.select(problem, ("im2col", "direct"), "c").name in ("im2col:c",
                                                                              "direct:c")
-        assert dispatch.select(problem, ("direct",), None).name == "direct:c"
+        assert dispatch.select(problem, ("direct",), None).algo == "direct"
+        assert dispatch.select(problem, ("direct",), "c").name == "direct:c"
 
 
 def test_reference_warning_only_when_auto_falls_back(monkeypatch):
@@ -381,7 +383,10 @@ def test_offset_and_strided_views():
     np.testing.assert_array_equal(conv2d(x=x, weight=w, bias=np.repeat(B, 3)[::3]), expected)
     # negative strides and a Fortran-ordered weight
     x_rev = np.ascontiguousarray(X[:, :, ::-1])[:, :, ::-1]
-    np.testing.assert_array_equal(conv2d(x=x_rev, weight=np.asfortranarray(W)), expected)
+    # (auto may pick im2col:c, whose GEMM packs a Fortran-ordered weight by another path: the
+    # same sums in another order, so equal to rounding rather than bitwise)
+    np.testing.assert_allclose(conv2d(x=x_rev, weight=np.asfortranarray(W)), expected,
+                               rtol=1e-5, atol=1e-5)
     # broadcast (zero-stride) input
     x0 = np.broadcast_to(np.float32(1.5), X.shape)
     np.testing.assert_allclose(conv2d(x=x0), conv2d(x=np.full(X.shape, 1.5, np.float32)),

@@ -122,15 +122,17 @@ def test_auto_does_not_pick_winograd_yet():
     assert dispatch.select(problem, ("winograd",), None) is WINOGRAD
 
 
-def test_kernel_checks_workspace_and_transform():
+def test_kernel_checks_workspace_and_transform(monkeypatch):
     case = c2(1, 8, 10, 10, 8, 3, 3, padding=1)
     x, w, b = make_inputs(case, case_rng(case))
     problem = case.problem
     prepared = cb.WinogradPrepared(problem, w)
     y = np.empty(case.out_shape, np.float32)
-    prepared.ws = prepared.ws[:-65]
-    with pytest.raises(cb.KernelError, match="workspace"):
-        prepared.apply(x, b, y)
+    with monkeypatch.context() as m:  # a workspace 65 bytes short of the size query's answer
+        m.setattr(cb.workspace, "scratch",
+                  lambda nbytes: cb.workspace.aligned_empty(prepared.ws_bytes - 65))
+        with pytest.raises(cb.KernelError, match="workspace"):
+            prepared.apply(x, b, y)
     # a kernel transform made for other channels is refused, not misread
     other = cb.WinogradPrepared(c2(1, 8, 10, 10, 16, 3, 3, padding=1).problem,
                                 np.ones((16, 8, 3, 3), np.float32))

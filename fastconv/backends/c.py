@@ -363,17 +363,20 @@ class FFTPrepared:
         d.w_stride = element_strides(w)
         setup = _fft_setup(problem, tiles, mode)
         self.plan = setup.plan
-        self.spectra, self.ws = setup.buffers()
+        self.spectra = _aligned_workspace(setup.spectra_bytes)
+        self.ws_bytes = setup.ws_bytes
+        ws = workspace.scratch(max(self.ws_bytes, 1))
         check_status(getattr(lib, f"fc_{self._prefix}_conv2d_fft_kernel_spectra")(
             pointer(self.plan), d, pointer(w), pointer(self.spectra), self.spectra.size,
-            pointer(self.ws), self.ws.size), "fft:c")
+            pointer(ws), ws.size), "fft:c")
 
     def apply(self, x, bias, y) -> None:
         _, lib = _native()
         d = conv2d_desc(self.problem, x, x, bias, y)  # the weight's strides are not used here
+        ws = workspace.scratch(max(self.ws_bytes, 1))  # this thread's: plans are shared
         check_status(getattr(lib, f"fc_{self._prefix}_conv2d_fft_apply")(
             pointer(self.plan), d, pointer(self.spectra), pointer(x), pointer(bias), pointer(y),
-            pointer(self.ws), self.ws.size), "fft:c")
+            pointer(ws), ws.size), "fft:c")
 
 
 def conv2d_fft(problem: ConvProblem, x, w, bias, y, tiles=(0, 0), mode: int = -1) -> None:
@@ -529,7 +532,7 @@ class WinogradPrepared:
         self._prefix = _PREFIX[problem.np_dtype]
         kernel_bytes, ws_bytes = winograd_sizes(problem, block_tiles)
         self.kernel = _aligned_workspace(kernel_bytes)
-        self.ws = _aligned_workspace(ws_bytes)
+        self.ws_bytes = ws_bytes  # apply takes the calling thread's scratch: plans are shared
         d = problem_desc(problem)
         d.w_stride = element_strides(w)
         if profile is not None:
@@ -542,9 +545,10 @@ class WinogradPrepared:
         d = conv2d_desc(self.problem, x, x, bias, y)  # the weight's strides are not used here
         if profile is not None:
             d.profile = profile
+        ws = workspace.scratch(max(self.ws_bytes, 1))
         check_status(getattr(lib, f"fc_{self._prefix}_conv2d_winograd_apply")(
             d, pointer(self.kernel), pointer(x), pointer(bias), pointer(y), self.block_tiles,
-            pointer(self.ws), self.ws.size), "winograd:c")
+            pointer(ws), ws.size), "winograd:c")
 
 
 def conv2d_winograd(problem: ConvProblem, x, w, bias, y, block_tiles: int = 0,

@@ -1,0 +1,263 @@
+"""Plans: planning kept apart from execution (opt_einsum, FFTW, cuDNN's find).
+
+``fastconv.plan(x_shape, weight_shape, ...)`` validates the arguments once, chooses an
+implementation (heuristic: the fitted cost model; measure: times the candidates on real data
+and remembers the winner in the plan cache) and, given ``weight=``, prepares the weights once
+(fft:c keeps its kernel spectra). The ConvPlan runs with ``plan(x)`` or ``plan(x, w, bias)``
+and prints every candidate with ``plan.explain()``.
+
+A ConvPlan with prepared weights owns scratch buffers: call one plan from one thread at a time.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Optional, Sequence
+
+import numpy as np
+
+from . import api, dispatch, plan_cache
+from .problem import ConvProblem
+from .registry import REFERENCE, Implementation
+from .threads import get_num_threads
+from .timing import best_time
+
+MODES = ("heuristic", "measure")
+# Measure mode times only candidates the cost model puts within this factor of its best
+# estimate (every one with prune=None): the fitted model is within ~2x on the data it was
+# fitted on, so the winner is never pruned, and hopeless candidates (the direct loops on a
+# 31x31 kernel, say) cost no seconds of timing.
+PRUNE = 5.0
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    impl: str
+    status: str                 # "chosen", "accepted", "rejected", "pruned"
+    estimate: Optional[float]   # seconds
+    measured: Optional[float]   # seconds (measure mode, or a plan-cache entry)
+    reason: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Explanation:
+    """Every implementation considered for a problem; str() is the table users read."""
+    problem: ConvProblem
+    request: str
+    mode: str
+    source: str
+    threads: int
+    rows: tuple[Row, ...]
+
+    @property
+    def chosen(self) -> str:
+        return next(r.impl for r in self.rows if r.status == "chosen")
+
+    def __str__(self) -> str:
+        head = [f"problem  {self.problem.id}  ({self.problem.flops / 1e9:.3g} GFLOP)",
+                f"request  {self.request}, mode {self.mode}, {self.threads} threads",
+                f"choice   {self.chosen}  ({self.source})", ""]
+        table = [("implementation", "status", "estimate ms", "measured ms", "reason")]
+        for r in self.rows:
+            table.append((r.impl, r.status, _ms(r.estimate), _ms(r.measured), r.reason))
+        widths = [max(len(row[i]) for row in table) for i in range(4)]
+        lines = ["  ".join(cell.ljust(w) if i == 0 or i == 1 else cell.rjust(w)
+                           for i, (cell, w) in enumerate(zip(row[:4], widths)))
+                 + ("  " + row[4] if row[4] else "") for row in table]
+        return "\n".join(head + lines)
+
+    def __repr__(self) -> str:
+        return f"<Explanation {self.problem.id}: {self.chosen} ({self.source})>"
+
+
+def _ms(seconds: Optional[float]) -> str:
+    return "" if seconds is None else f"{seconds * 1e3:.4g}"
+
+
+class ConvPlan:
+    """A chosen implementation for one problem, optionally with prepared weights.
+
+    ``plan(x)`` runs with the weights given at plan time (pre-transformed where the
+    implementation can); ``plan(x, w, bias)`` runs with other weights of the same shape.
+    """
+
+    def __init__(self, problem: ConvProblem, impl: Implementation, explanation: Explanation,
+                 x_shape: tuple[int, ...], weight_shape: tuple[int, ...],
+                 weight: Optional[np.ndarray] = None):
+        self.problem = problem
+        self.impl = impl
+        self._explanation = explanation
+        self.x_shape, self.weight_shape = tuple(x_shape), tuple(weight_shape)
+        self._placeholder_w = np.broadcast_to(np.zeros((), problem.np_dtype), weight_shape)
+        self._apply = None if weight is None else impl.prepared(problem, weight)
+
+    @property
+    def has_weights(self) -> bool:
+        return self._apply is not None
+
+    def explain(self) -> Explanation:
+        return self._explanation
+
+    def _validated(self, x, w, bias) -> api.PreparedCall:
+        p = self.problem
+        call = api.prepare(p.spatial_dims, x, self._placeholder_w if w is None else w, bias,
+                           *_user_geometry(p), p.groups, p.layout, p.flip, dtype=p.np_dtype)
+        if call.problem != p:
+            raise ValueError(f"the arguments describe {call.problem.id}, but this plan was made "
+                             f"for {p.id} (x shape {self.x_shape}, weight shape "
+                             f"{self.weight_shape}, dtype {p.dtype})")
+        return call
+
+    def __call__(self, x, w=None, bias=None, *, out=None):
+        """The convolution of ``x`` (the plan's shape) with the plan's weights, or with ``w``;
+        ``bias`` and ``out`` as in conv2d. Inputs are cast to the plan's dtype."""
+        if w is None and self._apply is None:
+            raise ValueError("this plan was made without weight=: pass w (and bias) per call")
+        call = self._validated(x, w, bias)
+        run = self._run_prepared if w is None else self.impl.run
+        return api.execute(call, self.impl.name, run, out, (x, w, bias))
+
+    def _run_prepared(self, problem, x4, w4, b4, y):
+        """run() with the weights prepared at plan time (``w4`` is the placeholder)."""
+        self._apply(x4, b4, y)
+
+    def __repr__(self) -> str:
+        weights = ", weights prepared" if self._apply is not None else ""
+        return f"<ConvPlan {self.problem.id}: {self.impl.name}{weights}>"
+
+
+def _user_geometry(p: ConvProblem):
+    """(stride, padding, dilation) of a problem in the form api.prepare takes back."""
+    if p.spatial_dims == 1:
+        return p.stride[1:], p.padding[2:], p.dilation[1:]
+    return p.stride, ((p.padding[0], p.padding[1]), (p.padding[2], p.padding[3])), p.dilation
+
+
+# ---- planning --------------------------------------------------------------------------------
+def _problem_of(x_shape, weight_shape, dtype, stride, padding, dilation, groups, layout, flip,
+                weight) -> tuple[ConvProblem, Optional[np.ndarray]]:
+    x_shape, weight_shape = tuple(x_shape), tuple(weight_shape)
+    if len(x_shape) not in (3, 4):
+        raise ValueError(f"x_shape must have 4 (conv2d) or 3 (conv1d) dimensions, got {x_shape}")
+    spatial_dims = len(x_shape) - 2
+    if layout is None:
+        layout = "NCHW" if spatial_dims == 2 else "NCL"
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float32, np.float64):
+        raise TypeError(f"dtype must be float32 or float64, got {dtype}")
+    x = np.broadcast_to(np.zeros((), dtype), x_shape)
+    if weight is not None and tuple(np.shape(weight)) != weight_shape:
+        raise ValueError(f"weight has shape {np.shape(weight)}, but weight_shape is "
+                         f"{weight_shape}")
+    w = np.broadcast_to(np.zeros((), dtype), weight_shape) if weight is None else weight
+    call = api.prepare(spatial_dims, x, w, None, stride, padding, dilation, groups, layout, flip,
+                       dtype=dtype)
+    return call.problem, (call.w if weight is not None else None)
+
+
+def _measure(problem: ConvProblem, x_shape, weight_shape, opts, weight, prune):
+    """{impl name: seconds} of the accepted candidates within ``prune`` x the best estimate
+    (the reference only when nothing else runs), on standard-normal data of the problem's
+    layout, through the same views the API passes."""
+    accepted = [o for o in opts if o.reason is None]
+    compiled = [o for o in accepted if o.impl is not REFERENCE] or accepted
+    best_estimate = min(o.estimate for o in compiled)
+    to_time = [o for o in compiled
+               if prune is None or o.estimate <= prune * best_estimate]
+    rng = np.random.default_rng(0)
+    dtype = problem.np_dtype
+    x = rng.standard_normal(x_shape).astype(dtype)
+    w = (rng.standard_normal(weight_shape).astype(dtype) if weight is None
+         else np.asarray(weight, dtype))
+    b = rng.standard_normal(problem.c_out).astype(dtype)
+    p = problem
+    call = api.prepare(p.spatial_dims, x, w, b, *_user_geometry(p), p.groups, p.layout, p.flip,
+                       dtype=dtype)
+    y = api.logical_output(p, np.empty(p.user_out_shape, dtype))
+    timings = {}
+    for option in to_time:
+        impl = option.impl
+        timings[impl.name] = best_time(
+            lambda impl=impl: impl.run(p, call.x, call.w, call.bias, y))
+    return timings
+
+
+def plan(x_shape: Sequence[int], weight_shape: Sequence[int], *, dtype="float32", stride=1,
+         padding=0, dilation=1, groups=1, layout=None, flip=False, algo="auto", backend="auto",
+         mode="heuristic", weight=None, prune: Optional[float] = PRUNE,
+         remeasure: bool = False) -> ConvPlan:
+    """Plan a convolution of an ``x_shape`` input with a ``weight_shape`` kernel.
+
+    Arguments as conv2d / conv1d (``layout`` defaults to NCHW, or NCL for 3-D shapes).
+    mode="heuristic": a measured choice from the plan cache if one exists, else the cost
+    model's. mode="measure": the candidates are timed (unless the plan cache already holds a
+    measurement for this key and ``remeasure`` is False) and the winner is stored.
+    ``weight=`` prepares the weights once, so that ``plan(x)`` runs without them.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    problem, w4 = _problem_of(x_shape, weight_shape, dtype, stride, padding, dilation, groups,
+                              layout, flip, weight)
+    algos, backend_name = api._parse_algo(algo), api._parse_backend(backend)
+    algos, backend_name = dispatch.effective_request(algos, backend_name)
+    threads = get_num_threads()
+    choice = dispatch.choose(problem, algos, backend_name, threads,
+                             use_cache=not (mode == "measure" and remeasure))
+    impl, source, timings = choice.impl, choice.source, {}
+    if choice.cached is not None:
+        timings = choice.cached.timings
+    accepted = [o for o in choice.options if o.reason is None]
+    if mode == "measure" and choice.cached is None and len(accepted) > 1:
+        timings = _measure(problem, x_shape, weight_shape, choice.options, weight, prune)
+        best = min(timings, key=timings.get)
+        impl = next(o.impl for o in accepted if o.impl.name == best)
+        source = "measured"
+        plan_cache.store(plan_cache.make_key(problem, algos, backend_name, threads),
+                         plan_cache.Entry(best, timings[best], timings))
+        dispatch.select.cache_clear()  # conv2d(algo="auto") picks the measured choice up
+    rows = []
+    for o in choice.options:
+        if o.reason is not None:
+            status = "rejected"
+        elif o.impl is impl:
+            status = "chosen"
+        elif mode == "measure" and source == "measured" and o.impl.name not in timings:
+            status = "pruned"
+        else:
+            status = "accepted"
+        rows.append(Row(o.impl.name, status, o.estimate, timings.get(o.impl.name),
+                        o.reason or ""))
+    request = (f"algo={'/'.join(algos) if algos else 'auto'}, "
+               f"backend={backend_name or 'auto'}")
+    explanation = Explanation(problem, request, mode, source, threads, tuple(rows))
+    return ConvPlan(problem, impl, explanation, tuple(x_shape), tuple(weight_shape),
+                    None if weight is None else w4)
+
+
+def explain(x_shape: Sequence[int], weight_shape: Sequence[int], **kwargs) -> Explanation:
+    """The table of every implementation for a problem (arguments as :func:`plan`)."""
+    return plan(x_shape, weight_shape, **kwargs).explain()
+
+
+@dataclasses.dataclass(frozen=True)
+class TuneResult:
+    case: str
+    impl: str
+    seconds: Optional[float]
+    source: str
+
+
+def tune(cases, *, remeasure: bool = False, prune: Optional[float] = PRUNE,
+         progress=None) -> list[TuneResult]:
+    """Measure-mode plans for every ``testing.Case`` in ``cases`` (e.g. testing.SUITES[name]),
+    filling the plan cache; ``progress(result)`` is called after each case (a CLI prints)."""
+    results = []
+    for case in cases:
+        p = plan(case.x_shape, case.weight_shape, dtype=case.dtype, mode="measure",
+                 remeasure=remeasure, prune=prune, **case.kwargs)
+        ex = p.explain()
+        chosen = next(r for r in ex.rows if r.status == "chosen")
+        result = TuneResult(case.id, p.impl.name, chosen.measured, ex.source)
+        results.append(result)
+        if progress is not None:
+            progress(result)
+    return results

@@ -24,7 +24,7 @@ import numpy as np
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
 import fastconv  # noqa: E402
-from fastconv import peers, testing, timing  # noqa: E402
+from fastconv import api, peers, testing, timing  # noqa: E402
 from fastconv.backends import c as cb  # noqa: E402
 
 
@@ -41,7 +41,10 @@ def profile_split(case: testing.Case, x, w, b, y) -> str:
     """'pack w / pack x / loops' milliseconds of the fastest of five profiled kernel calls."""
     ffi, lib = cb._native()
     size_fn, blocked_fn, _ = cb._direct_functions(case.problem.np_dtype)
-    d = cb.conv2d_desc(case.problem, x, w, b, y)
+    call = api.prepare(case.spatial_dims, x, w, b, case.stride, case.padding, case.dilation,
+                       case.groups, case.layout, case.flip)  # logical NCHW views, as the API
+    x, w, b, y = call.x, call.w, call.bias, api.logical_output(call.problem, y)
+    d = cb.conv2d_desc(call.problem, x, w, b, y)
     nbytes = size_fn(d, fastconv.workspace.get_workspace_limit())
     if not nbytes:
         return "w-vectorised kernel (no phases)"

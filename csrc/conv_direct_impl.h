@@ -475,9 +475,9 @@ fc_status FC_DFN(conv2d_direct)(const fc_conv2d_desc *d, const FC_T *x, const FC
  *  - output pixels are flattened over (i, j), so a 7x7 image is 49 pixels in tiles of BNW
  *    rather than rows of 7, and conv1d is one long row; every pixel carries its own input
  *    pointer (the last tile of an image repeats its last pixel, computed but not stored);
- *  - OpenMP: tasks are (image, chunk of pixel tiles), taken dynamically (a shared 2-core
- *    machine); inside a task the output channel blocks run outermost, so one block's weights
- *    stay in L1/L2 across the chunk's tiles and the chunk's input rows across blocks.
+ *  - OpenMP: tasks are (image, chunk of pixel tiles, output channel block), block fastest,
+ *    taken dynamically (a shared 2-core machine): a task's weights stay in L1/L2 across its
+ *    tiles, and a chunk's input rows in L2 across the blocks that follow it.
  * The workspace size is fc_*_conv2d_direct_blocked_workspace_size; 0 means "not this kernel". */
 
 #define FC_OB (FC_BKB * FC_VL) /* output channels of a block */
@@ -709,37 +709,33 @@ fc_status FC_DFN(conv2d_direct_blocked)(const fc_conv2d_desc *d, const FC_T *x, 
         FC_T out[FC_BNW * FC_OB];
         const FC_T *xpix[FC_BNW];
         int64_t yoff[FC_BNW];
-        {
-            const int64_t grp = blk / g.nocb, ocb = blk % g.nocb;
-            const FC_T *ximg = xp + (b * d->groups + grp) * g.hp * g.wp * cg;
-            {
-                const int64_t k0 = grp * g.kg + ocb * FC_OB;
-                const int64_t kn = FC_MIN((int64_t)FC_OB, g.kg - ocb * FC_OB);
-                const int kb = (int)((kn + FC_VL - 1) / FC_VL);
-                FC_T *const yblk = y + b * d->y_stride[0] + k0 * d->y_stride[1];
-                for (int64_t p0 = p_lo; p0 < p_hi; p0 += FC_BNW) {
-                    const int64_t np = FC_MIN((int64_t)FC_BNW, p_hi - p0);
-                    int64_t i = p0 / d->w_out, j = p0 % d->w_out;
-                    for (int64_t jj = 0; jj < np; jj++) {
-                        xpix[jj] = ximg + (i * d->stride_h * g.wp + j * d->stride_w) * cg;
-                        yoff[jj] = i * d->y_stride[2] + j * d->y_stride[3];
-                        if (++j == d->w_out) {
-                            j = 0;
-                            i++;
-                        }
-                    }
-                    for (int64_t jj = np; jj < FC_BNW; jj++) xpix[jj] = xpix[np - 1];
-                    FC_DFN(blocked_run)(kb, xpix, wp + blk * per_blk, bp + blk * FC_OB, kh, kw,
-                                        cg, rstep, sstep, out);
-                    if (d->y_stride[1] == 1 && kn == FC_OB) { /* channels-last y */
-                        for (int64_t jj = 0; jj < np; jj++)
-                            for (int64_t o = 0; o < FC_OB; o++) yblk[yoff[jj] + o] = out[jj * FC_OB + o];
-                    } else {
-                        for (int64_t o = 0; o < kn; o++)
-                            for (int64_t jj = 0; jj < np; jj++)
-                                yblk[o * d->y_stride[1] + yoff[jj]] = out[jj * FC_OB + o];
-                    }
+        const int64_t grp = blk / g.nocb, ocb = blk % g.nocb;
+        const FC_T *ximg = xp + (b * d->groups + grp) * g.hp * g.wp * cg;
+        const int64_t k0 = grp * g.kg + ocb * FC_OB;
+        const int64_t kn = FC_MIN((int64_t)FC_OB, g.kg - ocb * FC_OB);
+        const int kb = (int)((kn + FC_VL - 1) / FC_VL);
+        FC_T *const yblk = y + b * d->y_stride[0] + k0 * d->y_stride[1];
+        for (int64_t p0 = p_lo; p0 < p_hi; p0 += FC_BNW) {
+            const int64_t np = FC_MIN((int64_t)FC_BNW, p_hi - p0);
+            int64_t i = p0 / d->w_out, j = p0 % d->w_out;
+            for (int64_t jj = 0; jj < np; jj++) {
+                xpix[jj] = ximg + (i * d->stride_h * g.wp + j * d->stride_w) * cg;
+                yoff[jj] = i * d->y_stride[2] + j * d->y_stride[3];
+                if (++j == d->w_out) {
+                    j = 0;
+                    i++;
                 }
+            }
+            for (int64_t jj = np; jj < FC_BNW; jj++) xpix[jj] = xpix[np - 1];
+            FC_DFN(blocked_run)(kb, xpix, wp + blk * per_blk, bp + blk * FC_OB, kh, kw,
+                                cg, rstep, sstep, out);
+            if (d->y_stride[1] == 1 && kn == FC_OB) { /* channels-last y */
+                for (int64_t jj = 0; jj < np; jj++)
+                    for (int64_t o = 0; o < FC_OB; o++) yblk[yoff[jj] + o] = out[jj * FC_OB + o];
+            } else {
+                for (int64_t o = 0; o < kn; o++)
+                    for (int64_t jj = 0; jj < np; jj++)
+                        yblk[o * d->y_stride[1] + yoff[jj]] = out[jj * FC_OB + o];
             }
         }
     }

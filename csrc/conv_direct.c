@@ -52,3 +52,41 @@ fc_status fc_f64_conv2d_direct(const fc_conv2d_desc *d, const double *x, const d
     default: return fc_f64_conv2d_direct__scalar(d, x, w, bias, y);
     }
 }
+
+/* ---- the channel-blocked kernel ---------------------------------------------------------- */
+#define FC_DIRECT_BLOCKED_ENTRIES(T, tn)                                                          \
+    size_t fc_##tn##_conv2d_direct_blocked_workspace_size(const fc_conv2d_desc *d,               \
+                                                          size_t budget_bytes) {                  \
+        if (check_desc(d, d, d, d) != FC_OK || empty_output(d)) return 0;                        \
+        size_t need;                                                                              \
+        switch (fc_active_isa()) {                                                                \
+        FC_DIRECT_X86_CASES(need = fc_##tn##_conv2d_direct_blocked_workspace_size, (d))            \
+        default: need = fc_##tn##_conv2d_direct_blocked_workspace_size__scalar(d); break;        \
+        }                                                                                         \
+        return need <= budget_bytes ? need : 0;                                                   \
+    }                                                                                             \
+    fc_status fc_##tn##_conv2d_direct_blocked(const fc_conv2d_desc *d, const T *x, const T *w,   \
+                                              const T *bias, T *y, void *workspace,               \
+                                              size_t workspace_bytes) {                           \
+        fc_status st = check_desc(d, x, w, y);                                                    \
+        if (st != FC_OK) return st;                                                               \
+        if (empty_output(d)) return FC_OK;                                                        \
+        switch (fc_active_isa()) {                                                                \
+        FC_DIRECT_X86_CASES(st = fc_##tn##_conv2d_direct_blocked,                                  \
+                            (d, x, w, bias, y, workspace, workspace_bytes))                       \
+        default:                                                                                  \
+            st = fc_##tn##_conv2d_direct_blocked__scalar(d, x, w, bias, y, workspace,             \
+                                                         workspace_bytes);                        \
+            break;                                                                                \
+        }                                                                                         \
+        return st;                                                                                \
+    }
+#if FC_X86_64
+#define FC_DIRECT_X86_CASES(call, args)                                                           \
+    case FC_ISA_AVX512: call##__avx512 args; break;                                               \
+    case FC_ISA_AVX2: call##__avx2 args; break;
+#else
+#define FC_DIRECT_X86_CASES(call, args)
+#endif
+FC_DIRECT_BLOCKED_ENTRIES(float, f32)
+FC_DIRECT_BLOCKED_ENTRIES(double, f64)

@@ -18,6 +18,21 @@
 #define FC_DIRECT_AVX512_KB 8
 #define FC_DIRECT_AVX512_NV 3
 
+/* Register tile of the channel-blocked kernel (fc_*_conv2d_direct_blocked): BKB vectors of output
+ * channels x BNW output pixels, so BKB*BNW accumulators + BKB weight vectors + 1 broadcast fit
+ * the register file: AVX2 2 x 6 (12 + 2 + 1 of 16 ymm: 2 weight loads and 6 broadcasts per 12
+ * FMAs, where 4 x 3 would need 17 registers or FMAs with memory operands), AVX-512 2 x 12 (24 +
+ * 2 + 1 of 32 zmm), scalar 4 x 3. At most 4 x 16. */
+#define FC_DIRECT_SCALAR_BKB 4
+#define FC_DIRECT_SCALAR_BNW 3
+#define FC_DIRECT_AVX2_BKB 2
+#define FC_DIRECT_AVX2_BNW 6
+#define FC_DIRECT_AVX512_BKB 2
+#define FC_DIRECT_AVX512_BNW 12
+/* Input bytes a task of the blocked kernel covers (its rows stay in L2 while every output
+ * channel block passes over them; half of Zen 4's 1 MiB L2, the rest is for weights). */
+#define FC_DIRECT_CHUNK_BYTES (512.0 * 1024.0)
+
 /* Stack limits of the fast paths (problems beyond them take the generic scalar path):
  * KWMAX: kernel widths whose border masks are precomputed per tile;
  * BUFMAX: elements of the per-thread packed-input buffer (strided / non-unit-stride inputs);
@@ -30,7 +45,31 @@ fc_status fc_f32_conv2d_direct__scalar(const fc_conv2d_desc *d, const float *x, 
                                        const float *bias, float *y);
 fc_status fc_f64_conv2d_direct__scalar(const fc_conv2d_desc *d, const double *x,
                                        const double *w, const double *bias, double *y);
+size_t fc_f32_conv2d_direct_blocked_workspace_size__scalar(const fc_conv2d_desc *d);
+size_t fc_f64_conv2d_direct_blocked_workspace_size__scalar(const fc_conv2d_desc *d);
+fc_status fc_f32_conv2d_direct_blocked__scalar(const fc_conv2d_desc *d, const float *x,
+                                               const float *w, const float *bias, float *y,
+                                               void *workspace, size_t workspace_bytes);
+fc_status fc_f64_conv2d_direct_blocked__scalar(const fc_conv2d_desc *d, const double *x,
+                                               const double *w, const double *bias, double *y,
+                                               void *workspace, size_t workspace_bytes);
 #if FC_X86_64
+size_t fc_f32_conv2d_direct_blocked_workspace_size__avx2(const fc_conv2d_desc *d);
+size_t fc_f64_conv2d_direct_blocked_workspace_size__avx2(const fc_conv2d_desc *d);
+fc_status fc_f32_conv2d_direct_blocked__avx2(const fc_conv2d_desc *d, const float *x,
+                                             const float *w, const float *bias, float *y,
+                                             void *workspace, size_t workspace_bytes);
+fc_status fc_f64_conv2d_direct_blocked__avx2(const fc_conv2d_desc *d, const double *x,
+                                             const double *w, const double *bias, double *y,
+                                             void *workspace, size_t workspace_bytes);
+size_t fc_f32_conv2d_direct_blocked_workspace_size__avx512(const fc_conv2d_desc *d);
+size_t fc_f64_conv2d_direct_blocked_workspace_size__avx512(const fc_conv2d_desc *d);
+fc_status fc_f32_conv2d_direct_blocked__avx512(const fc_conv2d_desc *d, const float *x,
+                                               const float *w, const float *bias, float *y,
+                                               void *workspace, size_t workspace_bytes);
+fc_status fc_f64_conv2d_direct_blocked__avx512(const fc_conv2d_desc *d, const double *x,
+                                               const double *w, const double *bias, double *y,
+                                               void *workspace, size_t workspace_bytes);
 fc_status fc_f32_conv2d_direct__avx2(const fc_conv2d_desc *d, const float *x, const float *w,
                                      const float *bias, float *y);
 fc_status fc_f64_conv2d_direct__avx2(const fc_conv2d_desc *d, const double *x, const double *w,

@@ -22,6 +22,8 @@ static inline __m256i fc_avx2_mask_pd(int lo, int hi) {
 #define FC_ISA avx2
 #define FC_KB FC_DIRECT_AVX2_KB
 #define FC_NV FC_DIRECT_AVX2_NV
+#define FC_BKB FC_DIRECT_AVX2_BKB
+#define FC_BNW FC_DIRECT_AVX2_BNW
 
 #define FC_T float
 #define FC_TNAME f32

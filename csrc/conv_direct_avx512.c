@@ -10,6 +10,8 @@ FC_BEGIN_TARGET(FC_TARGET_AVX512)
 #define FC_ISA avx512
 #define FC_KB FC_DIRECT_AVX512_KB
 #define FC_NV FC_DIRECT_AVX512_NV
+#define FC_BKB FC_DIRECT_AVX512_BKB
+#define FC_BNW FC_DIRECT_AVX512_BNW
 
 /* Lanes lo <= t < hi (0 <= lo, hi <= lanes <= 16): bits below hi and not below lo. */
 #define FC_AVX512_MASK(lo, hi) ((((uint32_t)1 << (hi)) - 1u) & ~(((uint32_t)1 << (lo)) - 1u))

@@ -457,6 +457,300 @@ fc_status FC_DFN(conv2d_direct)(const fc_conv2d_desc *d, const FC_T *x, const FC
     return FC_OK;
 }
 
+
+/* ==== The channel-blocked kernel (fc_*_conv2d_direct_blocked) ===============================
+ *
+ * For dense problems (at least one vector of output channels per group) the kernel above,
+ * vectorised along w, loads a weight broadcast per FMA row and re-reads strided weights per
+ * tile; this one follows Zhang, Franchetti and Low (ICML 2018) and oneDNN's blocked kernels:
+ *  - vectorise over output channels: a register tile of BKB vectors (FC_OB = BKB*VL output
+ *    channels) x BNW output pixels; per input channel and tap, BKB weight vectors are loaded
+ *    once and each pixel's input value is broadcast once (BKB + BNW loads for BKB*BNW FMAs);
+ *  - weights re-laid out once per call into the workspace as [g][oc block][r][s][c][FC_OB]
+ *    (zeros past c_out per group), so the hot loop reads them as one contiguous stream;
+ *  - input packed once per call into the workspace as [b][g][row][col][c] with the padding
+ *    written as zeros, rows/cols only as far as some output reads: every stride, dilation,
+ *    padding and layout (NCHW, NHWC, views) becomes one address pattern with no border at all,
+ *    and an input pixel's channels are contiguous for the broadcasts;
+ *  - output pixels are flattened over (i, j), so a 7x7 image is 49 pixels in tiles of BNW
+ *    rather than rows of 7, and conv1d is one long row; every pixel carries its own input
+ *    pointer (the last tile of an image repeats its last pixel, computed but not stored);
+ *  - OpenMP: tasks are (image, chunk of pixel tiles, output channel block), block fastest,
+ *    taken dynamically (a shared 2-core machine): a task's weights stay in L1/L2 across its
+ *    tiles, and a chunk's input rows in L2 across the blocks that follow it.
+ * The workspace size is fc_*_conv2d_direct_blocked_workspace_size; 0 means "not this kernel". */
+
+#define FC_OB (FC_BKB * FC_VL) /* output channels of a block */
+#define FC_WS_ALIGN 64
+
+typedef struct FC_DFN(blocked_geom) {
+    int64_t cg, kg, nocb;  /* input / output channels per group, output channel blocks per group */
+    int64_t hp, wp;        /* rows and columns of the packed input (padding included) */
+    int64_t n_w, n_b, n_x; /* elements of packed weights, bias, input */
+} FC_DFN(blocked_geom);
+
+static int FC_DFN(blocked_geometry)(const fc_conv2d_desc *d, FC_DFN(blocked_geom) * g) {
+    g->cg = d->c_in / d->groups;
+    g->kg = d->c_out / d->groups;
+    /* Fewer output channels per group than a vector (depthwise, tiny groups) would leave most
+     * lanes idle: that is the w-vectorised kernel's case. */
+    if (g->kg < FC_VL) return 0;
+    g->nocb = (g->kg + FC_OB - 1) / FC_OB;
+    g->hp = (d->h_out - 1) * d->stride_h + (d->kh - 1) * d->dil_h + 1;
+    g->wp = (d->w_out - 1) * d->stride_w + (d->kw - 1) * d->dil_w + 1;
+    g->n_w = d->groups * g->nocb * d->kh * d->kw * g->cg * FC_OB;
+    g->n_b = d->groups * g->nocb * FC_OB;
+    g->n_x = d->n * d->groups * g->hp * g->wp * g->cg;
+    return 1;
+}
+
+static size_t FC_DFN(blocked_bytes)(int64_t n) {
+    return ((size_t)n * sizeof(FC_T) + FC_WS_ALIGN - 1) / FC_WS_ALIGN * FC_WS_ALIGN;
+}
+
+size_t FC_DFN(conv2d_direct_blocked_workspace_size)(const fc_conv2d_desc *d) {
+    FC_DFN(blocked_geom) g;
+    if (!FC_DFN(blocked_geometry)(d, &g)) return 0;
+    return FC_DFN(blocked_bytes)(g.n_w) + FC_DFN(blocked_bytes)(g.n_b) +
+           FC_DFN(blocked_bytes)(g.n_x) + FC_WS_ALIGN;
+}
+
+/* y tile = bias + sum over r, s, c of w[r][s][c][0:KBc*VL] * x_pixel[r*rstep + s*sstep + c],
+ * stored as out[jj * FC_OB + lane] (KBc vectors per pixel). KBc is a compile-time constant at
+ * every call site, so acc[][] lives in registers and the v / jj loops are unrolled. */
+FC_ALWAYS_INLINE void FC_DFN(blocked_ukernel)(const int KBc, const FC_T *const *restrict xpix,
+                                              const FC_T *restrict w, const FC_T *restrict bias,
+                                              int64_t kh, int64_t kw, int64_t cg, int64_t rstep,
+                                              int64_t sstep, FC_T *restrict out) {
+    FC_VEC acc[FC_BKB][FC_BNW];
+#pragma GCC unroll 8
+    for (int v = 0; v < KBc; v++) {
+        const FC_VEC b0 = FC_VLOAD(bias + v * FC_VL);
+#pragma GCC unroll 16
+        for (int jj = 0; jj < FC_BNW; jj++) acc[v][jj] = b0;
+    }
+    const FC_T *p[FC_BNW];
+#pragma GCC unroll 16
+    for (int jj = 0; jj < FC_BNW; jj++) p[jj] = xpix[jj];
+    for (int64_t r = 0; r < kh; r++) {
+        for (int64_t s = 0; s < kw; s++) {
+            const int64_t off = r * rstep + s * sstep;
+            for (int64_t c = off; c < off + cg; c++, w += FC_OB) {
+                FC_VEC wv[FC_BKB];
+#pragma GCC unroll 8
+                for (int v = 0; v < KBc; v++) wv[v] = FC_VLOAD(w + v * FC_VL);
+#pragma GCC unroll 16
+                for (int jj = 0; jj < FC_BNW; jj++) {
+                    const FC_VEC xb = FC_VSET1(p[jj][c]);
+#pragma GCC unroll 8
+                    for (int v = 0; v < KBc; v++) acc[v][jj] = FC_VFMA(wv[v], xb, acc[v][jj]);
+                }
+            }
+        }
+    }
+#pragma GCC unroll 16
+    for (int jj = 0; jj < FC_BNW; jj++)
+#pragma GCC unroll 8
+        for (int v = 0; v < KBc; v++) FC_VSTORE(out + jj * FC_OB + v * FC_VL, acc[v][jj]);
+}
+
+#define FC_BUK_CASE(KBc)                                                                          \
+    case KBc:                                                                                     \
+        FC_DFN(blocked_ukernel)(KBc, xpix, w, bias, kh, kw, cg, rstep, sstep, out);               \
+        return;
+static void FC_DFN(blocked_run)(int kb, const FC_T *const *xpix, const FC_T *w, const FC_T *bias,
+                                int64_t kh, int64_t kw, int64_t cg, int64_t rstep, int64_t sstep,
+                                FC_T *out) {
+    switch (kb) {
+        FC_BUK_CASE(1)
+#if FC_BKB >= 2
+        FC_BUK_CASE(2)
+#endif
+#if FC_BKB >= 3
+        FC_BUK_CASE(3)
+#endif
+#if FC_BKB >= 4
+        FC_BUK_CASE(4)
+#endif
+#if FC_BKB > 4
+#error "conv_direct_impl.h: FC_BKB > 4 needs more cases"
+#endif
+    default: return; /* unreachable: 1 <= kb <= FC_BKB */
+    }
+}
+#undef FC_BUK_CASE
+
+/* Weights -> [g][ocb][r][s][c][FC_OB], zeros past kg; bias -> [g][ocb][FC_OB] (zeros if NULL). */
+static void FC_DFN(blocked_pack_weights)(const fc_conv2d_desc *d, const FC_DFN(blocked_geom) * g,
+                                         const FC_T *w, const FC_T *bias, FC_T *wp, FC_T *bp) {
+    const int64_t nblk = d->groups * g->nocb, per_blk = d->kh * d->kw * g->cg * FC_OB;
+    const int nthreads = d->nthreads;
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1 && nblk > 1)
+#endif
+    for (int64_t blk = 0; blk < nblk; blk++) {
+        const int64_t k0 = (blk / g->nocb) * g->kg + (blk % g->nocb) * FC_OB;
+        const int64_t kn = FC_MIN((int64_t)FC_OB, g->kg - (blk % g->nocb) * FC_OB);
+        FC_T *const dst = wp + blk * per_blk;
+        const FC_T *const src = w + k0 * d->w_stride[0];
+        const int64_t ws0 = d->w_stride[0], ws1 = d->w_stride[1], ws2 = d->w_stride[2],
+                      ws3 = d->w_stride[3];
+        /* Source order (c, r, s) outside, the block's output channels inside: each step
+         * writes one whole FC_OB run, kh*kw write streams advance together, and the kn source
+         * filters are read in order (OIHW). Writing one output channel at a time instead
+         * (a partial line per store, 16 passes over the block) cost 4 ms on res5's 9.4 MB. */
+        for (int64_t c = 0; c < g->cg; c++)
+            for (int64_t r = 0; r < d->kh; r++)
+                for (int64_t s = 0; s < d->kw; s++) {
+                    FC_T *const run = dst + ((r * d->kw + s) * g->cg + c) * FC_OB;
+                    const FC_T *const from = src + c * ws1 + r * ws2 + s * ws3;
+                    for (int64_t o = 0; o < kn; o++) run[o] = from[o * ws0];
+                }
+        if (kn < FC_OB)
+            for (int64_t e = 0; e < per_blk; e += FC_OB)
+                for (int64_t o = kn; o < FC_OB; o++) dst[e + o] = 0;
+        for (int64_t o = 0; o < FC_OB; o++)
+            bp[blk * FC_OB + o] = bias && o < kn ? bias[(k0 + o) * d->bias_stride] : (FC_T)0;
+    }
+    (void)nthreads;
+}
+
+/* Input -> [b][g][hp][wp][cg]: packed row ph, column pw hold x[b, g*cg + c, ph - pad_top,
+ * pw - pad_left], zero outside x. Every element is written. */
+static void FC_DFN(blocked_pack_input)(const fc_conv2d_desc *d, const FC_DFN(blocked_geom) * g,
+                                       const FC_T *x, FC_T *xp) {
+    const int64_t nrows = d->n * d->groups * g->hp, cg = g->cg, wp = g->wp;
+    const int64_t xs1 = d->x_stride[1], xs3 = d->x_stride[3];
+    /* Columns [pw_lo, pw_hi) lie inside x. */
+    const int64_t pw_lo = FC_MIN(d->pad_left, wp), pw_hi = FC_MAX(pw_lo, FC_MIN(wp, d->pad_left + d->w));
+    const int channels_inner = (xs1 < 0 ? -xs1 : xs1) <= (xs3 < 0 ? -xs3 : xs3);
+    const int nthreads = d->nthreads;
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1 && nrows > 1)
+#endif
+    for (int64_t row = 0; row < nrows; row++) {
+        const int64_t ph = row % g->hp, bg = row / g->hp;
+        const int64_t b = bg / d->groups, grp = bg % d->groups;
+        const int64_t ih = ph - d->pad_top;
+        FC_T *dst = xp + row * wp * cg;
+        if (ih < 0 || ih >= d->h) {
+            for (int64_t e = 0; e < wp * cg; e++) dst[e] = 0;
+            continue;
+        }
+        for (int64_t e = 0; e < pw_lo * cg; e++) dst[e] = 0;
+        for (int64_t e = pw_hi * cg; e < wp * cg; e++) dst[e] = 0;
+        const FC_T *src = x + b * d->x_stride[0] + grp * cg * xs1 + ih * d->x_stride[2] +
+                          (pw_lo - d->pad_left) * xs3;
+        FC_T *drow = dst + pw_lo * cg;
+        const int64_t ncol = pw_hi - pw_lo;
+        if (channels_inner) { /* NHWC-like source: both sides walk channels fastest */
+            for (int64_t col = 0; col < ncol; col++)
+                for (int64_t c = 0; c < cg; c++) drow[col * cg + c] = src[col * xs3 + c * xs1];
+        } else { /* NCHW-like: 8 channels' rows at a time, read as 8 streams, written in runs
+                  * of 8 (one channel at a time wrote with stride cg: 3 GB/s on res2) */
+            for (int64_t c0 = 0; c0 < cg; c0 += 8) {
+                const int64_t cn = FC_MIN((int64_t)8, cg - c0);
+                for (int64_t col = 0; col < ncol; col++)
+                    for (int64_t c = c0; c < c0 + cn; c++) drow[col * cg + c] = src[col * xs3 + c * xs1];
+            }
+        }
+    }
+    (void)nthreads;
+}
+
+fc_status FC_DFN(conv2d_direct_blocked)(const fc_conv2d_desc *d, const FC_T *x, const FC_T *w,
+                                        const FC_T *bias, FC_T *y, void *workspace,
+                                        size_t workspace_bytes) {
+    double t_total = FC_PROFILE_START(d), t = t_total;
+    FC_DFN(blocked_geom) g;
+    if (!FC_DFN(blocked_geometry)(d, &g)) return FC_ERR_UNSUPPORTED;
+    if (workspace_bytes < FC_DFN(conv2d_direct_blocked_workspace_size)(d) || !workspace)
+        return FC_ERR_WORKSPACE_TOO_SMALL;
+    char *ws = (char *)workspace;
+    ws += (FC_WS_ALIGN - (uintptr_t)ws % FC_WS_ALIGN) % FC_WS_ALIGN;
+    FC_T *const wp = (FC_T *)ws;
+    FC_T *const bp = (FC_T *)(ws + FC_DFN(blocked_bytes)(g.n_w));
+    FC_T *const xp = (FC_T *)(ws + FC_DFN(blocked_bytes)(g.n_w) + FC_DFN(blocked_bytes)(g.n_b));
+
+    FC_DFN(blocked_pack_weights)(d, &g, w, bias, wp, bp);
+    FC_PROFILE_ADD(d, kernel_transform, t);
+    FC_DFN(blocked_pack_input)(d, &g, x, xp);
+    FC_PROFILE_ADD(d, input_transform, t);
+
+    /* Tasks: (image, chunk of pixel tiles, output channel block), the block fastest. A chunk's
+     * input (about FC_DIRECT_CHUNK_BYTES) stays in L2 across the blocks, and a block's weights
+     * across the chunk's tiles: a 7x7 image is one chunk, so each block's weights (res5: 295
+     * KB) come from memory once, not once per tile. Chunks shrink when the tasks would number
+     * fewer than 4 per thread. */
+    const int64_t npix = d->h_out * d->w_out;
+    const int64_t ntile = (npix + FC_BNW - 1) / FC_BNW;
+    const int64_t nblk = d->groups * g.nocb;
+    const double row_bytes = (double)d->stride_h * (double)(g.wp * g.cg * sizeof(FC_T));
+    const int64_t rows = (int64_t)fc_direct_clamp((int64_t)(FC_DIRECT_CHUNK_BYTES / row_bytes), 1,
+                                                  d->h_out);
+    int64_t chunk = FC_MAX((int64_t)1, (rows * d->w_out + FC_BNW - 1) / FC_BNW);
+    const int64_t want = 4 * (int64_t)d->nthreads;
+    if (d->n * nblk * ((ntile + chunk - 1) / chunk) < want) {
+        const int64_t per_img = (want + d->n * nblk - 1) / (d->n * nblk);
+        chunk = FC_MAX((int64_t)1, (ntile + per_img - 1) / per_img);
+    }
+    const int64_t nchunk = (ntile + chunk - 1) / chunk;
+    const int64_t ntasks = d->n * nchunk * nblk;
+    const int64_t kh = d->kh, kw = d->kw, cg = g.cg;
+    const int64_t rstep = d->dil_h * g.wp * cg, sstep = d->dil_w * cg;
+    const int64_t per_blk = kh * kw * cg * FC_OB;
+    const int nthreads = d->nthreads;
+#if defined(_OPENMP)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads) if (nthreads > 1 && ntasks > 1)
+#endif
+    for (int64_t task = 0; task < ntasks; task++) {
+        const int64_t blk = task % nblk, ch = task / nblk % nchunk, b = task / nblk / nchunk;
+        const int64_t p_lo = ch * chunk * FC_BNW, p_hi = FC_MIN(npix, (ch + 1) * chunk * FC_BNW);
+        FC_T out[FC_BNW * FC_OB];
+        const FC_T *xpix[FC_BNW];
+        int64_t yoff[FC_BNW];
+        const int64_t grp = blk / g.nocb, ocb = blk % g.nocb;
+        const FC_T *ximg = xp + (b * d->groups + grp) * g.hp * g.wp * cg;
+        const int64_t k0 = grp * g.kg + ocb * FC_OB;
+        const int64_t kn = FC_MIN((int64_t)FC_OB, g.kg - ocb * FC_OB);
+        const int kb = (int)((kn + FC_VL - 1) / FC_VL);
+        FC_T *const yblk = y + b * d->y_stride[0] + k0 * d->y_stride[1];
+        for (int64_t p0 = p_lo; p0 < p_hi; p0 += FC_BNW) {
+            const int64_t np = FC_MIN((int64_t)FC_BNW, p_hi - p0);
+            int64_t i = p0 / d->w_out, j = p0 % d->w_out;
+            for (int64_t jj = 0; jj < np; jj++) {
+                xpix[jj] = ximg + (i * d->stride_h * g.wp + j * d->stride_w) * cg;
+                yoff[jj] = i * d->y_stride[2] + j * d->y_stride[3];
+                if (++j == d->w_out) {
+                    j = 0;
+                    i++;
+                }
+            }
+            for (int64_t jj = np; jj < FC_BNW; jj++) xpix[jj] = xpix[np - 1];
+            FC_DFN(blocked_run)(kb, xpix, wp + blk * per_blk, bp + blk * FC_OB, kh, kw,
+                                cg, rstep, sstep, out);
+            if (d->y_stride[1] == 1 && kn == FC_OB) { /* channels-last y */
+                for (int64_t jj = 0; jj < np; jj++)
+                    for (int64_t o = 0; o < FC_OB; o++) yblk[yoff[jj] + o] = out[jj * FC_OB + o];
+            } else {
+                for (int64_t o = 0; o < kn; o++)
+                    for (int64_t jj = 0; jj < np; jj++)
+                        yblk[o * d->y_stride[1] + yoff[jj]] = out[jj * FC_OB + o];
+            }
+        }
+    }
+    (void)nthreads;
+    FC_PROFILE_ADD(d, multiply, t);
+    if (d->profile) {
+        d->profile->total += fc_now() - t_total;
+        d->profile->calls += 1;
+    }
+    return FC_OK;
+}
+
+#undef FC_OB
+#undef FC_WS_ALIGN
+
 #undef FC_WT
 #undef FC_CB
 #undef FC_UK_CASE

@@ -5,6 +5,8 @@
 #define FC_ISA scalar
 #define FC_KB FC_DIRECT_SCALAR_KB
 #define FC_NV FC_DIRECT_SCALAR_NV
+#define FC_BKB FC_DIRECT_SCALAR_BKB
+#define FC_BNW FC_DIRECT_SCALAR_BNW
 
 #define FC_T float
 #define FC_TNAME f32

@@ -86,6 +86,19 @@ fc_status fc_f32_conv2d_direct(const fc_conv2d_desc *d, const float *x, const fl
                                const float *bias, float *y);
 fc_status fc_f64_conv2d_direct(const fc_conv2d_desc *d, const double *x, const double *w,
                                const double *bias, double *y);
+/* direct, channel-blocked: weights and a zero-padded input re-laid out per call into the
+ * workspace, output channels in vectors (the dense kernel). The size query answers 0 when this
+ * kernel is not the one for d (too few output channels per group; then fc_*_conv2d_direct
+ * serves d without workspace) or its workspace would pass budget_bytes. Depends on the active
+ * ISA: query and run under the same fc_set_isa_limit. bias may be NULL; y is only written. */
+size_t fc_f32_conv2d_direct_blocked_workspace_size(const fc_conv2d_desc *d, size_t budget_bytes);
+size_t fc_f64_conv2d_direct_blocked_workspace_size(const fc_conv2d_desc *d, size_t budget_bytes);
+fc_status fc_f32_conv2d_direct_blocked(const fc_conv2d_desc *d, const float *x, const float *w,
+                                       const float *bias, float *y, void *workspace,
+                                       size_t workspace_bytes);
+fc_status fc_f64_conv2d_direct_blocked(const fc_conv2d_desc *d, const double *x, const double *w,
+                                       const double *bias, double *y, void *workspace,
+                                       size_t workspace_bytes);
 
 /* depthwise (issue 4): groups == c_in, c_out = multiplier x c_in (a 1 -> 1 convolution, image
  * filtering, is the one-channel case); any layout, stride, dilation, kernel size; no workspace.

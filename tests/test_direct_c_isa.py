@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import fastconv
-from fastconv import reference
+from fastconv import api, reference
 
 c_backend = pytest.importorskip("fastconv.backends.c")
 
@@ -155,3 +155,132 @@ def test_wide_kernels_and_huge_dilation(isa, dtype):
     # span past the packed stack buffer: the generic path
     check(dtype, rand(rng, (1, 2, 9000), dtype), rand(rng, (2, 2, 3), dtype), conv1d=True,
           dilation=3000, padding=5)
+
+
+# ---- the channel-blocked kernel (fc_*_conv2d_direct_blocked) --------------------------------
+# Register tile per ISA: BKB vectors of output channels x BNW flattened output pixels (see
+# csrc/conv_direct.h); a block of output channels is BKB * lanes.
+BLOCKED_TILE = {"scalar": (4, 3), "avx2": (2, 6), "avx512": (2, 12)}
+LANES = {"scalar": {np.float32: 1, np.float64: 1}, "avx2": {np.float32: 8, np.float64: 4},
+         "avx512": {np.float32: 16, np.float64: 8}}
+
+
+def takes_blocked(x, w, *, conv1d=False, **kw) -> bool:
+    """Whether direct:c runs this problem through the channel-blocked kernel (its workspace
+    query answers a size) rather than the w-vectorised one."""
+    call = api.prepare(1 if conv1d else 2, x, w, None, kw.get("stride", 1), kw.get("padding", 0),
+                       kw.get("dilation", 1), kw.get("groups", 1),
+                       kw.get("layout", "NCL" if conv1d else "NCHW"), kw.get("flip", False))
+    size_fn = c_backend._direct_functions(call.problem.np_dtype)[0]
+    return size_fn(c_backend.problem_desc(call.problem), fastconv.get_workspace_limit()) > 0
+
+
+def check_blocked(dtype, x, w, bias=None, **kw):
+    assert takes_blocked(x, w, **kw), "expected the channel-blocked kernel"
+    check(dtype, x, w, bias, **kw)
+
+
+def block_edges(isa, dtype):
+    """Output channels per group below, on and above one and two channel blocks."""
+    ob = BLOCKED_TILE[isa][0] * LANES[isa][dtype]
+    vl = LANES[isa][dtype]
+    return sorted({vl, ob - 1, ob, ob + 1, 2 * ob - vl + 1, 2 * ob + vl - 1})
+
+
+def pixel_edges(isa):
+    """Output pixel counts below, on and above one and two tiles of BNW flattened pixels."""
+    nw = BLOCKED_TILE[isa][1]
+    return sorted({1, nw - 1, nw, nw + 1, 2 * nw + 1})
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_blocked_channel_and_pixel_edges(isa, dtype):
+    """Output channels around one and two blocks x output pixels around one and two tiles
+    (flattened over rows: a tile may span the end of a row), padded borders, bias or not."""
+    rng = np.random.default_rng(11)
+    for c_out in block_edges(isa, dtype):
+        w = rand(rng, (c_out, 5, 3, 3), dtype)
+        bias = rand(rng, c_out, dtype) if c_out % 2 else None
+        for npix in pixel_edges(isa):
+            x = rand(rng, (2, 5, 1, npix), dtype)
+            check_blocked(dtype, x, w, bias, padding=(1, 1))   # one output row of npix pixels
+        check_blocked(dtype, rand(rng, (1, 5, 7, 7), dtype), w, bias, padding=1)  # 49 pixels
+        check_blocked(dtype, rand(rng, (1, 5, 5, 3), dtype), w, padding=0)   # 3x1: one tile
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_blocked_stride_dilation_padding(isa, dtype):
+    rng = np.random.default_rng(12)
+    ob = BLOCKED_TILE[isa][0] * LANES[isa][dtype]
+    x = rand(rng, (2, 7, 13, 29), dtype)
+    w = rand(rng, (ob + 3, 7, 3, 3), dtype)
+    b = rand(rng, ob + 3, dtype)
+    check_blocked(dtype, x, w, b, stride=2, padding=1)                      # ResNet's 3x3 s2
+    check_blocked(dtype, x, w, stride=(1, 3), dilation=(3, 2), padding=((2, 0), (0, 5)))
+    check_blocked(dtype, x, w, b, padding=((6, 5), (9, 12)))  # pads wider than the kernel
+    check_blocked(dtype, x, w, stride=2, dilation=2, padding=((7, 2), (11, 3)))
+    check_blocked(dtype, x, rand(rng, (ob, 7, 7, 7), dtype), b[:ob], stride=2, padding=3)  # stem
+    check_blocked(dtype, x, w, b, padding=((0, 0), (0, 0)))    # bottom/right input never read
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_blocked_groups_layouts_views(isa, dtype):
+    rng = np.random.default_rng(13)
+    vl = LANES[isa][dtype]
+    ob = BLOCKED_TILE[isa][0] * vl
+    x = rand(rng, (2, 6, 9, 17), dtype)
+    kg = ob + vl + 1
+    check_blocked(dtype, x, rand(rng, (3 * kg, 2, 3, 3), dtype), rand(rng, 3 * kg, dtype),
+                  groups=3, padding=1)
+    w = rand(rng, (ob + 1, 6, 3, 2), dtype)
+    check_blocked(dtype, x[:, :, :, ::2], w, padding=1)              # x stride 2 along w
+    check_blocked(dtype, x[:, ::-1], w, padding=1, flip=True)        # negative strides
+    bias = rand(rng, 2 * (ob + 1), dtype)[::2]                       # strided bias
+    check_blocked(dtype, x, w, bias, padding=((2, 1), (3, 0)))
+    xh = rand(rng, (2, 9, 11, 6), dtype)                             # NHWC, HWIO weights
+    wh = rand(rng, (3, 3, 6, 2 * ob), dtype)
+    check_blocked(dtype, xh, wh, rand(rng, 2 * ob, dtype), layout="NHWC", padding=1)
+    check_blocked(dtype, xh, wh, layout="NHWC", stride=2, padding=((1, 2), (4, 0)), flip=True)
+
+    class EveryOther:  # out as y[..., ::2]: y stride 2 along w
+        @staticmethod
+        def base_shape(shape):
+            return shape[:-1] + (2 * shape[-1],)
+
+        def __call__(self, buf):
+            return buf[..., ::2]
+    assert takes_blocked(x, w, padding=1)
+    check(dtype, x, w, padding=1, out_view=EveryOther())
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_blocked_conv1d(isa, dtype):
+    rng = np.random.default_rng(14)
+    ob = BLOCKED_TILE[isa][0] * LANES[isa][dtype]
+    x = rand(rng, (3, 16, 301), dtype)      # the audio filter bank's shape, shortened
+    check_blocked(dtype, x, rand(rng, (2 * ob, 16, 9), dtype), rand(rng, 2 * ob, dtype),
+                  conv1d=True, padding=4)
+    check_blocked(dtype, x, rand(rng, (ob + 1, 16, 5), dtype), conv1d=True, stride=3,
+                  dilation=2, padding=(9, 1))
+    xl = rand(rng, (2, 120, 4), dtype)     # N, L, C
+    check_blocked(dtype, xl, rand(rng, (3, 4, ob), dtype), conv1d=True, layout="NLC", padding=1)
+
+
+def test_blocked_workspace_budget(isa):
+    """Past the workspace budget the size query answers 0 and direct:c runs the problem on the
+    w-vectorised kernel, still correctly."""
+    rng = np.random.default_rng(15)
+    x = rand(rng, (1, 8, 20, 20), np.float32)
+    w = rand(rng, (16, 8, 3, 3), np.float32)
+    call = api.prepare(2, x, w, None, 1, 1, 1, 1, "NCHW", False)
+    size_fn = c_backend._direct_functions(call.problem.np_dtype)[0]
+    need = size_fn(c_backend.problem_desc(call.problem), 1 << 40)
+    assert need > 0
+    assert size_fn(c_backend.problem_desc(call.problem), need - 1) == 0
+    old = fastconv.workspace.get_workspace_limit()
+    fastconv.workspace.set_workspace_limit(need - 1)
+    try:
+        assert not takes_blocked(x, w, padding=1)
+        check(np.float32, x, w, padding=1)
+    finally:
+        fastconv.workspace.set_workspace_limit(old)

@@ -152,9 +152,27 @@ def kernel(problem: ConvProblem, op: str):
 
 # ---- implementations -----------------------------------------------------------------------
 def conv2d_direct(problem: ConvProblem, x, w, bias, y) -> None:
+    """direct:c: the channel-blocked kernel when its workspace query answers a size (dense
+    problems within the workspace budget), else the w-vectorised kernel that needs none."""
+    size_fn, blocked_fn, plain_fn = _direct_functions(problem.np_dtype)
     d = conv2d_desc(problem, x, w, bias, y)
-    status = kernel(problem, "conv2d_direct")(d, pointer(x), pointer(w), pointer(bias), pointer(y))
+    nbytes = size_fn(d, workspace.get_workspace_limit())
+    if nbytes:
+        ws = workspace.scratch(nbytes)
+        status = blocked_fn(d, pointer(x), pointer(w), pointer(bias), pointer(y), pointer(ws),
+                            ws.nbytes)
+    else:
+        status = plain_fn(d, pointer(x), pointer(w), pointer(bias), pointer(y))
     check_status(status, "direct:c")
+
+
+@functools.cache
+def _direct_functions(dtype: np.dtype):
+    """(blocked workspace-size query, blocked kernel, workspace-free kernel) of direct:c."""
+    lib = _native()[1]
+    name = f"fc_{_PREFIX[dtype]}_conv2d_direct"
+    return (getattr(lib, name + "_blocked_workspace_size"), getattr(lib, name + "_blocked"),
+            getattr(lib, name))
 
 
 def conv2d_im2col(problem: ConvProblem, x, w, bias, y) -> None:

@@ -8,7 +8,10 @@
  * Besides the ISAs this CPU runs, it instantiates conv_direct_impl.h a fourth time, "emu512":
  * the AVX-512 tile (KB=8, NV=3, 16 float / 8 double lanes) on portable GCC vector extensions,
  * with masked loads that touch only their lanes. So the tiling logic of the AVX-512 variant is
- * exercised (and sanitised) on machines without AVX-512; only its intrinsics are not. */
+ * exercised (and sanitised) on machines without AVX-512; only its intrinsics are not.
+ * Every problem runs through both kernels of each ISA: the w-vectorised one (no workspace) and,
+ * where it applies, the channel-blocked one with a malloc'ed workspace of exactly the queried
+ * size, so ASan also sees any access past the workspace. */
 #define _POSIX_C_SOURCE 199309L
 #include <math.h>
 #include <stdio.h>
@@ -38,6 +41,8 @@ static inline emu_v8df emu_maskload_pd(const double *p, uint32_t m) {
 #define FC_ISA emu512
 #define FC_KB FC_DIRECT_AVX512_KB
 #define FC_NV FC_DIRECT_AVX512_NV
+#define FC_BKB FC_DIRECT_AVX512_BKB
+#define FC_BNW FC_DIRECT_AVX512_BNW
 #define FC_T float
 #define FC_TNAME f32
 #define FC_VEC emu_v16sf
@@ -131,7 +136,7 @@ static const char *isa_names[] = {"scalar", "avx2", "avx512", "emu512"};
  * float64 on exactly-sized copies; returns the normwise relative error, or INFINITY when a NaN
  * appears in y or an element outside y's logical extent was written. */
 static double run_one(const problem *p, const arr4 *x, const arr4 *w, const double *bias, int64_t bias_stride,
-                      const arr4 *y, const double *ref, int isa, int f64) {
+                      const arr4 *y, const double *ref, int isa, int f64, int blocked) {
     const fc_conv2d_desc *d = &p->d;
     const size_t es = f64 ? sizeof(double) : sizeof(float);
     void *xm = malloc(x->len * es), *wm = malloc(w->len * es), *ym = malloc(y->len * es);
@@ -144,17 +149,32 @@ static double run_one(const problem *p, const arr4 *x, const arr4 *w, const doub
         if (f64) ((double *)bm)[k] = v; else ((float *)bm)[k] = (float)v;
     }
     fc_status st;
+    if (isa <= 2) fc_set_isa_limit((fc_isa)isa);
+    size_t wsb = 0;
+    if (blocked) {
+        wsb = isa == 3 ? (f64 ? fc_f64_conv2d_direct_blocked_workspace_size__emu512(d)
+                              : fc_f32_conv2d_direct_blocked_workspace_size__emu512(d))
+                       : (f64 ? fc_f64_conv2d_direct_blocked_workspace_size(d, (size_t)1 << 40)
+                              : fc_f32_conv2d_direct_blocked_workspace_size(d, (size_t)1 << 40));
+        if (wsb == 0) { free(xm); free(wm); free(ym); free(bm); return -1.0; } /* not for d */
+    }
+    void *ws = blocked ? malloc(wsb) : NULL;
     if (f64) {
         const double *xp = (double *)xm + x->off, *wp = (double *)wm + w->off;
         double *yp = (double *)ym + y->off;
-        if (isa == 3) st = fc_f64_conv2d_direct__emu512(d, xp, wp, bm, yp);
-        else { fc_set_isa_limit((fc_isa)isa); st = fc_f64_conv2d_direct(d, xp, wp, bm, yp); }
+        if (blocked && isa == 3) st = fc_f64_conv2d_direct_blocked__emu512(d, xp, wp, bm, yp, ws, wsb);
+        else if (blocked) st = fc_f64_conv2d_direct_blocked(d, xp, wp, bm, yp, ws, wsb);
+        else if (isa == 3) st = fc_f64_conv2d_direct__emu512(d, xp, wp, bm, yp);
+        else st = fc_f64_conv2d_direct(d, xp, wp, bm, yp);
     } else {
         const float *xp = (float *)xm + x->off, *wp = (float *)wm + w->off;
         float *yp = (float *)ym + y->off;
-        if (isa == 3) st = fc_f32_conv2d_direct__emu512(d, xp, wp, bm, yp);
-        else { fc_set_isa_limit((fc_isa)isa); st = fc_f32_conv2d_direct(d, xp, wp, bm, yp); }
+        if (blocked && isa == 3) st = fc_f32_conv2d_direct_blocked__emu512(d, xp, wp, bm, yp, ws, wsb);
+        else if (blocked) st = fc_f32_conv2d_direct_blocked(d, xp, wp, bm, yp, ws, wsb);
+        else if (isa == 3) st = fc_f32_conv2d_direct__emu512(d, xp, wp, bm, yp);
+        else st = fc_f32_conv2d_direct(d, xp, wp, bm, yp);
     }
+    free(ws);
     double num = 0, den = 0;
     int bad = st != FC_OK;
     char *written = calloc(y->len, 1);
@@ -180,7 +200,7 @@ static void random_problem(problem *p, int64_t it) {
     memset(p, 0, sizeof *p);
     const int kind = (int)(it % 8);
     d->groups = kind == 1 ? rint_in(2, 3) : 1;
-    int64_t cg = rint_in(1, 5), kg = rint_in(1, 11);
+    int64_t cg = rint_in(1, 5), kg = rnd() % 3 == 0 ? rint_in(12, 40) : rint_in(1, 11);
     if (kind == 2) { d->groups = rint_in(2, 9); cg = 1; kg = rint_in(1, 2); } /* depthwise (x multiplier) */
     d->c_in = cg * d->groups;
     d->c_out = kg * d->groups;
@@ -219,6 +239,7 @@ static void random_problem(problem *p, int64_t it) {
 
 static int check(int64_t iters) {
     int failures = 0;
+    int64_t ran_blocked = 0;
     const int max_isa = (int)fc_cpu_isa();
     for (int64_t it = 0; it < iters; it++) {
         problem p;
@@ -249,13 +270,15 @@ static int check(int64_t iters) {
         naive(&p, &x, &w, bias, ref);
         for (int isa = 0; isa <= 3; isa++) {
             if (isa <= 2 && isa > max_isa) continue;
-            for (int f64 = 0; f64 <= 1; f64++) {
-                const double err = run_one(&p, &x, &w, bias, bias_stride, &y, ref, isa, f64);
+            for (int f64 = 0; f64 <= 1; f64++) for (int blocked = 0; blocked <= 1; blocked++) {
+                const double err = run_one(&p, &x, &w, bias, bias_stride, &y, ref, isa, f64, blocked);
+                if (err < 0) continue; /* the blocked kernel does not take this problem */
+                ran_blocked += blocked;
                 if (!(err <= (f64 ? 1e-12 : 2e-6))) {
                     failures++;
-                    printf("FAIL it=%lld isa=%s %s err=%g: n%lld c%lld h%lld w%lld k%lld r%lld s%lld g%lld st%lldx%lld "
+                    printf("FAIL it=%lld isa=%s%s %s err=%g: n%lld c%lld h%lld w%lld k%lld r%lld s%lld g%lld st%lldx%lld "
                            "dil%lldx%lld pad t%lld l%lld b%lld r%lld out %lldx%lld xk%d yk%d wneg%d bias%d thr%d\n",
-                           (long long)it, isa_names[isa], f64 ? "f64" : "f32", err, (long long)d->n, (long long)d->c_in,
+                           (long long)it, isa_names[isa], blocked ? "/blocked" : "", f64 ? "f64" : "f32", err, (long long)d->n, (long long)d->c_in,
                            (long long)d->h, (long long)d->w, (long long)d->c_out, (long long)d->kh, (long long)d->kw,
                            (long long)d->groups, (long long)d->stride_h, (long long)d->stride_w, (long long)d->dil_h,
                            (long long)d->dil_w, (long long)d->pad_top, (long long)d->pad_left, (long long)p.pad_bottom,
@@ -267,8 +290,8 @@ static int check(int64_t iters) {
         free(ref); free(bias); free(x.mem); free(w.mem);
     }
     fc_set_isa_limit(fc_cpu_isa());
-    printf("%lld random problems x every ISA (%s and emu512) x f32/f64: %d failures\n", (long long)iters,
-           isa_names[max_isa], failures);
+    printf("%lld random problems x every ISA (%s and emu512) x f32/f64 x {w-vectorised, blocked "
+           "(%lld runs)}: %d failures\n", (long long)iters, isa_names[max_isa], (long long)ran_blocked, failures);
     return failures != 0;
 }
 
@@ -298,18 +321,38 @@ static int bench(int argc, char **argv) {
     for (int64_t e = 0; e < d.n * xs[0]; e++) x[e] = (float)rnd_val();
     for (int64_t e = 0; e < d.c_out * ws[0]; e++) w[e] = (float)rnd_val();
     const double flops = 2.0 * d.n * d.c_out * d.c_in * d.kh * d.kw * d.h_out * d.w_out;
-    for (int isa = (int)fc_cpu_isa(); isa >= 0; isa--) {
+    for (int isa = (int)fc_cpu_isa(); isa >= 0; isa--) for (int blocked = 1; blocked >= 0; blocked--) {
         fc_set_isa_limit((fc_isa)isa);
-        double best = 1e30;
+        const size_t wsb = blocked ? fc_f32_conv2d_direct_blocked_workspace_size(&d, (size_t)1 << 40) : 0;
+        if (blocked && !wsb) continue;
+        void *ws = blocked ? malloc(wsb) : NULL;
+        double best = 1e30, phase[3] = {1e30, 1e30, 1e30};
         for (int rep = 0; rep < 7; rep++) {
             int inner = 0;
             const double t0 = now();
             double t1;
-            do { fc_f32_conv2d_direct(&d, x, w, NULL, y); inner++; t1 = now(); } while (t1 - t0 < 0.05);
+            do {
+                fc_profile prof;
+                memset(&prof, 0, sizeof prof);
+                d.profile = &prof;
+                if (blocked) fc_f32_conv2d_direct_blocked(&d, x, w, NULL, y, ws, wsb);
+                else fc_f32_conv2d_direct(&d, x, w, NULL, y);
+                if (prof.kernel_transform < phase[0]) phase[0] = prof.kernel_transform;
+                if (prof.input_transform < phase[1]) phase[1] = prof.input_transform;
+                if (prof.multiply < phase[2]) phase[2] = prof.multiply;
+                inner++;
+                t1 = now();
+            } while (t1 - t0 < 0.05);
             if ((t1 - t0) / inner < best) best = (t1 - t0) / inner;
         }
-        printf("%-6s %8.1f us %7.1f GF/s (CPU time%s)\n", isa_names[isa], best * 1e6 / d.nthreads,
-               flops / best * 1e-9 * d.nthreads, d.nthreads > 1 ? " / threads" : "");
+        printf("%-6s %-13s %8.1f us %7.1f GF/s (CPU time%s)", isa_names[isa], blocked ? "blocked" : "w-vectorised",
+               best * 1e6 / d.nthreads, flops / best * 1e-9 * d.nthreads, d.nthreads > 1 ? " / threads" : "");
+        if (blocked)
+            printf("  fastest phases (wall): pack w %.1f us, pack x %.1f us, loops %.1f us (%.1f GF/s)", phase[0] * 1e6,
+                   phase[1] * 1e6, phase[2] * 1e6, flops / phase[2] * 1e-9);
+        printf("\n");
+        d.profile = NULL;
+        free(ws);
     }
     fc_set_isa_limit(fc_cpu_isa());
     free(x); free(w); free(y);

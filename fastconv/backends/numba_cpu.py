@@ -608,13 +608,13 @@ def fft_contract(xr, xi, wr, wi, yr, yi, n, c_in, c_out, groups, nf):
 
 @njit(parallel=True, cache=True)
 def ifft_real_planes(sr, si, nplanes, Fh, Fw, fh, twh_r, twh_i, fw, tww_r, tww_i, y, c_out,
-                     ho, wo, sh, sw, bias):
-    """Inverse of the half spectra sr/si (nplanes = n * c_out, plane = n*c_out + k) into y
-    (n, c_out, ho, wo): y = ifft2(S)[oh*sh, ow*sw] + bias[k]."""
+                     ho, wo, sh, sw, bias, tiles_h, tiles_w, h_out, w_out):
+    """Inverse of the half spectra sr/si (plane = (tile * c_out + k), tiles ordered (n,
+    tile row, tile column)) into y (n, c_out, h_out, w_out): tile (ti, tj) of y is
+    ifft2(S)[oh*sh, ow*sw] + bias[k] for its (ho, wo) outputs, cut at y's edges."""
     U = Fw // 2 + 1
     F = Fh * Fw
     nf = U * Fh
-    zero = sr[:0].sum()   # 0 in the data's dtype
     scale = 1.0 / F
     for pp in prange((nplanes + 1) // 2):
         zr = np.empty(F, dtype=y.dtype)
@@ -623,23 +623,27 @@ def ifft_real_planes(sr, si, nplanes, Fh, Fw, fh, twh_r, twh_i, fw, tww_r, tww_i
         ti = np.empty(F, dtype=y.dtype)
         pa = 2 * pp
         pb = pa + 1
+        # a lone last plane pairs with itself, its copy zeroed (no per-element branch)
+        bw = 1.0 if pb < nplanes else 0.0
+        ob = pb * nf if pb < nplanes else pa * nf
+        oa = pa * nf
         # Z = Ya + i Yb on the full (Fw, Fh) grid, the upper half from Hermitian symmetry
-        for u in range(Fw):
+        for u in range(U):
+            ar = sr[oa + u * Fh:oa + (u + 1) * Fh]
+            ai = si[oa + u * Fh:oa + (u + 1) * Fh]
+            br = sr[ob + u * Fh:ob + (u + 1) * Fh]
+            bi = si[ob + u * Fh:ob + (u + 1) * Fh]
+            zur = zr[u * Fh:(u + 1) * Fh]
+            zui = zi[u * Fh:(u + 1) * Fh]
             for v in range(Fh):
-                if u < U:
-                    o = u * Fh + v
-                    ar = sr[pa * nf + o]
-                    ai = si[pa * nf + o]
-                    br = sr[pb * nf + o] if pb < nplanes else zero
-                    bi = si[pb * nf + o] if pb < nplanes else zero
-                else:
-                    o = (Fw - u) * Fh + (Fh - v) % Fh
-                    ar = sr[pa * nf + o]
-                    ai = -si[pa * nf + o]
-                    br = sr[pb * nf + o] if pb < nplanes else zero
-                    bi = -si[pb * nf + o] if pb < nplanes else zero
-                zr[u * Fh + v] = ar - bi
-                zi[u * Fh + v] = ai + br
+                zur[v] = ar[v] - bw * bi[v]
+                zui[v] = ai[v] + bw * br[v]
+        for u in range(U, Fw):
+            src = (Fw - u) * Fh
+            for v in range(Fh):
+                vm = Fh - v if v > 0 else 0
+                zr[u * Fh + v] = sr[oa + src + vm] + bw * si[ob + src + vm]
+                zi[u * Fh + v] = -si[oa + src + vm] + bw * sr[ob + src + vm]
         # The inverse runs the same two passes with the axes swapped: (Fw, Fh) -> (Fh, Fw).
         _fft2_pair(zr, zi, tr, ti, Fw, Fh, fw, tww_r, tww_i, fh, twh_r, twh_i)
         for q in range(2):
@@ -647,10 +651,18 @@ def ifft_real_planes(sr, si, nplanes, Fh, Fw, fh, twh_r, twh_i, fw, tww_r, tww_i
             if pl >= nplanes:
                 break
             z = zr if q == 0 else zi
-            bv = bias[pl % c_out]
-            for i in range(ho):
-                for j in range(wo):
-                    y[(pl * ho + i) * wo + j] = z[(i * sh) * Fw + j * sw] * scale + bv
+            k = pl % c_out
+            tile = pl // c_out
+            tj = tile % tiles_w
+            tq = tile // tiles_w
+            tii = tq % tiles_h
+            ni = tq // tiles_h
+            bv = bias[k]
+            for i in range(min(ho, h_out - tii * ho)):
+                yo = ((ni * c_out + k) * h_out + tii * ho + i) * w_out + tj * wo
+                yrow = y[yo:yo + min(wo, w_out - tj * wo)]
+                for j in range(yrow.size):
+                    yrow[j] = z[(i * sh) * Fw + j * sw] * scale + bv
 
 
 @njit(parallel=True, cache=True, fastmath={"contract"})
@@ -760,11 +772,7 @@ def run_fft(problem: ConvProblem, x, w, bias, y, tiling: Optional[FFTTiling] = N
     ws_i = np.empty(npw * nf, dt)
     ys_r = np.empty(npy * nf, dt)
     ys_i = np.empty(npy * nf, dt)
-    whole = t.tiles_h == t.tiles_w == 1
-    if whole:
-        out, copy = _out_buffer(y)
-    else:
-        out, copy = np.empty(npy * t.tile_ho * t.tile_wo, dt), True
+    out, copy = _out_buffer(y)
     with slp_vectorize():
         fft_real_planes(xt, npx, Fh, Fw, 0, 0, 1, 1, Fh, Fw, fh, thr, thi, fw, twr, twi,
                         xs_r, xs_i)
@@ -777,15 +785,9 @@ def run_fft(problem: ConvProblem, x, w, bias, y, tiling: Optional[FFTTiling] = N
         fft_contract(xs_r, xs_i, ws_r, ws_i, ys_r, ys_i, nb, p.c_in, p.c_out, p.groups, nf)
         ifft_real_planes(ys_r, ys_i, npy, Fh, Fw, fh, thr, -thi, fw, twr, -twi, out,
                          p.c_out, t.tile_ho, t.tile_wo, p.stride[0], p.stride[1],
-                         _bias(p, bias))
-    if whole:
-        if copy:
-            y[...] = out.reshape(y.shape)
-        return
-    tiles = out.reshape(p.n, t.tiles_h, t.tiles_w, p.c_out, t.tile_ho, t.tile_wo)
-    full = tiles.transpose(0, 3, 1, 4, 2, 5).reshape(
-        p.n, p.c_out, t.tiles_h * t.tile_ho, t.tiles_w * t.tile_wo)
-    y[...] = full[:, :, :p.h_out, :p.w_out].reshape(y.shape)
+                         _bias(p, bias), t.tiles_h, t.tiles_w, p.h_out, p.w_out)
+    if copy:
+        y[...] = out.reshape(y.shape)
 
 
 # ---- cache status ------------------------------------------------------------------------

@@ -21,18 +21,19 @@ dilation. Each tap (ci, r, s) is then one offset ``koff`` into that buffer, and
 - ``im2col:numba`` packs im2col panels (KC x NR, im2col fused into the packing, no lowered
   matrix) of the flattened output pixels and runs the same microkernel over them, cache
   blocked over K; prange over (image, group, block of column panels).
-- ``fft:numba``: see the FFT section below.
+- ``fft:numba``: overlap-save tiles (numba_fft_rules.fft_tiling), see the FFT section below.
 """
 from __future__ import annotations
 
 import contextlib
+from typing import Optional
 
 import numpy as np
 from numba import njit, prange
 
 from ..problem import ConvProblem
 from ..threads import get_num_threads
-from .numba_fft_rules import fft_sizes, smooth_size  # noqa: F401 (re-exported)
+from .numba_fft_rules import FFTTiling, fft_tiling, smooth_size  # noqa: F401 (re-exported)
 from .numba_ukernels import uk_6x8, uk_6x16
 
 MR = 6
@@ -328,8 +329,11 @@ def run_im2col(problem: ConvProblem, x, w, bias, y) -> None:
 # transposed, (W, H), which the per-frequency contraction does not care about, and the
 # inverse undoes it in the opposite order. Real input: two real planes a, b are transformed
 # as one complex plane a + ib and separated by Hermitian symmetry; only the Fw//2 + 1
-# non-redundant columns are kept. Correlation is X * conj(W); circular wrap-around never
-# reaches a valid output since F >= padded input size.
+# non-redundant columns are kept. Correlation is X * conj(W). The output is cut into
+# overlap-save tiles (fft_tiling: each transform covers one output tile plus the kernel's
+# span, so circular wrap-around never reaches a kept output); tiles are batched as images, so
+# the kernel spectra are (Fw//2 + 1) x Fh per channel pair whatever the image size, instead
+# of the whole padded image's (they dominated on ResNet layers: 61 MB for res2's 3x3).
 
 def fft_factors(n: int) -> np.ndarray:
     out = []
@@ -563,53 +567,54 @@ def fft_real_planes(src, nplanes, rows, cols, row0, col0, rstep, cstep, Fh, Fw, 
 
 @njit(parallel=True, cache=True, fastmath={"contract"})
 def fft_contract(xr, xi, wr, wi, yr, yi, n, c_in, c_out, groups, nf):
-    """Y[n, k, f] = sum_ci X[n, g*cg + ci, f] * conj(W[k, ci, f]) over frequency chunks of 256
-    and blocks of 4 output channels (X loaded once per 4 channels)."""
+    """Y[n, k, f] = sum_ci X[n, g*cg + ci, f] * conj(W[k, ci, f]) over frequency chunks of 128
+    and blocks of 4 output channels (X loaded once per 4 channels). One job is a (channel
+    block, frequency chunk) for every image (overlap-save tile), so that its W chunk is read
+    from memory once and stays in cache for all the tiles."""
     cg = c_in // groups
     kg = c_out // groups
-    FB = 256
+    FB = 128
     nfb = (nf + FB - 1) // FB
     nkb = (c_out + 3) // 4
-    for t in prange(n * nkb * nfb):
+    for t in prange(nkb * nfb):
         fb = t % nfb
-        rest = t // nfb
-        kb = rest % nkb
-        ni = rest // nkb
+        kb = t // nfb
         f0 = fb * FB
         f1 = min(nf, f0 + FB)
         nfc = f1 - f0
-        for k in range(kb * 4, min(c_out, kb * 4 + 4)):
-            gi = k // kg
-            yo = (ni * c_out + k) * nf
-            ykr = yr[yo + f0:yo + f1]
-            yki = yi[yo + f0:yo + f1]
-            ykr[:] = 0.0
-            yki[:] = 0.0
-            for ci in range(cg):
-                xo = (ni * c_in + gi * cg + ci) * nf
-                wo_ = (k * cg + ci) * nf
-                xcr = xr[xo + f0:xo + f1]
-                xci = xi[xo + f0:xo + f1]
-                wcr = wr[wo_ + f0:wo_ + f1]
-                wci = wi[wo_ + f0:wo_ + f1]
-                for f in range(nfc):
-                    ar = xcr[f]
-                    ai = xci[f]
-                    br = wcr[f]
-                    bi = wci[f]
-                    ykr[f] += ar * br + ai * bi
-                    yki[f] += ai * br - ar * bi
+        for ni in range(n):
+            for k in range(kb * 4, min(c_out, kb * 4 + 4)):
+                gi = k // kg
+                yo = (ni * c_out + k) * nf
+                ykr = yr[yo + f0:yo + f1]
+                yki = yi[yo + f0:yo + f1]
+                ykr[:] = 0.0
+                yki[:] = 0.0
+                for ci in range(cg):
+                    xo = (ni * c_in + gi * cg + ci) * nf
+                    wo_ = (k * cg + ci) * nf
+                    xcr = xr[xo + f0:xo + f1]
+                    xci = xi[xo + f0:xo + f1]
+                    wcr = wr[wo_ + f0:wo_ + f1]
+                    wci = wi[wo_ + f0:wo_ + f1]
+                    for f in range(nfc):
+                        ar = xcr[f]
+                        ai = xci[f]
+                        br = wcr[f]
+                        bi = wci[f]
+                        ykr[f] += ar * br + ai * bi
+                        yki[f] += ai * br - ar * bi
 
 
 @njit(parallel=True, cache=True)
 def ifft_real_planes(sr, si, nplanes, Fh, Fw, fh, twh_r, twh_i, fw, tww_r, tww_i, y, c_out,
-                     ho, wo, sh, sw, bias):
-    """Inverse of the half spectra sr/si (nplanes = n * c_out, plane = n*c_out + k) into y
-    (n, c_out, ho, wo): y = ifft2(S)[oh*sh, ow*sw] + bias[k]."""
+                     ho, wo, sh, sw, bias, tiles_h, tiles_w, h_out, w_out):
+    """Inverse of the half spectra sr/si (plane = (tile * c_out + k), tiles ordered (n,
+    tile row, tile column)) into y (n, c_out, h_out, w_out): tile (ti, tj) of y is
+    ifft2(S)[oh*sh, ow*sw] + bias[k] for its (ho, wo) outputs, cut at y's edges."""
     U = Fw // 2 + 1
     F = Fh * Fw
     nf = U * Fh
-    zero = sr[:0].sum()   # 0 in the data's dtype
     scale = 1.0 / F
     for pp in prange((nplanes + 1) // 2):
         zr = np.empty(F, dtype=y.dtype)
@@ -618,23 +623,27 @@ def ifft_real_planes(sr, si, nplanes, Fh, Fw, fh, twh_r, twh_i, fw, tww_r, tww_i
         ti = np.empty(F, dtype=y.dtype)
         pa = 2 * pp
         pb = pa + 1
+        # a lone last plane pairs with itself, its copy zeroed (no per-element branch)
+        bw = 1.0 if pb < nplanes else 0.0
+        ob = pb * nf if pb < nplanes else pa * nf
+        oa = pa * nf
         # Z = Ya + i Yb on the full (Fw, Fh) grid, the upper half from Hermitian symmetry
-        for u in range(Fw):
+        for u in range(U):
+            ar = sr[oa + u * Fh:oa + (u + 1) * Fh]
+            ai = si[oa + u * Fh:oa + (u + 1) * Fh]
+            br = sr[ob + u * Fh:ob + (u + 1) * Fh]
+            bi = si[ob + u * Fh:ob + (u + 1) * Fh]
+            zur = zr[u * Fh:(u + 1) * Fh]
+            zui = zi[u * Fh:(u + 1) * Fh]
             for v in range(Fh):
-                if u < U:
-                    o = u * Fh + v
-                    ar = sr[pa * nf + o]
-                    ai = si[pa * nf + o]
-                    br = sr[pb * nf + o] if pb < nplanes else zero
-                    bi = si[pb * nf + o] if pb < nplanes else zero
-                else:
-                    o = (Fw - u) * Fh + (Fh - v) % Fh
-                    ar = sr[pa * nf + o]
-                    ai = -si[pa * nf + o]
-                    br = sr[pb * nf + o] if pb < nplanes else zero
-                    bi = -si[pb * nf + o] if pb < nplanes else zero
-                zr[u * Fh + v] = ar - bi
-                zi[u * Fh + v] = ai + br
+                zur[v] = ar[v] - bw * bi[v]
+                zui[v] = ai[v] + bw * br[v]
+        for u in range(U, Fw):
+            src = (Fw - u) * Fh
+            for v in range(Fh):
+                vm = Fh - v if v > 0 else 0
+                zr[u * Fh + v] = sr[oa + src + vm] + bw * si[ob + src + vm]
+                zi[u * Fh + v] = -si[oa + src + vm] + bw * sr[ob + src + vm]
         # The inverse runs the same two passes with the axes swapped: (Fw, Fh) -> (Fh, Fw).
         _fft2_pair(zr, zi, tr, ti, Fw, Fh, fw, tww_r, tww_i, fh, twh_r, twh_i)
         for q in range(2):
@@ -642,10 +651,18 @@ def ifft_real_planes(sr, si, nplanes, Fh, Fw, fh, twh_r, twh_i, fw, tww_r, tww_i
             if pl >= nplanes:
                 break
             z = zr if q == 0 else zi
-            bv = bias[pl % c_out]
-            for i in range(ho):
-                for j in range(wo):
-                    y[(pl * ho + i) * wo + j] = z[(i * sh) * Fw + j * sw] * scale + bv
+            k = pl % c_out
+            tile = pl // c_out
+            tj = tile % tiles_w
+            tq = tile // tiles_w
+            tii = tq % tiles_h
+            ni = tq // tiles_h
+            bv = bias[k]
+            for i in range(min(ho, h_out - tii * ho)):
+                yo = ((ni * c_out + k) * h_out + tii * ho + i) * w_out + tj * wo
+                yrow = y[yo:yo + min(wo, w_out - tj * wo)]
+                for j in range(yrow.size):
+                    yrow[j] = z[(i * sh) * Fw + j * sw] * scale + bv
 
 
 @njit(parallel=True, cache=True, fastmath={"contract"})
@@ -711,20 +728,44 @@ def _twiddles(n: int, sign: float, dtype):
     return np.cos(ang).astype(dtype), np.sin(ang).astype(dtype)
 
 
-def run_fft(problem: ConvProblem, x, w, bias, y) -> None:
+def _input_tiles(problem: ConvProblem, x, t: FFTTiling) -> np.ndarray:
+    """The overlap-save input tiles, (n, tiles_h, tiles_w, c_in, fft_h, fft_w) flat: tile
+    (i, j) is the zero-padded input's (fft_h, fft_w) window at (i * tile_ho * stride_h,
+    j * tile_wo * stride_w). Rows and columns past the padded input read as zeros."""
+    p = problem
+    pt, _, pl, _ = p.padding
+    sh, sw = p.stride
+    hh = (t.tiles_h - 1) * t.tile_ho * sh + t.fft_h
+    ww = (t.tiles_w - 1) * t.tile_wo * sw + t.fft_w
+    xp = np.zeros((p.n, p.c_in, hh, ww), dtype=p.np_dtype)
+    rows, cols = min(p.h, hh - pt), min(p.w, ww - pl)
+    xp[:, :, pt:pt + rows, pl:pl + cols] = x.reshape(p.n, p.c_in, p.h, p.w)[:, :, :rows, :cols]
+    if t.tiles_h == t.tiles_w == 1:
+        return xp.reshape(-1)
+    sn, sc, sr, scol = xp.strides
+    view = np.lib.stride_tricks.as_strided(
+        xp, shape=(p.n, t.tiles_h, t.tiles_w, p.c_in, t.fft_h, t.fft_w),
+        strides=(sn, t.tile_ho * sh * sr, t.tile_wo * sw * scol, sc, sr, scol), writeable=False)
+    return np.ascontiguousarray(view).reshape(-1)
+
+
+def run_fft(problem: ConvProblem, x, w, bias, y, tiling: Optional[FFTTiling] = None) -> None:
+    """fft:numba with the cost model's tiling, or ``tiling`` (tests force many tiles)."""
     set_threads()
     p = problem
     dt = p.np_dtype
-    hp, wp, Fh, Fw = fft_sizes(p)
+    t = fft_tiling(p) if tiling is None else tiling
+    Fh, Fw = t.fft_h, t.fft_w
     fh, fw = fft_factors(Fh), fft_factors(Fw)
     thr, thi = _twiddles(Fh, -1.0, dt)
     twr, twi = _twiddles(Fw, -1.0, dt)
     nf = (Fw // 2 + 1) * Fh
-    xc = _flat(x, dt)
+    nb = p.n * t.tiles_h * t.tiles_w     # tiles are images of the per-frequency contraction
+    xt = _input_tiles(p, x, t)
     wc = _flat(w, dt)
-    npx = p.n * p.c_in
+    npx = nb * p.c_in
     npw = p.c_out * p.c_in_per_group
-    npy = p.n * p.c_out
+    npy = nb * p.c_out
     xs_r = np.empty(npx * nf, dt)
     xs_i = np.empty(npx * nf, dt)
     ws_r = np.empty(npw * nf, dt)
@@ -733,17 +774,18 @@ def run_fft(problem: ConvProblem, x, w, bias, y) -> None:
     ys_i = np.empty(npy * nf, dt)
     out, copy = _out_buffer(y)
     with slp_vectorize():
-        fft_real_planes(xc, npx, p.h, p.w, p.padding[0], p.padding[2], 1, 1, Fh, Fw, fh, thr,
-                        thi, fw, twr, twi, xs_r, xs_i)
+        fft_real_planes(xt, npx, Fh, Fw, 0, 0, 1, 1, Fh, Fw, fh, thr, thi, fw, twr, twi,
+                        xs_r, xs_i)
         if kernel_by_dft(p, Fh, Fw):
             dft_kernel_planes(wc, npw, p.kh, p.kw, p.dilation[0], p.dilation[1], Fh, Fw, thr,
                               thi, twr, twi, ws_r, ws_i)
         else:
             fft_real_planes(wc, npw, p.kh, p.kw, 0, 0, p.dilation[0], p.dilation[1], Fh, Fw,
                             fh, thr, thi, fw, twr, twi, ws_r, ws_i)
-        fft_contract(xs_r, xs_i, ws_r, ws_i, ys_r, ys_i, p.n, p.c_in, p.c_out, p.groups, nf)
+        fft_contract(xs_r, xs_i, ws_r, ws_i, ys_r, ys_i, nb, p.c_in, p.c_out, p.groups, nf)
         ifft_real_planes(ys_r, ys_i, npy, Fh, Fw, fh, thr, -thi, fw, twr, -twi, out,
-                            p.c_out, p.h_out, p.w_out, p.stride[0], p.stride[1], _bias(p, bias))
+                         p.c_out, t.tile_ho, t.tile_wo, p.stride[0], p.stride[1],
+                         _bias(p, bias), t.tiles_h, t.tiles_w, p.h_out, p.w_out)
     if copy:
         y[...] = out.reshape(y.shape)
 

@@ -1,11 +1,22 @@
 """Sizes and limits of fft:numba, free of Numba so that dispatch never imports it."""
 from __future__ import annotations
 
-from typing import Optional
+import functools
+import math
+from typing import NamedTuple, Optional
 
 from ..problem import ConvProblem
 
 MAX_SPECTRA_BYTES = 4 << 30   # the half spectra of x, weight and y held at once
+# Relative costs of the cost model (fp32, per unit below), from fft:numba's phase timings:
+# a multiply-add of the contraction runs at full SIMD width with X reused across 4 channels,
+# the FFT passes load and store every element per pass, and kernel spectra larger than the
+# caches are written once and streamed back by the contraction of every tile.
+FFT_COST = 1.0          # per (N log2 N) of one complex transform
+CONTRACT_COST = 1.0     # per complex multiply-add
+SPECTRA_BYTE_COST = 0.5  # per byte of kernel spectra beyond L2
+PLANE_COST = 2000.0     # fixed per transformed plane (buffers, zero fill, separation pass)
+MIN_FFT = 16            # shorter transforms leave the batch-axis loops too short to vectorise
 
 
 def smooth_size(n: int) -> int:
@@ -21,20 +32,71 @@ def smooth_size(n: int) -> int:
         m += 1
 
 
-def fft_sizes(problem: ConvProblem) -> tuple[int, int, int, int]:
-    """(padded H, padded W, FFT H, FFT W): circular correlation on a grid at least as large
-    as the padded input never wraps into a valid output."""
+class FFTTiling(NamedTuple):
+    """Overlap-save tiling: the output is cut into (tile_ho, tile_wo) tiles, each computed
+    from one (fft_h, fft_w) transform of the padded input starting at (tile_ho * stride_h *
+    i, tile_wo * stride_w * j); circular correlation on that grid never wraps into an output
+    of the tile since (tile_ho - 1) * stride_h + (kh - 1) * dil_h < fft_h."""
+    fft_h: int
+    fft_w: int
+    tiles_h: int
+    tiles_w: int
+    tile_ho: int
+    tile_wo: int
+
+
+def _axis_candidates(out: int, stride: int, span: int, whole: int) -> list[tuple[int, int, int]]:
+    """(fft size, outputs per tile, tiles) for one axis: smooth sizes from the smallest that
+    holds one output up to the one holding the whole padded axis."""
+    cands = []
+    f = smooth_size(max(span, min(MIN_FFT, whole)))
+    while True:
+        per = min(out, (f - span) // stride + 1)
+        cands.append((f, per, -(-out // per)))
+        if per >= out or f >= whole:
+            break
+        f = smooth_size(f + 1)
+    return cands
+
+
+def _transform_cost(fh: int, fw: int) -> float:
+    n = fh * fw
+    return n * math.log2(max(2, n))
+
+
+@functools.lru_cache(maxsize=256)
+def fft_tiling(problem: ConvProblem) -> FFTTiling:
+    """The tiling with the least modelled time: per tile, c_in forward and c_out inverse real
+    2-D transforms (two planes per complex transform) and c_out x c_in/groups multiply-adds
+    per frequency; once per call, the kernel spectra (pair-packed transforms) and their
+    memory traffic. Small tiles cut the kernel spectra; large ones waste less overlap."""
     p = problem
     hp = p.h + p.padding[0] + p.padding[1]
     wp = p.w + p.padding[2] + p.padding[3]
-    return hp, wp, smooth_size(hp), smooth_size(wp)
+    span_h = (p.kh - 1) * p.dilation[0] + 1
+    span_w = (p.kw - 1) * p.dilation[1] + 1
+    best = None
+    for fh, ph, th in _axis_candidates(p.h_out, p.stride[0], span_h, smooth_size(hp)):
+        for fw, pw, tw in _axis_candidates(p.w_out, p.stride[1], span_w, smooth_size(wp)):
+            nf = fh * (fw // 2 + 1)
+            tiles = p.n * th * tw
+            pairs = p.c_out * p.c_in_per_group
+            t_fft = FFT_COST * 0.5 * _transform_cost(fh, fw)
+            cost = (t_fft + PLANE_COST) * (tiles * (p.c_in + p.c_out) + pairs)
+            cost += CONTRACT_COST * tiles * p.groups * pairs * nf
+            kernel_bytes = pairs * nf * 2 * p.np_dtype.itemsize
+            cost += SPECTRA_BYTE_COST * max(0, kernel_bytes - (1 << 19))
+            if best is None or cost < best[0]:
+                best = (cost, FFTTiling(fh, fw, th, tw, ph, pw))
+    return best[1]
 
 
 def spectra_bytes(problem: ConvProblem) -> int:
     p = problem
-    _, _, fh, fw = fft_sizes(p)
-    planes = p.n * p.c_in + p.c_out * p.c_in_per_group + p.n * p.c_out
-    return planes * (fw // 2 + 1) * fh * 2 * p.np_dtype.itemsize
+    t = fft_tiling(p)
+    tiles = t.tiles_h * t.tiles_w
+    planes = p.n * tiles * (p.c_in + p.c_out) + p.c_out * p.c_in_per_group
+    return planes * (t.fft_w // 2 + 1) * t.fft_h * 2 * p.np_dtype.itemsize
 
 
 def fft_rejection(problem: ConvProblem) -> Optional[str]:

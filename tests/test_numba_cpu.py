@@ -1,0 +1,54 @@
+"""fft:numba's overlap-save tiling: the cost model's tilings are valid for every model layer,
+and forced many-tile runs match the oracle (the catalog's small cases mostly take one tile)."""
+import numpy as np
+import pytest
+
+from fastconv import reference
+from fastconv.backends.numba_fft_rules import FFTTiling, fft_tiling, smooth_size
+from fastconv.testing import MODEL_LAYERS, c2, tolerance
+
+
+@pytest.mark.parametrize("case", MODEL_LAYERS, ids=lambda c: c.id)
+def test_fft_tiling_covers_output_without_wraparound(case):
+    p = case.problem
+    t = fft_tiling(p)
+    for fft, per, tiles, out, stride, k, dil in (
+            (t.fft_h, t.tile_ho, t.tiles_h, p.h_out, p.stride[0], p.kh, p.dilation[0]),
+            (t.fft_w, t.tile_wo, t.tiles_w, p.w_out, p.stride[1], p.kw, p.dilation[1])):
+        assert smooth_size(fft) == fft
+        assert (per - 1) * stride + (k - 1) * dil < fft      # no circular wrap-around
+        assert per * tiles >= out > per * (tiles - 1)          # tiles cover, none wasted
+
+
+FORCED = [
+    c2(2, 3, 23, 19, 5, 3, 3, padding=1, name="odd"),
+    c2(1, 4, 20, 17, 6, 5, 3, stride=2, padding=(2, 1), name="stride2"),
+    c2(1, 4, 21, 22, 4, 3, 3, dilation=2, padding=2, groups=2, name="dil2_groups"),
+    c2(1, 2, 18, 18, 3, 1, 1, name="1x1"),
+]
+
+
+def _forced_tiling(p, fft_h, fft_w):
+    per_h = (fft_h - ((p.kh - 1) * p.dilation[0] + 1)) // p.stride[0] + 1
+    per_w = (fft_w - ((p.kw - 1) * p.dilation[1] + 1)) // p.stride[1] + 1
+    return FFTTiling(fft_h, fft_w, -(-p.h_out // per_h), -(-p.w_out // per_w), per_h, per_w)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("case", FORCED, ids=lambda c: c.id)
+def test_fft_numba_forced_tiles_match_oracle(case, dtype):
+    from fastconv.backends import numba_cpu
+    case = case.replace(dtype=dtype)
+    p = case.problem
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal(case.x_shape).astype(dtype)
+    w = rng.standard_normal(case.weight_shape).astype(dtype)
+    b = rng.standard_normal(case.c_out).astype(dtype)
+    ref = reference.conv2d(x, w, b, **case.kwargs)
+    for fft_h, fft_w in ((9, 8), (10, 16), (16, 9)):
+        t = _forced_tiling(p, fft_h, fft_w)
+        assert t.tiles_h * t.tiles_w > 1
+        y = np.full(case.out_shape, np.nan, dtype)
+        numba_cpu.run_fft(p, x, w, b, y, tiling=t)
+        err = np.linalg.norm(y - ref) / np.linalg.norm(ref)
+        assert err < tolerance(dtype, "fft"), (t, err)

@@ -64,7 +64,8 @@ ffibuilder.set_source(
     include_dirs=[str(CSRC.relative_to(CSRC.parent))],
     depends=sorted(str(p.relative_to(CSRC.parent)) for p in CSRC.glob("*.h")),  # rebuild on edits
     extra_compile_args=BASE_CFLAGS + OMP + USER_CFLAGS,
-    extra_link_args=OMP,
+    # FASTCONV_CFLAGS reaches the link too: flags such as -fsanitize=address need both steps
+    extra_link_args=OMP + USER_CFLAGS,
 )
 
 if __name__ == "__main__":

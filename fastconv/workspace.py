@@ -5,7 +5,9 @@ given the budget below) and take a buffer from here. The budget bounds what one 
 for scratch (im2col lowers its patch matrix in blocks of output rows to stay under it); the
 GEMM packing buffers (a few MiB at most) are always granted.
 
-The budget defaults to 256 MiB. ``FASTCONV_WORKSPACE_LIMIT`` overrides it at import: a plain
+The budget defaults to a fraction of physical memory: RAM / 16, at least 256 MiB and at most
+4 GiB (1.5 GiB on a 24 GiB machine), so a large layer does not push a user's process into swap.
+``FASTCONV_WORKSPACE_LIMIT`` overrides it at import: a plain
 number is MiB (``FASTCONV_WORKSPACE_LIMIT=64``), or give a unit: ``512K``, ``64M``, ``1G``,
 ``1048576B``. ``set_workspace_limit(nbytes)`` changes it at run time (in bytes).
 """
@@ -18,7 +20,18 @@ import threading
 
 import numpy as np
 
-DEFAULT_LIMIT = 256 * 2**20
+
+
+def _physical_memory() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # not POSIX, or the value is unknown
+        return None
+
+
+MIN_DEFAULT_LIMIT = 256 * 2**20
+MAX_DEFAULT_LIMIT = 4 * 2**30
+DEFAULT_LIMIT = min(MAX_DEFAULT_LIMIT, max(MIN_DEFAULT_LIMIT, (_physical_memory() or 0) // 16))
 ALIGNMENT = 64
 SCRATCH_KEEP = 64 * 2**20  # most bytes a thread keeps cached between calls
 _UNITS = {"": 2**20, "B": 1, "K": 2**10, "M": 2**20, "G": 2**30}
@@ -36,7 +49,8 @@ def _parse_limit(text: str) -> int:
 
 
 def get_workspace_limit() -> int:
-    """Bytes of scratch memory one kernel call may use (default 256 MiB)."""
+    """Bytes of scratch memory one kernel call may use (default RAM / 16, within
+    256 MiB .. 4 GiB; see the module docstring)."""
     global _limit
     if _limit is None:
         env = os.environ.get("FASTCONV_WORKSPACE_LIMIT", "").strip()

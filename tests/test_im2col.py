@@ -195,7 +195,7 @@ def test_registry_entry():
 
 def test_workspace_module(monkeypatch):
     from fastconv import workspace
-    assert workspace.DEFAULT_LIMIT == 256 * 2**20
+    assert workspace.MIN_DEFAULT_LIMIT <= workspace.DEFAULT_LIMIT <= workspace.MAX_DEFAULT_LIMIT
     for text, value in [("64", 64 * 2**20), ("512K", 512 * 2**10), ("1G", 2**30),
                         ("1048576B", 2**20), ("8MiB", 8 * 2**20)]:
         assert workspace._parse_limit(text) == value

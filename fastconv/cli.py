@@ -479,6 +479,77 @@ def profile_row(case: Case, name: str, calls) -> list[str]:
         [f"{max(best.seconds * 1e3 - sum(phase_ms), 0.0):.3f}"]
 
 
+def _cases_from(args) -> dict[str, tuple[Case, ...]]:
+    """The layers a tune/explain command names: --shapes FILE, else --suite (quick default),
+    narrowed by --layer (a substring of the layer name or problem id)."""
+    suites = {args.shapes: load_shapes(args.shapes)} if args.shapes else resolve_suites(args.suite)
+    if getattr(args, "layer", None):
+        suites = {name: tuple(c for c in cases if args.layer in c.id) for name, cases
+                  in suites.items()}
+    return {name: cases for name, cases in suites.items() if cases}
+
+
+def _int_tuple(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.replace("x", ",").split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
+
+
+def cmd_tune(args) -> int:
+    """Measure-mode plans for every layer of the suites: the plan cache remembers the winners,
+    so later conv2d(algo="auto") calls in any process on this machine use them."""
+    from . import plan_cache, tune
+    if args.threads:
+        set_num_threads(args.threads)
+    suites = _cases_from(args)
+    if not suites:
+        raise SystemExit("fastconv: no layer matches")
+    print(f"fastconv {__version__} tune: {get_num_threads()} thread(s), plan cache "
+          f"{plan_cache.cache_path()}")
+    for suite, cases in suites.items():
+        rows = []
+
+        def progress(result, suite=suite):
+            if not args.quiet:
+                print(f"  {suite}: {result.case}: {result.impl}", file=sys.stderr)
+        for result in tune(cases, remeasure=args.remeasure, progress=progress):
+            ms = "-" if result.seconds is None else f"{result.seconds * 1e3:.3f}"
+            rows.append([result.case, result.impl, ms, result.source])
+        print(f"\n== {suite}")
+        print(format_table(("layer", "chosen", "ms", "source"), rows))
+    return 0
+
+
+def cmd_explain(args) -> int:
+    """Every implementation for one problem (or each layer of a suite): accepted or rejected
+    with the reason, the cost model's estimate, measured times in measure mode, the choice."""
+    from . import explain
+    if args.threads:
+        set_num_threads(args.threads)
+    mode = "measure" if args.measure else "heuristic"
+    if args.x_shape:
+        if not args.weight_shape:
+            raise SystemExit("fastconv explain: --x-shape needs --weight-shape")
+        padding = args.padding if args.padding in ("same", "valid", "same_lower") \
+            else _int_tuple(args.padding)
+        padding = padding[0] if isinstance(padding, tuple) and len(padding) == 1 else padding
+        print(explain(args.x_shape, args.weight_shape, dtype=args.dtype, stride=args.stride,
+                      padding=padding, dilation=args.dilation, groups=args.groups,
+                      layout=args.layout, mode=mode))
+        return 0
+    suites = _cases_from(args)
+    if not suites:
+        raise SystemExit("fastconv: no layer matches")
+    for suite, cases in suites.items():
+        for case in cases:
+            print(f"== {suite}: {case.id}")
+            print(explain(case.x_shape, case.weight_shape, dtype=case.dtype, mode=mode,
+                          **case.kwargs))
+            print()
+    return 0
+
+
 # ---- the command table ----------------------------------------------------------------------
 def add_info_arguments(parser) -> None:
     pass
@@ -514,6 +585,38 @@ def add_profile_arguments(parser) -> None:
     parser.add_argument("--repeats", type=int, default=5, help="timed calls per layer")
 
 
+def _add_layer_source(parser, default="quick") -> None:
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--suite", default=default, metavar="NAME",
+                        help=f"suite(s) as for bench; default {default}")
+    source.add_argument("--shapes", metavar="FILE.json", help="layers from a JSON file "
+                        "(as for profile)")
+    parser.add_argument("--layer", metavar="TEXT", help="only layers whose id contains TEXT")
+    parser.add_argument("--threads", type=int, help="threads for fastconv")
+
+
+def add_tune_arguments(parser) -> None:
+    _add_layer_source(parser, default="resnet50")
+    parser.add_argument("--remeasure", action="store_true",
+                        help="time again even where the plan cache has an answer")
+    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+
+
+def add_explain_arguments(parser) -> None:
+    _add_layer_source(parser)
+    parser.add_argument("--x-shape", type=_int_tuple, metavar="N,C,H,W",
+                        help="one problem instead of a suite: the input shape")
+    parser.add_argument("--weight-shape", type=_int_tuple, metavar="K,C,R,S")
+    parser.add_argument("--stride", type=int, default=1)
+    parser.add_argument("--padding", default="0", help="int, h,w, same or valid")
+    parser.add_argument("--dilation", type=int, default=1)
+    parser.add_argument("--groups", type=int, default=1)
+    parser.add_argument("--dtype", default="float32")
+    parser.add_argument("--layout", default=None)
+    parser.add_argument("--measure", action="store_true",
+                        help="time the candidates (measure mode) and store the winner")
+
+
 @dataclass(frozen=True)
 class Command:
     help: str
@@ -528,6 +631,10 @@ COMMANDS: dict[str, Command] = {
                      add_bench_arguments, cmd_bench),
     "profile": Command("per-phase times of the chosen kernels per layer",
                        add_profile_arguments, cmd_profile),
+    "tune": Command("measure every layer of a suite and remember the winners (plan cache)",
+                    add_tune_arguments, cmd_tune),
+    "explain": Command("every implementation for a problem: reasons, estimates, the choice",
+                       add_explain_arguments, cmd_explain),
 }
 
 

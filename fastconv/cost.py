@@ -68,23 +68,26 @@ def im2col_features(p: ConvProblem, backend: str) -> dict[str, float]:
 def fft_geometry(p: ConvProblem, backend: str) -> tuple[int, int, int]:
     """(points per transform, transforms per image plane, log2 of the transform size).
 
-    fft:c transforms overlap-save tiles whose sizes its own planner picks (asked for here, a
-    cached call); other backends transform the whole padded plane at the next 2-3-5 size."""
+    Both fft kernels transform overlap-save tiles whose sizes their own planners pick: fft:c
+    in C (asked for here, a cached call), fft:numba in numba_fft_rules.fft_tiling."""
     from .backends import numba_fft_rules
-    hp, wp, fh, fw = numba_fft_rules.fft_sizes(p)
+    hp = p.h + p.padding[0] + p.padding[1]
+    wp = p.w + p.padding[2] + p.padding[3]
     keff_h = p.dilation[0] * (p.kh - 1) + 1
     keff_w = p.dilation[1] * (p.kw - 1) + 1
     if backend == "c" and p.n > 0:
         from .backends import c as c_backend
         try:
             th, tw = c_backend.fft_tiles(p)
-        except (RuntimeError, NotImplementedError, ImportError):  # no plan: whole-plane guess
+        except (RuntimeError, NotImplementedError, ImportError):  # no plan: numba's tiling
             pass
         else:
             valid_h, valid_w = max(th - keff_h + 1, 1), max(tw - keff_w + 1, 1)
             tiles = -(-(hp - keff_h + 1) // valid_h) * -(-(wp - keff_w + 1) // valid_w)
             return th * tw, tiles, max(math.log2(th * tw), 1.0)
-    return fh * fw, 1, max(math.log2(fh * fw), 1.0)
+    t = numba_fft_rules.fft_tiling(p)
+    points = t.fft_h * t.fft_w
+    return points, t.tiles_h * t.tiles_w, max(math.log2(points), 1.0)
 
 
 def fft_features(p: ConvProblem, backend: str) -> dict[str, float]:

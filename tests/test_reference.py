@@ -28,6 +28,9 @@ def test_textbook_example_oracle():
 def test_textbook_example_every_impl(impl):
     # Exact in every dtype: every partial sum is a small integer. int64 promotes to float64
     # (np.result_type(int64, float32)), int16 to float32.
+    reason = impl.rejection(c2(1, 1, 3, 3, 1, 2, 2).problem)  # winograd: 3x3 kernels only
+    if reason:
+        pytest.skip(reason)
     for x, k, dtype in ((X, K, np.float64), (X.astype(np.int16), K.astype(np.int16), np.float32),
                         (X.astype(np.float32), K.astype(np.float32), np.float32)):
         y = fastconv.conv2d(x[None, None], k[None, None], algo=impl.algo, backend=impl.backend)

@@ -28,8 +28,8 @@ pytestmark = pytest.mark.skipif(not _lazy_zeros_ok(), reason="needs lazily commi
 
 @pytest.mark.parametrize("impl", fastconv.implementations(), ids=lambda i: i.name)
 def test_conv1d_input_past_int32(impl):
-    if impl.backend in ("cuda", "numpy"):
-        pytest.skip("host kernels only (the oracle is checked on the tail separately)")
+    if impl.backend != "c":
+        pytest.skip("C kernels only: the numba kernels re-lay the whole (8 GiB) input per call")
     if not impl.available:
         pytest.skip(impl.reason)
     x = np.zeros((1, 1, BIG), np.float32)
@@ -53,8 +53,8 @@ def test_conv1d_input_past_int32(impl):
 
 @pytest.mark.parametrize("impl", fastconv.implementations(), ids=lambda i: i.name)
 def test_conv2d_input_past_int32(impl):
-    if impl.backend in ("cuda", "numpy"):
-        pytest.skip("host kernels only")
+    if impl.backend != "c":
+        pytest.skip("C kernels only: the numba kernels re-lay the whole (8 GiB) input per call")
     if not impl.available:
         pytest.skip(impl.reason)
     h, w_ = 2**15 + 3, 2**16 + 5  # h * w > 2**31

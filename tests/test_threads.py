@@ -107,3 +107,29 @@ def test_c_kernels_release_the_gil():
         assert best >= 1.4, f"two threads ran {best:.2f}x one thread's throughput"
     finally:
         fastconv.set_num_threads(previous)
+
+
+@pytest.mark.parametrize("algo", ["fft", "winograd", "im2col", "direct"])
+def test_eight_threads_one_shared_plan(algo):
+    """One ConvPlan (weights prepared once: kernel spectra, Winograd transform) used by 8
+    threads at once, each with its own input and output: no shared scratch between them."""
+    from fastconv.testing import c2
+    case = c2(1, 8, 20, 20, 8, 3, 3, padding=1)
+    impls = [i for i in fastconv.implementations()
+             if i.algo == algo and i.backend == "c" and i.available]
+    if not impls:
+        pytest.skip(f"{algo}:c is not available")
+    x0, w, b = make_inputs(case, case_rng(case))
+    plan = fastconv.plan(case.x_shape, case.weight_shape, padding=1, algo=algo, backend="c",
+                         weight=w)
+    rng = np.random.default_rng(5)
+    xs = [rng.standard_normal(case.x_shape).astype(np.float32) for _ in range(8)]
+    refs = [oracle(case, x, w, None) for x in xs]
+
+    def work(i):
+        out = np.full(case.out_shape, np.nan, np.float32)
+        for _ in range(25):
+            plan(xs[i], out=out)
+            err = normwise_error(out, refs[i])
+            assert err <= tolerance(case.dtype, algo), (i, err)
+    _run_threads(work, 8)

@@ -67,16 +67,19 @@ def _convolve(spatial_dims, x, weight, bias, stride, padding, dilation, groups, 
         return _convolve_on_device(spatial_dims, x, weight, bias, stride, padding, dilation,
                                    groups, layout, flip, algos, backend_name, out)
     call = prepare(spatial_dims, x, weight, bias, stride, padding, dilation, groups, layout, flip)
+    # the output first: an impossible size fails fast, before the cost model looks at it
+    output = _output(call.problem, out, (x, weight, bias))
     impl = dispatch.select(call.problem, algos, backend_name)  # in-memory LRU once known
-    return execute(call, impl.name, impl.run, out, (x, weight, bias))
+    return execute(call, impl.name, impl.run, out, (x, weight, bias), output)
 
 
-def execute(call: PreparedCall, impl_name: str, run, out, inputs):
+def execute(call: PreparedCall, impl_name: str, run, out, inputs, output=None):
     """``run(problem, x, w, bias, y)`` (implementation ``impl_name``'s, or a plan's prepared
-    one) on a validated call, into ``out`` or a new array: the output handling (and the
-    profiling hook) conv2d and ConvPlan share."""
+    one) on a validated call, into ``out`` or a new array (``output``: what ``_output``
+    already returned for them): the output handling (and the profiling hook) conv2d and
+    ConvPlan share."""
     problem = call.problem
-    result, y, copy_back = _output(problem, out, inputs)
+    result, y, copy_back = output if output is not None else _output(problem, out, inputs)
     if 0 in problem.out_shape:
         return result
     if profiling.recorder is None:

@@ -123,7 +123,7 @@ DEFECTS = {
     "float groups": lambda d, x, w, b, k: (x, w, b, {**k, "groups": 1.5}),
     "bad layout": lambda d, x, w, b, k: (x, w, b, {**k, "layout": "NCWH"}),
     "bad padding word": lambda d, x, w, b, k: (x, w, b, {**k, "padding": "full"}),
-    "x one dim short": lambda d, x, w, b, k: (x[0], w, b, k),
+    "x one dim short": lambda d, x, w, b, k: (x[..., 0], w, b, k),
     "weight one dim extra": lambda d, x, w, b, k: (x, w[None], b, k),
     "bias wrong length": lambda d, x, w, b, k: (x, w, np.zeros(w.size + 1, np.float32), k),
     "complex x": lambda d, x, w, b, k: (x.astype(np.complex64), w, b, k),

@@ -6,7 +6,8 @@ and remembers the winner in the plan cache) and, given ``weight=``, prepares the
 (fft:c keeps its kernel spectra). The ConvPlan runs with ``plan(x)`` or ``plan(x, w, bias)``
 and prints every candidate with ``plan.explain()``.
 
-A ConvPlan with prepared weights owns scratch buffers: call one plan from one thread at a time.
+A ConvPlan may be shared by threads: prepared weights are read-only and every call takes the
+calling thread's scratch workspace (tests/test_threads.py runs 8 threads on one plan).
 """
 from __future__ import annotations
 

@@ -247,7 +247,9 @@ def _kernel_operand(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
     if (a.dtype == dtype and a.flags.aligned
             and all(s % dtype.itemsize == 0 for s in a.strides)):
         return a
-    return np.ascontiguousarray(a, dtype=dtype)
+    # a fresh copy: np.ascontiguousarray would hand back a contiguous but misaligned array
+    # unchanged (misaligned float loads are undefined behaviour in C; UBSan caught it)
+    return np.array(a, dtype=dtype, order="C", copy=True)
 
 
 def _positive_int(value, name: str) -> int:

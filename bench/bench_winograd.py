@@ -42,8 +42,9 @@ def profile_ms(case, x, w, b, threads, calls=3):
     prof = ffi.new("fc_profile *")
     problem = case.problem
     y = np.empty(case.out_shape, np.float32)
-    for _ in range(calls):
-        cb.conv2d_winograd(problem, x, w, b, y, profile=prof)
+    with cb.profile_into(prof):
+        for _ in range(calls):
+            cb.conv2d_winograd(problem, x, w, b, y)
     return {k: 1e3 * getattr(prof, k) / prof.calls for k in
             ("kernel_transform", "input_transform", "multiply", "output_transform", "total")}
 

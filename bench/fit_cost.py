@@ -175,7 +175,7 @@ def fit(rows) -> tuple[dict[str, dict[str, float]], list[str]]:
 
 def machine() -> str:
     from fastconv.backends import c as c_backend
-    from fastconv.plan_cache import cpu_model
+    from fastconv.machine import cpu_model
     isa = c_backend.active_isa() if c_backend.unavailable_reason() is None else "no C"
     return f"{cpu_model()}, {os.cpu_count()} cores, ISA {isa}, {fastconv.get_num_threads()} threads"
 

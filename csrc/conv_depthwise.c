@@ -4,56 +4,38 @@
  * ISA by conv_depthwise_scalar.c, conv_depthwise_avx2.c and conv_depthwise_avx512.c. */
 #include "conv_depthwise.h"
 
-/* Not argument validation (the Python API did that): only descriptors no kernel could run, so a
- * marshalling bug surfaces as FC_ERR_INVALID_ARGUMENT instead of memory corruption. */
+/* The shared safety net (internal.h), plus: the problem must be depthwise. */
 static fc_status check_desc(const fc_conv2d_desc *d, const void *x, const void *w,
                             const void *y) {
-    if (!d || !x || !w || !y || d->nthreads < 1) return FC_ERR_INVALID_ARGUMENT;
-    if (d->n < 0 || d->c_in < 1 || d->h < 1 || d->w < 1 || d->kh < 1 || d->kw < 1 ||
-        d->h_out < 0 || d->w_out < 0 || d->stride_h < 1 || d->stride_w < 1 || d->dil_h < 1 ||
-        d->dil_w < 1 || d->pad_top < 0 || d->pad_left < 0)
-        return FC_ERR_INVALID_ARGUMENT;
-    if (d->groups != d->c_in || d->c_out < 0 || d->c_out % d->c_in != 0)
+    const fc_status st = fc_conv_desc_check(d, x, w, y);
+    if (st != FC_OK) return st;
+    if (d->groups != d->c_in || d->c_out % d->c_in != 0)
         return FC_ERR_UNSUPPORTED; /* not a depthwise problem */
     return FC_OK;
 }
 
-static int empty_output(const fc_conv2d_desc *d) {
-    return d->n == 0 || d->c_out == 0 || d->h_out == 0 || d->w_out == 0;
-}
-
-fc_status fc_f32_conv2d_depthwise(const fc_conv2d_desc *d, const float *x, const float *w,
-                                  const float *bias, float *y) {
-    const fc_status st = check_desc(d, x, w, y);
-    if (st != FC_OK || empty_output(d)) return st;
-    double t = FC_PROFILE_START(d);
-    fc_status result;
-    switch (fc_active_isa()) {
 #if FC_X86_64
-    case FC_ISA_AVX512: result = fc_f32_conv2d_depthwise__avx512(d, x, w, bias, y); break;
-    case FC_ISA_AVX2: result = fc_f32_conv2d_depthwise__avx2(d, x, w, bias, y); break;
+#define FC_DW_X86_CASES(tn, args)                                                                 \
+    case FC_ISA_AVX512: result = fc_##tn##_conv2d_depthwise__avx512 args; break;                 \
+    case FC_ISA_AVX2: result = fc_##tn##_conv2d_depthwise__avx2 args; break;
+#else
+#define FC_DW_X86_CASES(tn, args)
 #endif
-    default: result = fc_f32_conv2d_depthwise__scalar(d, x, w, bias, y); break;
-    }
-    FC_PROFILE_ADD(d, total, t);
-    if (d->profile) d->profile->calls += 1;
-    return result;
-}
 
-fc_status fc_f64_conv2d_depthwise(const fc_conv2d_desc *d, const double *x, const double *w,
-                                  const double *bias, double *y) {
-    const fc_status st = check_desc(d, x, w, y);
-    if (st != FC_OK || empty_output(d)) return st;
-    double t = FC_PROFILE_START(d);
-    fc_status result;
-    switch (fc_active_isa()) {
-#if FC_X86_64
-    case FC_ISA_AVX512: result = fc_f64_conv2d_depthwise__avx512(d, x, w, bias, y); break;
-    case FC_ISA_AVX2: result = fc_f64_conv2d_depthwise__avx2(d, x, w, bias, y); break;
-#endif
-    default: result = fc_f64_conv2d_depthwise__scalar(d, x, w, bias, y); break;
+#define FC_DW_ENTRY(T, tn)                                                                        \
+    fc_status fc_##tn##_conv2d_depthwise(const fc_conv2d_desc *d, const T *x, const T *w,        \
+                                         const T *bias, T *y) {                                  \
+        const fc_status st = check_desc(d, x, w, y);                                              \
+        if (st != FC_OK || fc_conv_output_empty(d)) return st;                                    \
+        double t = FC_PROFILE_START(d);                                                           \
+        fc_status result;                                                                         \
+        switch (fc_active_isa()) {                                                                \
+        FC_DW_X86_CASES(tn, (d, x, w, bias, y))                                                   \
+        default: result = fc_##tn##_conv2d_depthwise__scalar(d, x, w, bias, y); break;           \
+        }                                                                                         \
+        FC_PROFILE_ADD(d, total, t);                                                              \
+        if (d->profile) d->profile->calls += 1;                                                   \
+        return result;                                                                            \
     }
-    FC_PROFILE_ADD(d, total, t);
-    if (d->profile) d->profile->calls += 1;
-    return result;
-}
+FC_DW_ENTRY(float, f32)
+FC_DW_ENTRY(double, f64)

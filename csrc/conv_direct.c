@@ -3,32 +3,12 @@
  * by conv_direct_scalar.c, conv_direct_avx2.c and conv_direct_avx512.c. */
 #include "conv_direct.h"
 
-/* Not argument validation (the Python API did that): only sizes no kernel could run with, so a
- * marshalling bug surfaces as FC_ERR_INVALID_ARGUMENT instead of memory corruption. */
-static fc_status check_desc(const fc_conv2d_desc *d, const void *x, const void *w, const void *y) {
-    if (!d || !x || !w || !y) return FC_ERR_INVALID_ARGUMENT;
-    if (d->nthreads < 1) return FC_ERR_INVALID_ARGUMENT;
-    if (d->n < 0 || d->c_in < 1 || d->h < 1 || d->w < 1 || d->c_out < 0 || d->kh < 1 ||
-        d->kw < 1 || d->h_out < 0 || d->w_out < 0)
-        return FC_ERR_INVALID_ARGUMENT;
-    if (d->stride_h < 1 || d->stride_w < 1 || d->dil_h < 1 || d->dil_w < 1 || d->pad_top < 0 ||
-        d->pad_left < 0)
-        return FC_ERR_INVALID_ARGUMENT;
-    if (d->groups < 1 || d->c_in % d->groups != 0 || d->c_out % d->groups != 0)
-        return FC_ERR_INVALID_ARGUMENT;
-    return FC_OK;
-}
-
-static int empty_output(const fc_conv2d_desc *d) {
-    return d->n == 0 || d->c_out == 0 || d->h_out == 0 || d->w_out == 0;
-}
-
 fc_status fc_f32_conv2d_direct(const fc_conv2d_desc *d, const float *x, const float *w,
                                const float *bias, float *y) {
     if (d && d->groups == d->c_in) return fc_f32_conv2d_depthwise(d, x, w, bias, y);
-    const fc_status st = check_desc(d, x, w, y);
+    const fc_status st = fc_conv_desc_check(d, x, w, y);
     if (st != FC_OK) return st;
-    if (empty_output(d)) return FC_OK;
+    if (fc_conv_output_empty(d)) return FC_OK;
     switch (fc_active_isa()) {
 #if FC_X86_64
     case FC_ISA_AVX512: return fc_f32_conv2d_direct__avx512(d, x, w, bias, y);
@@ -41,9 +21,9 @@ fc_status fc_f32_conv2d_direct(const fc_conv2d_desc *d, const float *x, const fl
 fc_status fc_f64_conv2d_direct(const fc_conv2d_desc *d, const double *x, const double *w,
                                const double *bias, double *y) {
     if (d && d->groups == d->c_in) return fc_f64_conv2d_depthwise(d, x, w, bias, y);
-    const fc_status st = check_desc(d, x, w, y);
+    const fc_status st = fc_conv_desc_check(d, x, w, y);
     if (st != FC_OK) return st;
-    if (empty_output(d)) return FC_OK;
+    if (fc_conv_output_empty(d)) return FC_OK;
     switch (fc_active_isa()) {
 #if FC_X86_64
     case FC_ISA_AVX512: return fc_f64_conv2d_direct__avx512(d, x, w, bias, y);
@@ -57,7 +37,7 @@ fc_status fc_f64_conv2d_direct(const fc_conv2d_desc *d, const double *x, const d
 #define FC_DIRECT_BLOCKED_ENTRIES(T, tn)                                                          \
     size_t fc_##tn##_conv2d_direct_blocked_workspace_size(const fc_conv2d_desc *d,               \
                                                           size_t budget_bytes) {                  \
-        if (check_desc(d, d, d, d) != FC_OK || empty_output(d)) return 0;                        \
+        if (fc_conv_desc_check(d, d, d, d) != FC_OK || fc_conv_output_empty(d)) return 0;          \
         size_t need;                                                                              \
         switch (fc_active_isa()) {                                                                \
         FC_DIRECT_X86_CASES(need = fc_##tn##_conv2d_direct_blocked_workspace_size, (d))            \
@@ -68,9 +48,9 @@ fc_status fc_f64_conv2d_direct(const fc_conv2d_desc *d, const double *x, const d
     fc_status fc_##tn##_conv2d_direct_blocked(const fc_conv2d_desc *d, const T *x, const T *w,   \
                                               const T *bias, T *y, void *workspace,               \
                                               size_t workspace_bytes) {                           \
-        fc_status st = check_desc(d, x, w, y);                                                    \
+        fc_status st = fc_conv_desc_check(d, x, w, y);                                             \
         if (st != FC_OK) return st;                                                               \
-        if (empty_output(d)) return FC_OK;                                                        \
+        if (fc_conv_output_empty(d)) return FC_OK;                                                 \
         switch (fc_active_isa()) {                                                                \
         FC_DIRECT_X86_CASES(st = fc_##tn##_conv2d_direct_blocked,                                  \
                             (d, x, w, bias, y, workspace, workspace_bytes))                       \

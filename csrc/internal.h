@@ -58,6 +58,28 @@ static inline double fc_now(void) { return (double)clock() / (double)CLOCKS_PER_
 #define FC_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define FC_MAX(a, b) ((a) > (b) ? (a) : (b))
 
+/* The safety net of a convolution entry point. Not argument validation (the Python API did
+ * that): only descriptors no kernel could run, so a marshalling bug surfaces as
+ * FC_ERR_INVALID_ARGUMENT instead of memory corruption. */
+static inline fc_status fc_conv_desc_check(const fc_conv2d_desc *d, const void *x, const void *w,
+                                           const void *y) {
+    if (!d || !x || !w || !y || d->nthreads < 1) return FC_ERR_INVALID_ARGUMENT;
+    if (d->n < 0 || d->c_in < 1 || d->h < 1 || d->w < 1 || d->c_out < 0 || d->kh < 1 ||
+        d->kw < 1 || d->h_out < 0 || d->w_out < 0)
+        return FC_ERR_INVALID_ARGUMENT;
+    if (d->stride_h < 1 || d->stride_w < 1 || d->dil_h < 1 || d->dil_w < 1 || d->pad_top < 0 ||
+        d->pad_left < 0)
+        return FC_ERR_INVALID_ARGUMENT;
+    if (d->groups < 1 || d->c_in % d->groups != 0 || d->c_out % d->groups != 0)
+        return FC_ERR_INVALID_ARGUMENT;
+    return FC_OK;
+}
+
+/* Whether the output has no element (the call then writes nothing and succeeds). */
+static inline int fc_conv_output_empty(const fc_conv2d_desc *d) {
+    return d->n == 0 || d->c_out == 0 || d->h_out == 0 || d->w_out == 0;
+}
+
 /* Ceiling division for non-negative a and positive b. */
 static inline int64_t fc_div_up(int64_t a, int64_t b) { return (a + b - 1) / b; }
 

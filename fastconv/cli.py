@@ -17,6 +17,7 @@ from typing import Callable, Optional
 import numpy as np
 
 from . import __version__, get_num_threads, implementations, set_num_threads
+from .machine import cpu_model
 from .peers import PEERS, peer_rejection, peer_runners
 from .profiling import PHASE_HEADERS, PHASES, format_table
 from .testing import SMOKE, SUITES, Case, c1, c2, case_rng, make_inputs
@@ -58,17 +59,6 @@ def resolve_suites(spec: str) -> dict[str, tuple[Case, ...]]:
 
 
 # ---- info -----------------------------------------------------------------------------------
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def c_backend_summary() -> str:
     from .backends import c
     reason = c.unavailable_reason()

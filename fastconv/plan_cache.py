@@ -23,12 +23,13 @@ from __future__ import annotations
 import functools
 import json
 import os
-import platform
 import sqlite3
 import time
 import warnings
 from pathlib import Path
 from typing import NamedTuple, Optional
+
+from .machine import cpu_model
 
 FILE_NAME = "plans.sqlite"
 BUSY_TIMEOUT_S = 30.0
@@ -62,17 +63,6 @@ def cache_path() -> Path:
 
 
 @functools.cache
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def _active_isa() -> str:
     from .backends import c as c_backend
     return c_backend.active_isa() if c_backend.unavailable_reason() is None else "none"

@@ -13,6 +13,7 @@ NULL, which the kernels test once per phase.
 """
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import time
@@ -125,19 +126,19 @@ class _Recorder:
         """Run ``fn(*args)`` (the kernel call) timed, with an fc_profile attached to the C
         descriptors it builds when ``impl`` (an Implementation or its name) is a C one."""
         name = impl if isinstance(impl, str) else impl.name
-        c_profile = None
+        c_profile, slot = None, contextlib.nullcontext()
         if name.endswith(":c"):
             from .backends import c as c_backend
             c_profile = c_backend.new_profile()
-            c_backend.PROFILE_SLOT.profile = c_profile
+            slot = c_backend.profile_into(c_profile)
         start = time.perf_counter()
         try:
-            return fn(*args)
+            with slot:
+                return fn(*args)
         finally:
             seconds = time.perf_counter() - start
             phases = None
             if c_profile is not None:
-                c_backend.PROFILE_SLOT.profile = None
                 if c_profile.calls > 0:
                     phases = {k: float(getattr(c_profile, k)) for k in PHASES + ("total",)}
             record = CallRecord(problem, name, seconds, phases)

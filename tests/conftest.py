@@ -67,3 +67,37 @@ else:
     settings.register_profile("dev", max_examples=1000, deadline=None,
                               suppress_health_check=[HealthCheck.too_slow])
     settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+# ---- shared fixtures ---------------------------------------------------------------------------
+def _c_isas():
+    """The ISAs this CPU runs, for tests that run a C kernel on each (none without the build)."""
+    try:
+        from fastconv.backends import c as c_backend
+        if c_backend.unavailable_reason() is None:
+            return c_backend.supported_isas()
+    except ImportError:
+        pass
+    return [pytest.param(None, marks=pytest.mark.skip(reason="C extension not built"))]
+
+
+@pytest.fixture(params=_c_isas())
+def isa(request):
+    """Each ISA this CPU runs in turn, as the C kernels' upper limit (fc_set_isa_limit)."""
+    from fastconv.backends import c as c_backend
+    c_backend.set_isa(request.param)
+    yield request.param
+    c_backend.set_isa(None)
+
+
+@pytest.fixture
+def isolated_dispatch(tmp_path, monkeypatch):
+    """A private plan cache (tmp_path, yielded), no FASTCONV_ALGO/BACKEND forcing, and fresh
+    in-memory choices around the test: nothing read from or written to the user's cache."""
+    from fastconv import dispatch
+    monkeypatch.setenv("FASTCONV_CACHE_DIR", str(tmp_path))
+    monkeypatch.delenv("FASTCONV_ALGO", raising=False)
+    monkeypatch.delenv("FASTCONV_BACKEND", raising=False)
+    dispatch.select.cache_clear()
+    yield tmp_path
+    dispatch.select.cache_clear()

@@ -18,21 +18,6 @@ from fastconv.testing import c1, c2, check_against_oracle
 c_backend = pytest.importorskip("fastconv.backends.c")
 
 
-def _isas():
-    try:
-        return c_backend.supported_isas()
-    except ImportError:  # extension not built: the tests skip
-        return []
-
-
-@pytest.fixture(params=_isas() or [pytest.param(None, marks=pytest.mark.skip(
-    "C extension not built"))])
-def isa(request):
-    c_backend.set_isa(request.param)
-    yield request.param
-    c_backend.set_isa(None)
-
-
 DIRECT_C = BY_NAME["direct:c"]
 DTYPES = ["float32", "float64"]
 

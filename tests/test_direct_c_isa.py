@@ -17,23 +17,8 @@ from fastconv import api, reference
 c_backend = pytest.importorskip("fastconv.backends.c")
 
 
-def _isas():
-    try:
-        return c_backend.supported_isas()
-    except ImportError:  # extension not built: the tests skip
-        return []
-
-
 TOL = {np.float32: 2e-6, np.float64: 1e-12}  # normwise relative error
 DTYPES = [np.float32, np.float64]
-
-
-@pytest.fixture(params=_isas() or [pytest.param(None, marks=pytest.mark.skip(
-    "C extension not built"))])
-def isa(request):
-    c_backend.set_isa(request.param)
-    yield request.param
-    c_backend.set_isa(None)
 
 
 def check(dtype, x, w, bias=None, *, conv1d=False, out_view=None, **kw):

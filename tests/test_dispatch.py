@@ -14,15 +14,7 @@ from fastconv.testing import (EDGES, MODEL_LAYERS, SMOKE, c1, c2, case_rng, make
                               normwise_error, tolerance)
 
 
-@pytest.fixture(autouse=True)
-def isolated(tmp_path, monkeypatch):
-    """A private plan cache, no forcing, and fresh in-memory choices for every test."""
-    monkeypatch.setenv("FASTCONV_CACHE_DIR", str(tmp_path))
-    monkeypatch.delenv("FASTCONV_ALGO", raising=False)
-    monkeypatch.delenv("FASTCONV_BACKEND", raising=False)
-    dispatch.select.cache_clear()
-    yield
-    dispatch.select.cache_clear()
+pytestmark = pytest.mark.usefixtures("isolated_dispatch")  # tests/conftest.py
 
 
 def accepted(problem, algos=None, backend=None):

@@ -90,13 +90,6 @@ def test_raw_transform_rejects_bad_sizes():
         cb.irfft(np.zeros(4, np.complex64), 9)  # 9 // 2 + 1 = 5 bins expected
 
 
-@pytest.fixture(params=cb.supported_isas() if cb.unavailable_reason() is None else ["scalar"])
-def isa(request):
-    cb.set_isa(request.param)
-    yield request.param
-    cb.set_isa(None)
-
-
 def test_every_isa_transforms(isa):
     rng = np.random.default_rng(3)
     for n in (1, 2, 6, 7, 64, 120, 243, 1000, 4096):

@@ -23,20 +23,6 @@ DTYPES = (np.float32, np.float64)
 TOL = {np.float32: 2e-6, np.float64: 1e-12}
 
 
-def isas():
-    try:
-        return cb.supported_isas()
-    except Exception:  # extension missing: the module is skipped anyway
-        return ["scalar"]
-
-
-@pytest.fixture(params=isas())
-def isa(request):
-    cb.set_isa(request.param)
-    yield request.param
-    cb.set_isa(None)
-
-
 def around(t: int) -> list[int]:
     """Sizes below, at, above and at multiples of a tile dimension t."""
     return sorted({v for v in (1, t - 1, t, t + 1, 2 * t, 3 * t + 1) if v >= 1})

@@ -21,13 +21,9 @@ CASE = c2(1, 8, 12, 12, 16, 3, 3, padding=1)  # several implementations accept i
 
 
 @pytest.fixture(autouse=True)
-def cache_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("FASTCONV_CACHE_DIR", str(tmp_path))
-    monkeypatch.delenv("FASTCONV_ALGO", raising=False)
-    monkeypatch.delenv("FASTCONV_BACKEND", raising=False)
-    dispatch.select.cache_clear()
-    yield tmp_path
-    dispatch.select.cache_clear()
+def cache_dir(isolated_dispatch):
+    """Every test runs on a private plan cache (tests/conftest.py's isolated_dispatch)."""
+    return isolated_dispatch
 
 
 def key_of(problem, threads=None):

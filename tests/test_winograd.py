@@ -38,7 +38,8 @@ CASES = [
 
 
 def run_winograd(case, x, w, b, block_tiles=0, profile=None):
-    """winograd:c on logical NCHW views of the case's arrays (as the API would pass them)."""
+    """winograd:c on logical NCHW views of the case's arrays (as the API would pass them);
+    ``profile``: an fc_profile * the call's descriptors carry (cb.profile_into)."""
     problem = case.problem
     xv = np.moveaxis(x, -1, 1) if case.channels_last else x
     wv = np.transpose(w, (3, 2, 0, 1)) if case.channels_last else w
@@ -46,7 +47,8 @@ def run_winograd(case, x, w, b, block_tiles=0, profile=None):
         wv = wv[:, :, ::-1, ::-1]
     y = np.full(case.out_shape, np.nan, dtype=case.dtype)
     yv = np.moveaxis(y, -1, 1) if case.channels_last else y
-    cb.conv2d_winograd(problem, xv, wv, b, yv, block_tiles=block_tiles, profile=profile)
+    with cb.profile_into(profile):
+        cb.conv2d_winograd(problem, xv, wv, b, yv, block_tiles=block_tiles)
     return y
 
 
@@ -64,15 +66,10 @@ def test_through_the_api_strided(case):
     check_against_oracle(WINOGRAD, case, strided=True)
 
 
-@pytest.mark.parametrize("isa", cb.supported_isas())
 def test_every_isa(isa):
     case = c2(2, 16, 18, 21, 20, 3, 3, padding=1)
     x, w, b = make_inputs(case, case_rng(case))
-    cb.set_isa(isa)
-    try:
-        y = run_winograd(case, x, w, b, block_tiles=6)
-    finally:
-        cb.set_isa(None)
+    y = run_winograd(case, x, w, b, block_tiles=6)
     assert normwise_error(y, oracle(case, x, w, b)) <= tolerance(case.dtype, "winograd")
 
 

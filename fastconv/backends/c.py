@@ -5,6 +5,8 @@ workspaces are NumPy arrays allocated here; every C status goes through ``check_
 """
 from __future__ import annotations
 
+import contextlib
+
 import functools
 import threading
 from typing import Optional
@@ -126,6 +128,18 @@ class _ProfileSlot(threading.local):
 PROFILE_SLOT = _ProfileSlot()
 
 
+@contextlib.contextmanager
+def profile_into(profile):
+    """Descriptors built in this thread inside the block carry ``profile`` (an
+    ``fc_profile *``): how fastconv.profile(), the tests and the benchmarks collect phases."""
+    previous = PROFILE_SLOT.profile
+    PROFILE_SLOT.profile = profile
+    try:
+        yield profile
+    finally:
+        PROFILE_SLOT.profile = previous
+
+
 def new_profile():
     """A zeroed fc_profile (owned by the returned cdata)."""
     return _native()[0].new("fc_profile *")
@@ -140,6 +154,16 @@ def conv2d_desc(problem: ConvProblem, x: np.ndarray, w: np.ndarray, bias: Option
     d.w_stride = element_strides(w)
     d.y_stride = element_strides(y)
     d.bias_stride = element_strides(bias)[0] if bias is not None else 0
+    if PROFILE_SLOT.profile is not None:
+        d.profile = PROFILE_SLOT.profile
+    return d
+
+
+def weight_desc(problem: ConvProblem, w: np.ndarray):
+    """The descriptor of a weight-only step (kernel spectra, Winograd kernel transform): the
+    problem, the weight's strides and the active fc_profile."""
+    d = problem_desc(problem)
+    d.w_stride = element_strides(w)
     if PROFILE_SLOT.profile is not None:
         d.profile = PROFILE_SLOT.profile
     return d
@@ -377,8 +401,7 @@ class FFTPrepared:
         _, lib = _native()
         self.problem = problem
         self._prefix = _PREFIX[problem.np_dtype]
-        d = problem_desc(problem)
-        d.w_stride = element_strides(w)
+        d = weight_desc(problem, w)
         setup = _fft_setup(problem, tiles, mode)
         self.plan = setup.plan
         self.spectra = _aligned_workspace(setup.spectra_bytes)
@@ -544,43 +567,35 @@ class WinogradPrepared:
     """winograd:c's per-weight state: the transformed kernel U and the workspace, as the
     dispatcher's plan object will keep them; ``apply`` runs only the data stages."""
 
-    def __init__(self, problem: ConvProblem, w: np.ndarray, block_tiles: int = 0, profile=None):
+    def __init__(self, problem: ConvProblem, w: np.ndarray, block_tiles: int = 0):
         _, lib = _native()
         self.problem, self.block_tiles = problem, int(block_tiles)
         self._prefix = _PREFIX[problem.np_dtype]
         kernel_bytes, ws_bytes = winograd_sizes(problem, block_tiles)
         self.kernel = _aligned_workspace(kernel_bytes)
         self.ws_bytes = ws_bytes  # apply takes the calling thread's scratch: plans are shared
-        d = problem_desc(problem)
-        d.w_stride = element_strides(w)
-        if profile is not None:
-            d.profile = profile
+        d = weight_desc(problem, w)
         check_status(getattr(lib, f"fc_{self._prefix}_conv2d_winograd_kernel_transform")(
             d, pointer(w), pointer(self.kernel), self.kernel.size), "winograd:c")
 
-    def apply(self, x, bias, y, profile=None) -> None:
+    def apply(self, x, bias, y) -> None:
         _, lib = _native()
         d = conv2d_desc(self.problem, x, x, bias, y)  # the weight's strides are not used here
-        if profile is not None:
-            d.profile = profile
         ws = workspace.scratch(max(self.ws_bytes, 1))
         check_status(getattr(lib, f"fc_{self._prefix}_conv2d_winograd_apply")(
             d, pointer(self.kernel), pointer(x), pointer(bias), pointer(y), self.block_tiles,
             pointer(ws), ws.size), "winograd:c")
 
 
-def conv2d_winograd(problem: ConvProblem, x, w, bias, y, block_tiles: int = 0,
-                    profile=None) -> None:
+def conv2d_winograd(problem: ConvProblem, x, w, bias, y, block_tiles: int = 0) -> None:
     """winograd:c: kernel transform and apply in one call. ``block_tiles`` overrides the block
-    rule (tests force many blocks on small problems); ``profile`` an ``fc_profile *``."""
+    rule (tests force many blocks on small problems)."""
     _, lib = _native()
     kernel_bytes, ws_bytes = winograd_sizes(problem, block_tiles)
     kb = -(-kernel_bytes // 64) * 64
     both = workspace.scratch(kb + ws_bytes)  # reused between calls: no fresh pages to fault
     kernel, ws = both[:kb], both[kb:]
     d = conv2d_desc(problem, x, w, bias, y)
-    if profile is not None:
-        d.profile = profile
     check_status(getattr(lib, f"fc_{_PREFIX[problem.np_dtype]}_conv2d_winograd")(
         d, pointer(w), pointer(x), pointer(bias), pointer(y), int(block_tiles), pointer(kernel),
         kernel.size, pointer(ws), ws.size), "winograd:c")

@@ -25,6 +25,8 @@ from .problem import ConvProblem
 GEMM_TILE_M, GEMM_TILE_N = 6, 16
 # Winograd is assumed to be F(4x4, 3x3): 6x6 input tiles, 4x4 outputs per tile.
 WINOGRAD_OUT_TILE, WINOGRAD_IN_TILE = 4, 6
+# winograd:c's vector length in float32 lanes on the ISA the constants were fitted with (AVX2).
+WINOGRAD_LANES = 8
 
 
 def _out_elems(p: ConvProblem) -> float:
@@ -104,13 +106,18 @@ def fft_features(p: ConvProblem, backend: str) -> dict[str, float]:
 
 def winograd_features(p: ConvProblem, backend: str) -> dict[str, float]:
     """F(4x4, 3x3): 36 multiply-adds per (tile, input channel, output channel) instead of 144,
-    plus the input, kernel and output transforms."""
+    plus the input, kernel and output transforms. Per group, winograd:c pads input channels to
+    a vector and output channels to two (its microkernel's columns), so a depthwise problem
+    (one channel per group) does 8 x 16 times the useful work; and each group is its own pass
+    of three barrier-separated stages ("groups")."""
     tiles = p.n * -(-p.h_out // WINOGRAD_OUT_TILE) * -(-p.w_out // WINOGRAD_OUT_TILE)
     points = WINOGRAD_IN_TILE ** 2
+    cpad = _padded(p.c_in_per_group, WINOGRAD_LANES)
+    kpad = _padded(p.c_out_per_group, 2 * WINOGRAD_LANES)
     return {"call": 1.0,
-            "mac": float(tiles * points * p.c_in_per_group * p.c_out),
-            "transform": float(points * (tiles * (p.c_in + p.c_out)
-                                         + p.c_out * p.c_in_per_group)),
+            "mac": float(tiles * points * p.groups * cpad * kpad),
+            "transform": float(points * p.groups * (tiles * (cpad + kpad) + cpad * kpad)),
+            "groups": float(p.groups),
             "out": _out_elems(p), "in": _in_elems(p)}
 
 

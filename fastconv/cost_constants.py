@@ -1,64 +1,73 @@
 """Fitted cost-model constants: seconds per unit of each feature of cost.py.
 
 Written by bench/fit_cost.py; do not edit by hand, rerun it.
-Date:    2026-11-29 06:27 UTC
+Date:    2026-11-29 08:39 UTC
 Machine: AMD EPYC, 2 cores, ISA avx2, 2 threads
 Command: python bench/fit_cost.py --from-csv
-Data:    511 timings (bench/results/cost_measurements.csv)
+Data:    555 timings (bench/results/cost_measurements.csv)
 Fit quality (predicted / measured time per implementation):
-  direct:c         86 rows  predicted/measured: geomean 0.572, median 0.929, range 0.00 .. 7.94
-  direct:numba     86 rows  predicted/measured: geomean 0.571, median 1.041, range 0.01 .. 58.52
-  fft:c            86 rows  predicted/measured: geomean 0.691, median 1.097, range 0.00 .. 42.31
-  fft:numba        81 rows  predicted/measured: geomean 0.604, median 1.030, range 0.00 .. 13.69
-  im2col:c         86 rows  predicted/measured: geomean 0.869, median 1.016, range 0.02 .. 22.77
-  im2col:numba     86 rows  predicted/measured: geomean 0.679, median 0.952, range 0.01 .. 6.87
+  direct:c         89 rows  predicted/measured: geomean 0.918, median 0.935, range 0.47 .. 2.17
+  direct:numba     89 rows  predicted/measured: geomean 0.891, median 0.862, range 0.29 .. 4.03
+  fft:c            89 rows  predicted/measured: geomean 0.929, median 0.911, range 0.16 .. 9.07
+  fft:numba        88 rows  predicted/measured: geomean 0.892, median 1.001, range 0.16 .. 2.03
+  im2col:c         89 rows  predicted/measured: geomean 0.952, median 0.975, range 0.33 .. 2.78
+  im2col:numba     89 rows  predicted/measured: geomean 0.932, median 0.903, range 0.48 .. 2.35
+  winograd:c       22 rows  predicted/measured: geomean 1.015, median 0.952, range 0.49 .. 2.27
 """
 
 CONSTANTS: dict[str, dict[str, float]] = {
     'direct:c': {
-        'call': 7.1675e-05,
-        'in': 1.91375e-07,
-        'mac': 4.74895e-10,
-        'mac_1d': 8.64929e-10,
-        'mac_dw': 3.14806e-10,
-        'out': 4.93539e-09,
+        'call': 7.445e-05,
+        'in': 4.03753e-10,
+        'mac': 2.12025e-11,
+        'mac_1d': 3.81617e-23,
+        'mac_dw': 2.06083e-11,
+        'out': 2.55967e-10,
     },
     'direct:numba': {
-        'call': 0.000145413,
-        'in': 1.23768e-07,
-        'mac': 4.49272e-10,
-        'mac_1d': 7.49664e-11,
-        'mac_dw': 1.98055e-09,
-        'out': 2.18394e-08,
+        'call': 0.000132829,
+        'in': 1.6258e-09,
+        'mac': 4.77422e-11,
+        'mac_1d': 2.65011e-23,
+        'mac_dw': 1.3634e-10,
+        'out': 2.92317e-10,
     },
     'fft:c': {
-        'call': 9.25641e-05,
-        'fft_flop': 5.36847e-20,
-        'fft_mac': 1.33994e-08,
-        'in': 2.54826e-07,
-        'out': 2.57664e-08,
+        'call': 0.0001011,
+        'fft_flop': 1.10713e-10,
+        'fft_mac': 1.01015e-09,
+        'in': 5.13847e-19,
+        'out': 2.85419e-22,
     },
     'fft:numba': {
-        'call': 0.000167965,
-        'fft_flop': 1.20314e-24,
-        'fft_mac': 5.25262e-08,
-        'in': 5.19428e-07,
-        'out': 3.56196e-07,
+        'call': 0.000164127,
+        'fft_flop': 2.29862e-10,
+        'fft_mac': 5.06348e-10,
+        'in': 4.18138e-09,
+        'out': 3.46525e-09,
     },
     'im2col:c': {
-        'call': 6.2843e-05,
-        'gemms': 2.81987e-21,
-        'in': 1.1096e-20,
-        'lowered': 3.2137e-09,
-        'mac_padded': 6.16275e-10,
-        'out': 2.05424e-08,
+        'call': 7.7225e-05,
+        'gemms': 3.07296e-06,
+        'in': 5.46531e-10,
+        'lowered': 1.04857e-09,
+        'mac_padded': 1.36145e-11,
+        'out': 2.65087e-10,
     },
     'im2col:numba': {
-        'call': 0.000159258,
-        'gemms': 6.10279e-05,
-        'in': 7.79408e-08,
-        'lowered': 5.70845e-09,
-        'mac_padded': 5.3958e-10,
-        'out': 1.63942e-08,
+        'call': 0.000136566,
+        'gemms': 7.0253e-07,
+        'in': 2.41628e-09,
+        'lowered': 3.74952e-10,
+        'mac_padded': 3.99303e-11,
+        'out': 1.45576e-10,
+    },
+    'winograd:c': {
+        'call': 7.89993e-05,
+        'groups': 5.73394e-08,
+        'in': 8.46453e-29,
+        'mac': 2.09906e-11,
+        'out': 8.62504e-11,
+        'transform': 5.38756e-10,
     },
 }

@@ -20,7 +20,7 @@ from . import api, dispatch, plan_cache
 from .problem import ConvProblem
 from .registry import REFERENCE, Implementation
 from .threads import get_num_threads
-from .timing import best_time
+from .timing import interleaved_best
 
 MODES = ("heuristic", "measure")
 # Measure mode times only candidates the cost model puts within this factor of its best
@@ -174,12 +174,12 @@ def _measure(problem: ConvProblem, x_shape, weight_shape, opts, weight, prune):
     call = api.prepare(p.spatial_dims, x, w, b, *_user_geometry(p), p.groups, p.layout, p.flip,
                        dtype=dtype)
     y = api.logical_output(p, np.empty(p.user_out_shape, dtype))
-    timings = {}
-    for option in to_time:
-        impl = option.impl
-        timings[impl.name] = best_time(
-            lambda impl=impl: impl.run(p, call.x, call.w, call.bias, y))
-    return timings
+    # In turns rather than one after the other: a candidate timed right after another backend's
+    # (numba's, OpenMP's) worker threads went idle would otherwise meet them still spinning on
+    # the cores, and a disturbance from another process hits every candidate alike.
+    return interleaved_best({o.impl.name: (lambda impl=o.impl: impl.run(p, call.x, call.w,
+                                                                        call.bias, y))
+                             for o in to_time}, rounds=4, burst=3, slow=0.5)
 
 
 def plan(x_shape: Sequence[int], weight_shape: Sequence[int], *, dtype="float32", stride=1,

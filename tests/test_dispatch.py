@@ -39,6 +39,10 @@ def test_work_counts_follow_the_algorithms():
     assert im2col["mac_padded"] >= p.macs and im2col["lowered"] == 64 * 9 * 56 * 56
     assert cost.im2col_features(c2(1, 64, 56, 56, 64, 1, 1).problem, "c")["lowered"] == 0
     assert cost.winograd_features(p, "c")["mac"] == pytest.approx(p.macs / 4, rel=0.01)
+    # depthwise: winograd:c pads each group's one channel to a vector and two (8 x 16 on AVX2)
+    dw = c2(1, 32, 56, 56, 32, 3, 3, padding=1, groups=32).problem
+    assert cost.winograd_features(dw, "c")["mac"] == pytest.approx(
+        dw.macs / 4 * cost.WINOGRAD_LANES * 2 * cost.WINOGRAD_LANES, rel=0.01)
     # the FFT's multiply count does not grow with the kernel area; the direct one does
     small, large = (c2(1, 4, 64, 64, 4, k, k, padding=k // 2).problem for k in (3, 15))
     assert cost.fft_features(large, "numba")["fft_mac"] < 2 * cost.fft_features(

@@ -21,6 +21,8 @@
  * sizes are often multiples of 4 KiB (96 tiles x 64 channels x 4 bytes = 24 KiB), so the 36
  * streams each transform reads or writes would all map to the same L1/L2 sets. */
 #define FC_WINOGRAD_XI_PAD 16
+/* Kernel transforms larger than this are written with non-temporal stores (winograd_impl.h). */
+#define FC_WINOGRAD_STREAM_BYTES ((size_t)8 << 20)
 #define FC_WINOGRAD_VARIANT(T, TN, ISA)                                                        \
     fc_status fc_##TN##_winograd_kernel_transform__##ISA(const fc_conv2d_desc *d, const T *w,   \
                                                          T *u, int64_t cpad, int64_t kpad);    \

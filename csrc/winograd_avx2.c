@@ -1,4 +1,5 @@
 /* Winograd kernel, avx2: winograd_impl.h with 256-bit vectors (8 floats / 4 doubles). */
+#include "gemm_internal.h"
 #include "winograd.h"
 
 #if FC_X86_64
@@ -7,9 +8,10 @@
 FC_BEGIN_TARGET(FC_TARGET_AVX2)
 
 #define FC_ISA avx2
+#define FC_SFENCE() _mm_sfence()
 
-/* NCHW fast paths of the float32 variant (see FC_WG_GATHER_ROWS / FC_WG_SCATTER_ROWS in
- * winograd_impl.h): 8x8 and 8x4 register transposes instead of per-element copies. */
+/* NCHW fast paths of the float32 variant (see FC_WG_GATHER_ROWS / FC_WG_SCATTER_ROWS /
+ * FC_WG_GATHER_FILTERS in winograd_impl.h): 8x8 and 8x4 register transposes instead of per-element copies. */
 static inline void fc_wg_transpose8_ps(__m256 r[8]) {
     __m256 t[8], u[8];
     for (int i = 0; i < 8; i += 2) {
@@ -37,6 +39,18 @@ static inline void fc_wg_gather_rows_avx2(__m256 *dv, const float *x, int64_t xs
         fc_wg_transpose8_ps(r);
         for (int k = 0; k < 6; k++) dv[6 * i + k] = r[k];
     }
+}
+
+/* gv[j] (lane l) := w[l * ws0 + j] for the 9 taps j of 8 contiguous 3x3 filters ws0 apart:
+ * taps 0-7 by an 8x8 transpose of one load per filter, tap 8 by a gather (the kernel
+ * transform's scalar copies cost a store-forwarding stall per vector). */
+static inline void fc_wg_gather_filters_avx2(__m256 *gv, const float *w, int64_t ws0) {
+    __m256 r[8];
+    for (int l = 0; l < 8; l++) r[l] = _mm256_loadu_ps(w + l * ws0);
+    fc_wg_transpose8_ps(r);
+    for (int j = 0; j < 8; j++) gv[j] = r[j];
+    gv[8] = _mm256_set_ps(w[7 * ws0 + 8], w[6 * ws0 + 8], w[5 * ws0 + 8], w[4 * ws0 + 8],
+                          w[3 * ws0 + 8], w[2 * ws0 + 8], w[ws0 + 8], w[8]);
 }
 
 /* y_l[r * ys2 + s] := lane l of o[4 * r + s] for the 4x4 tile of 8 channels y_l = y + l * ys1
@@ -75,8 +89,15 @@ static inline void fc_wg_scatter_rows_avx2(const __m256 *o, float *y, int64_t ys
 #define FC_VSUB(a, b) _mm256_sub_ps(a, b)
 #define FC_VMUL(a, b) _mm256_mul_ps(a, b)
 #define FC_VFMA(a, b, c) _mm256_fmadd_ps(a, b, c)
+#define FC_VSTREAM(p, v) _mm256_stream_ps(p, v)
 #define FC_WG_GATHER_ROWS(dv, x, xs1, xs2) fc_wg_gather_rows_avx2(dv, x, xs1, xs2)
 #define FC_WG_SCATTER_ROWS(o, y, ys1, ys2) fc_wg_scatter_rows_avx2(o, y, ys1, ys2)
+#define FC_WG_GATHER_FILTERS(gv, w, ws0) fc_wg_gather_filters_avx2(gv, w, ws0)
+/* Stage 2 is the GEMM's 6 x 16 microkernel contract (A = 6 rows of V read in place, B = a
+ * packed U panel, C = M with unit column stride, beta 0): its assembly k loop replaces the
+ * intrinsics tile. */
+#define FC_WG_UKERNEL(cpad, v, ldv, u, m, ldm)                                                 \
+    fc_f32_gemm_ukernel_6x16__avx2(cpad, v, ldv, 1, u, 1.0f, 0.0f, m, ldm, 1, 6, 16)
 #include "winograd_impl.h"
 
 #define FC_T double
@@ -91,6 +112,9 @@ static inline void fc_wg_scatter_rows_avx2(const __m256 *o, float *y, int64_t ys
 #define FC_VSUB(a, b) _mm256_sub_pd(a, b)
 #define FC_VMUL(a, b) _mm256_mul_pd(a, b)
 #define FC_VFMA(a, b, c) _mm256_fmadd_pd(a, b, c)
+#define FC_VSTREAM(p, v) _mm256_stream_pd(p, v)
+#define FC_WG_UKERNEL(cpad, v, ldv, u, m, ldm)                                                 \
+    fc_f64_gemm_ukernel_6x8__avx2(cpad, v, ldv, 1, u, 1.0, 0.0, m, ldm, 1, 6, 8)
 #include "winograd_impl.h"
 
 FC_END_TARGET

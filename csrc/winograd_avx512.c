@@ -7,6 +7,7 @@
 FC_BEGIN_TARGET(FC_TARGET_AVX512)
 
 #define FC_ISA avx512
+#define FC_SFENCE() _mm_sfence()
 
 #define FC_T float
 #define FC_TNAME f32
@@ -20,6 +21,7 @@ FC_BEGIN_TARGET(FC_TARGET_AVX512)
 #define FC_VSUB(a, b) _mm512_sub_ps(a, b)
 #define FC_VMUL(a, b) _mm512_mul_ps(a, b)
 #define FC_VFMA(a, b, c) _mm512_fmadd_ps(a, b, c)
+#define FC_VSTREAM(p, v) _mm512_stream_ps(p, v)
 #include "winograd_impl.h"
 
 #define FC_T double
@@ -34,6 +36,7 @@ FC_BEGIN_TARGET(FC_TARGET_AVX512)
 #define FC_VSUB(a, b) _mm512_sub_pd(a, b)
 #define FC_VMUL(a, b) _mm512_mul_pd(a, b)
 #define FC_VFMA(a, b, c) _mm512_fmadd_pd(a, b, c)
+#define FC_VSTREAM(p, v) _mm512_stream_pd(p, v)
 #include "winograd_impl.h"
 
 FC_END_TARGET

@@ -12,6 +12,12 @@
  *   FC_WG_GATHER_ROWS(dv, x, xs1, xs2)   dv[6i + k] lane l := x[l*xs1 + i*xs2 + k], 6 rows,
  *                                        k < 6, reading 8 columns per row
  *   FC_WG_SCATTER_ROWS(o, y, ys1, ys2)   y[l*ys1 + r*ys2 + s] := lane l of o[4r + s], 4x4
+ *   FC_WG_GATHER_FILTERS(gv, w, ws0)  gv[j] lane l := w[l*ws0 + j], j < 9: FC_VL contiguous
+ *                                        3x3 filters ws0 apart, one tap per vector
+ *   FC_VSTREAM(p, v), FC_SFENCE()        a non-temporal store to a vector-aligned p, and
+ *                                        the fence after a run of them
+ * and may define FC_WG_UKERNEL(cpad, v, ldv, u, m, ldm), stage 2's tile (wg_ukernel_6xnr's
+ * contract) from another source: the GEMM's microkernel where its tile is 6 x (2 * FC_VL).
  * and gets fc_<FC_TNAME>_winograd_kernel_transform__<FC_ISA>() and
  * fc_<FC_TNAME>_winograd_apply__<FC_ISA>() (prototypes and layouts in winograd.h).
  *
@@ -47,6 +53,9 @@
 #endif /* FC_WINOGRAD_TEMPLATE_HELPERS */
 
 #define FC_NR (2 * FC_VL)
+/* Input channels per block of the kernel transform: 36 x 8 x NR values, 18 KiB for float32
+ * AVX2 (one L1). */
+#define FC_WG_KT_CB 8
 
 /* t[0..5] (stride ts) := B^T d[0..5] (stride ds) for F(4, 3): rows of
  * B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1],
@@ -104,34 +113,72 @@ fc_status FC_WFN(winograd_kernel_transform)(const fc_conv2d_desc *d, const FC_T 
     const int64_t ws0 = d->w_stride[0], ws1 = d->w_stride[1], ws2 = d->w_stride[2],
                   ws3 = d->w_stride[3];
     /* one task = one panel of NR output channels, so every store fills whole NR-wide rows of
-     * U (never half a cache line now and the other half from another thread later) */
+     * U (never half a cache line now and the other half from another thread later). The
+     * panel's input channels go in blocks of FC_WG_KT_CB: their 36 transformed rows are
+     * collected in an L1 block, then written to U as 36 runs of FC_WG_KT_CB rows. Writing
+     * each channel's 36 rows straight to U (36 planes a megabyte apart, one line each) kept 36
+     * write streams and 16 read streams open at once: 512 x 512 filters took 10-14 ms. */
+#ifdef FC_VSTREAM
+    /* a U beyond FC_WINOGRAD_STREAM_BYTES bypasses the caches (non-temporal stores of whole
+     * lines): it would not stay in them anyway, and ordinary stores read every line first */
+    const int stream = (double)groups * 36.0 * (double)xi_stride * sizeof(FC_T) >
+                       (double)FC_WINOGRAD_STREAM_BYTES;
+#endif
 #pragma omp parallel for num_threads(d->nthreads) schedule(static)
     for (int64_t gp = 0; gp < groups * panels; gp++) {
         const int64_t g = gp / panels, pn = gp % panels;
         FC_T *ug = u + g * 36 * xi_stride + pn * cpad * FC_NR;
-        for (int64_t c = 0; c < cpad; c++) {
-            for (int half = 0; half < 2; half++) {
-                const int64_t k0 = pn * FC_NR + half * FC_VL;
-                const int64_t lanes = FC_MAX(0, FC_MIN(FC_VL, kg - k0));
-                FC_T buf[9 * FC_VL];
-                FC_VEC gv[9], t[18], uv[36];
-                for (int j = 0; j < 9 * FC_VL; j++) buf[j] = (FC_T)0;
-                if (c < cg)
-                    for (int64_t l = 0; l < lanes; l++) {
-                        const FC_T *wk = w + (g * kg + k0 + l) * ws0 + c * ws1;
-                        for (int r = 0; r < 3; r++)
-                            for (int s = 0; s < 3; s++)
-                                buf[(3 * r + s) * FC_VL + l] = wk[r * ws2 + s * ws3];
+        FC_T blk[36 * FC_WG_KT_CB * FC_NR] __attribute__((aligned(64)));
+        for (int64_t c0 = 0; c0 < cpad; c0 += FC_WG_KT_CB) {
+            const int64_t cb = FC_MIN(FC_WG_KT_CB, cpad - c0);
+            for (int64_t cc = 0; cc < cb; cc++) {
+                const int64_t c = c0 + cc;
+                for (int half = 0; half < 2; half++) {
+                    const int64_t k0 = pn * FC_NR + half * FC_VL;
+                    const int64_t lanes = FC_MAX(0, FC_MIN(FC_VL, kg - k0));
+                    FC_VEC gv[9], t[18], uv[36];
+#ifdef FC_WG_GATHER_FILTERS
+                    if (c < cg && lanes == FC_VL && ws3 == 1 && ws2 == 3) {
+                        FC_WG_GATHER_FILTERS(gv, w + (g * kg + k0) * ws0 + c * ws1, ws0);
+                    } else
+#endif
+                    {
+                        FC_T buf[9 * FC_VL];
+                        for (int j = 0; j < 9 * FC_VL; j++) buf[j] = (FC_T)0;
+                        if (c < cg)
+                            for (int64_t l = 0; l < lanes; l++) {
+                                const FC_T *wk = w + (g * kg + k0 + l) * ws0 + c * ws1;
+                                for (int r = 0; r < 3; r++)
+                                    for (int s = 0; s < 3; s++)
+                                        buf[(3 * r + s) * FC_VL + l] = wk[r * ws2 + s * ws3];
+                            }
+                        for (int j = 0; j < 9; j++) gv[j] = FC_VLOAD(buf + j * FC_VL);
                     }
-                for (int j = 0; j < 9; j++) gv[j] = FC_VLOAD(buf + j * FC_VL);
-                for (int s = 0; s < 3; s++) FC_WFN(wg_g)(gv + s, 3, t + s, 3); /* G g: 6 x 3 */
-                for (int i = 0; i < 6; i++)
-                    FC_WFN(wg_g)(t + 3 * i, 1, uv + 6 * i, 1); /* (G g) G^T */
-                for (int xi = 0; xi < 36; xi++)
-                    FC_VSTORE(ug + xi * xi_stride + c * FC_NR + half * FC_VL, uv[xi]);
+                    for (int s = 0; s < 3; s++) FC_WFN(wg_g)(gv + s, 3, t + s, 3); /* G g */
+                    for (int i = 0; i < 6; i++)
+                        FC_WFN(wg_g)(t + 3 * i, 1, uv + 6 * i, 1); /* (G g) G^T */
+                    for (int xi = 0; xi < 36; xi++)
+                        FC_VSTORE(blk + (xi * FC_WG_KT_CB + cc) * FC_NR + half * FC_VL, uv[xi]);
+                }
+            }
+            for (int xi = 0; xi < 36; xi++) {
+                const FC_T *from = blk + xi * FC_WG_KT_CB * FC_NR;
+                FC_T *to = ug + xi * xi_stride + c0 * FC_NR;
+#ifdef FC_VSTREAM
+                if (stream) {
+                    for (int64_t e = 0; e < cb * FC_NR; e += FC_VL)
+                        FC_VSTREAM(to + e, FC_VLOAD(from + e));
+                    continue;
+                }
+#endif
+                for (int64_t e = 0; e < cb * FC_NR; e += FC_VL)
+                    FC_VSTORE(to + e, FC_VLOAD(from + e));
             }
         }
     }
+#ifdef FC_VSTREAM
+    if (stream) FC_SFENCE(); /* the streamed lines are visible before apply reads U */
+#endif
     return FC_OK;
 }
 
@@ -306,9 +353,14 @@ fc_status FC_WFN(winograd_apply)(const fc_conv2d_desc *d, const FC_T *u, const F
                     for (int64_t rp = 0; rp < row_panels; rp++) {
                         /* the last panel's rows past nbt read and write padding rows of v and
                          * m (inside the buffers; their results are never used) */
+#ifdef FC_WG_UKERNEL
+                        FC_WG_UKERNEL(cpad, v + xi * v_xi + rp * 6 * cpad, cpad, up,
+                                      m + xi * m_xi + rp * 6 * kpad + pn * FC_NR, kpad);
+#else
                         FC_WFN(wg_ukernel_6xnr)(cpad, v + xi * v_xi + rp * 6 * cpad, cpad, up,
                                                 m + xi * m_xi + rp * 6 * kpad + pn * FC_NR,
                                                 kpad);
+#endif
                     }
                 }
                 if (master) FC_PROFILE_ADD(d, multiply, t);
@@ -326,6 +378,7 @@ fc_status FC_WFN(winograd_apply)(const fc_conv2d_desc *d, const FC_T *u, const F
 }
 
 #undef FC_NR
+#undef FC_WG_KT_CB
 #undef FC_T
 #undef FC_TNAME
 #undef FC_VEC
@@ -340,3 +393,6 @@ fc_status FC_WFN(winograd_apply)(const fc_conv2d_desc *d, const FC_T *u, const F
 #undef FC_VFMA
 #undef FC_WG_GATHER_ROWS
 #undef FC_WG_SCATTER_ROWS
+#undef FC_WG_UKERNEL
+#undef FC_VSTREAM
+#undef FC_WG_GATHER_FILTERS

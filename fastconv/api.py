@@ -61,16 +61,70 @@ def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, l
 
 def _convolve(spatial_dims, x, weight, bias, stride, padding, dilation, groups, layout, flip,
               algo, backend, out):
-    algos = _parse_algo(algo)
-    backend_name = _parse_backend(backend)
-    if any(_on_cuda_device(a) for a in (x, weight, bias)):
-        return _convolve_on_device(spatial_dims, x, weight, bias, stride, padding, dilation,
-                                   groups, layout, flip, algos, backend_name, out)
-    call = prepare(spatial_dims, x, weight, bias, stride, padding, dilation, groups, layout, flip)
+    key = _call_key(spatial_dims, x, weight, bias, stride, padding, dilation, groups, layout,
+                    flip, algo, backend)
+    known = _KNOWN_CALLS.get(key) if key is not None else None
+    if known is not None:  # validated before: only the operands are new
+        problem, algos, backend_name = known
+        call = _operands(problem, x, weight, bias)
+    else:
+        algos = _parse_algo(algo)
+        backend_name = _parse_backend(backend)
+        if any(_on_cuda_device(a) for a in (x, weight, bias)):
+            return _convolve_on_device(spatial_dims, x, weight, bias, stride, padding, dilation,
+                                       groups, layout, flip, algos, backend_name, out)
+        call = prepare(spatial_dims, x, weight, bias, stride, padding, dilation, groups, layout,
+                       flip)
     # the output first: an impossible size fails fast, before the cost model looks at it
     output = _output(call.problem, out, (x, weight, bias))
     impl = dispatch.select(call.problem, algos, backend_name)  # in-memory LRU once known
+    if key is not None and known is None:
+        if len(_KNOWN_CALLS) >= KNOWN_CALLS_MAX:
+            _KNOWN_CALLS.clear()
+        _KNOWN_CALLS[key] = (call.problem, algos, backend_name)
     return execute(call, impl.name, impl.run, out, (x, weight, bias), output)
+
+
+# ---- repeated calls ------------------------------------------------------------------------
+# Validation costs tens of microseconds of Python per call, as much as a small layer's kernel.
+# A call whose arrays have the shapes, strides and dtypes and whose other arguments have the
+# values (and types) of an earlier valid call describes the same problem: it is looked up here
+# instead of validated again. Only NumPy arrays and plain int / str / bool / tuple arguments
+# make a key (a list or a torch tensor is validated every time), and only calls that passed
+# validation are remembered. Operand conversion (dtype, alignment) still runs per call: it
+# depends on the data's address.
+KNOWN_CALLS_MAX = 1024
+_KNOWN_CALLS: dict[tuple, tuple] = {}
+
+
+def _value_key(v):
+    """A hashable key for an argument that distinguishes types (stride=True is invalid where
+    stride=1 is not, though True == 1), or None when the argument is not a plain value."""
+    t = type(v)
+    if t is int or t is str or t is bool or v is None:
+        return (t, v)
+    if t is tuple:
+        parts = tuple(_value_key(e) for e in v)
+        return None if None in parts else (t, parts)
+    return None
+
+
+def _array_key(a):
+    if type(a) is not np.ndarray:
+        return None
+    return (a.shape, a.strides, a.dtype)
+
+
+def _call_key(spatial_dims, x, weight, bias, stride, padding, dilation, groups, layout, flip,
+              algo, backend):
+    arrays = (_array_key(x), _array_key(weight), (None if bias is None else _array_key(bias)))
+    if arrays[0] is None or arrays[1] is None or (bias is not None and arrays[2] is None):
+        return None
+    values = tuple(_value_key(v) for v in (stride, padding, dilation, groups, layout, flip,
+                                           algo, backend))
+    if None in values:
+        return None
+    return (spatial_dims, arrays, values)
 
 
 def execute(call: PreparedCall, impl_name: str, run, out, inputs, output=None):
@@ -176,9 +230,19 @@ def prepare(spatial_dims, x, weight, bias, stride, padding, dilation, groups, la
     problem = ConvProblem(n=n, c_in=c_in, h=h, w=w, c_out=c_out, kh=kh, kw=kw, stride=stride2,
                           dilation=dilation2, padding=pads, groups=groups, dtype=dtype.name,
                           layout=layout, flip=bool(flip), spatial_dims=spatial_dims)
-    if flip:
+    return _operands(problem, x, weight, bias)
+
+
+def _operands(problem: ConvProblem, x: np.ndarray, weight: np.ndarray,
+              bias: Optional[np.ndarray]) -> PreparedCall:
+    """The validated arrays of ``problem`` as kernels take them (logical order, flip applied,
+    compute dtype, aligned)."""
+    dtype = problem.np_dtype
+    w4 = _logical_weight(weight, problem.layout)
+    if problem.flip:
         w4 = w4[:, :, ::-1, ::-1]
-    return PreparedCall(problem, _kernel_operand(x4, dtype), _kernel_operand(w4, dtype),
+    return PreparedCall(problem, _kernel_operand(_logical_input(x, problem.layout), dtype),
+                        _kernel_operand(w4, dtype),
                         None if bias is None else _kernel_operand(bias, dtype))
 
 

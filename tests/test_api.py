@@ -411,6 +411,36 @@ def test_unaligned_inputs_and_out():
     np.testing.assert_array_equal(out, expected)
 
 
+def test_repeated_calls_are_validated_like_the_first():
+    """conv2d remembers the problems of valid calls (api._KNOWN_CALLS): a repeat with other
+    data is computed afresh, and a repeat that differs only in an argument's type, alignment,
+    strides or output is still judged on its own."""
+    api._KNOWN_CALLS.clear()
+    x2 = RNG.standard_normal(X.shape).astype(np.float32)
+    first = fastconv.conv2d(X, W, B, padding=1, groups=2)
+    assert len(api._KNOWN_CALLS) == 1
+    np.testing.assert_array_equal(fastconv.conv2d(X, W, B, padding=1, groups=2), first)
+    want = reference.conv2d(x2.astype(np.float64), W.astype(np.float64), B.astype(np.float64),
+                            padding=1, groups=2)
+    np.testing.assert_allclose(fastconv.conv2d(x2, W, B, padding=1, groups=2), want,
+                               rtol=1e-4, atol=1e-4)
+    assert len(api._KNOWN_CALLS) == 1
+    with pytest.raises(TypeError, match="groups"):  # True == 1, but a bool is no int
+        fastconv.conv2d(X[:, :2], W[:, :2], B, padding=1, groups=True)
+    fastconv.conv2d(X[:, :2], W[:, :2], B, padding=1, groups=1)
+    with pytest.raises(TypeError, match="groups"):
+        fastconv.conv2d(X[:, :2], W[:, :2], B, padding=1, groups=True)
+    buf = np.zeros((2, 6, 6, 7), np.float32)
+    fastconv.conv2d(buf[:, :4], W, B, padding=1, groups=2)
+    with pytest.raises(ValueError, match="overlap"):  # out aliasing x, after a valid call
+        fastconv.conv2d(buf[:, :4], W, B, padding=1, groups=2, out=buf)
+    # lists and non-NumPy arrays are validated every time and never remembered
+    api._KNOWN_CALLS.clear()
+    fastconv.conv2d(X, W, B, padding=[1, 1], groups=2)
+    fastconv.conv2d(X.tolist(), W, B, padding=1, groups=2)
+    assert not api._KNOWN_CALLS
+
+
 def test_inputs_are_never_modified():
     for call in (lambda x, w, b: fastconv.conv2d(x, w, b, groups=2, padding="same", flip=True),
                  lambda x, w, b: fastconv.conv2d(x.transpose(0, 2, 3, 1), w.transpose(2, 3, 1, 0),

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import fastconv
-from fastconv import dispatch
+from fastconv import cost, dispatch
 from fastconv.backends import c as cb
 from fastconv.testing import (SUITES, c2, case_rng, check_against_oracle, make_inputs,
                               normwise_error, oracle, tolerance)
@@ -111,11 +111,16 @@ def test_supports_gives_the_reason(kwargs, reason):
         fastconv.conv2d(*make_inputs(case, case_rng(case)), **case.kwargs, algo="winograd")
 
 
-def test_auto_does_not_pick_winograd_yet():
-    """Only algo="winograd" selects it until the dispatcher's cost model weighs it."""
-    problem = SUITES["vgg16"][5].problem
-    assert WINOGRAD.supports(problem) is None
-    assert dispatch.select(problem, None, None).algo != "winograd"
+def test_auto_weighs_winograd_only_inside_its_guard():
+    """algo="auto" may pick winograd for a float32 3x3 stride-1 layer (the cost model weighs
+    it), never for one outside the accuracy guard; an explicit request always selects it."""
+    case = SUITES["vgg16"][5]
+    problem = case.problem
+    assert WINOGRAD.supports(problem) is None and cost.guard(problem, "winograd") is None
+    for outside in (case.replace(dtype="float64"), case.replace(stride=2),
+                    case.replace(dilation=2)):
+        assert cost.guard(outside.problem, "winograd") is not None
+        assert dispatch.select(outside.problem, None, None).algo != "winograd"
     assert dispatch.select(problem, ("winograd",), None) is WINOGRAD
 
 

@@ -28,6 +28,8 @@ typedef struct wg_header {
 
 typedef struct wg_geometry {
     int64_t vl, cpad, kpad, tiles, nb;
+    int per_thread; /* the threads take whole blocks, each with its own V + M buffer */
+    int64_t nbuf;   /* V + M buffers in the workspace: threads when per_thread, else 1 */
 } wg_geometry;
 
 static int64_t round_up(int64_t a, int64_t b) { return fc_div_up(a, b) * b; }
@@ -63,13 +65,30 @@ static wg_geometry geometry(const fc_conv2d_desc *d, fc_isa isa, int dtype_bytes
     g.kpad = round_up(FC_MAX(d->c_out / d->groups, 1), 2 * g.vl);
     g.tiles = d->n * fc_div_up(d->h_out, 4) * fc_div_up(d->w_out, 4);
     const int64_t per_tile = 36 * (g.cpad + g.kpad) * dtype_bytes;
-    const int64_t fit = (int64_t)(FC_WINOGRAD_L2_BYTES * (size_t)d->nthreads / (size_t)per_tile);
     const int64_t u_bytes = 36 * g.cpad * g.kpad * dtype_bytes;
     const int64_t min_nb = u_bytes > (int64_t)FC_WINOGRAD_L2_BYTES ? FC_WINOGRAD_MIN_BLOCK : 1;
-    int64_t nb = block_tiles > 0 ? block_tiles : FC_MAX(fit, min_nb);
+    /* Threads take whole blocks of the one-thread size when there are blocks enough for all:
+     * then V and M never leave the core that wrote them. Sharing a block (each stage split
+     * between the threads) moves half of V and M from one core's L2 to the other's at every
+     * stage: 2 threads ran 112 x 112 x 64 -> 128 no faster than 1. Few tiles (batch 1, small
+     * images) are still shared, in blocks of the threads' L2 together. */
+    const int64_t nt = FC_MAX(d->nthreads, 1);
+    const int64_t nb1 = block_tiles > 0
+                            ? block_tiles
+                            : FC_MAX((int64_t)(FC_WINOGRAD_L2_BYTES / (size_t)per_tile), min_nb);
+    g.per_thread = nt > 1 && g.tiles >= nt * nb1;
+    const int64_t fit = (int64_t)(FC_WINOGRAD_L2_BYTES * (size_t)nt / (size_t)per_tile);
+    int64_t nb = g.per_thread || block_tiles > 0 ? nb1 : FC_MAX(fit, min_nb);
     nb = FC_MIN(nb, FC_MAX(g.tiles, 1));
     g.nb = round_up(FC_MAX(nb, 1), FC_WINOGRAD_MR);
+    g.nbuf = g.per_thread ? nt : 1;
     return g;
+}
+
+/* Elements of one V + M buffer, a whole number of 64-byte lines. */
+static int64_t buf_elems(const wg_geometry *g, int dtype_bytes) {
+    const int64_t elems = 36 * (g->nb * (g->cpad + g->kpad) + 2 * FC_WINOGRAD_XI_PAD);
+    return round_up(elems * dtype_bytes, 64) / dtype_bytes;
 }
 
 static size_t kernel_bytes_of(const fc_conv2d_desc *d, const wg_geometry *g, int dtype_bytes) {
@@ -78,8 +97,7 @@ static size_t kernel_bytes_of(const fc_conv2d_desc *d, const wg_geometry *g, int
 }
 
 static size_t ws_bytes_of(const wg_geometry *g, int dtype_bytes) {
-    return 64 + (size_t)(36 * (g->nb * (g->cpad + g->kpad) + 2 * FC_WINOGRAD_XI_PAD)) *
-                    dtype_bytes;
+    return 64 + (size_t)(g->nbuf * buf_elems(g, dtype_bytes)) * (size_t)dtype_bytes;
 }
 
 fc_status fc_winograd_conv_sizes(const fc_conv2d_desc *d, int dtype_bytes, int64_t block_tiles,
@@ -150,15 +168,15 @@ static void *align64(void *p) { return (void *)(((uintptr_t)p + 63) & ~(uintptr_
         if (ws_bytes < ws_bytes_of(&g, sizeof(T))) return FC_ERR_WORKSPACE_TOO_SMALL;            \
         if (g.tiles == 0 || d->c_out == 0) return FC_OK;                                         \
         const T *u = (const T *)((const char *)kernel + FC_WINOGRAD_HEADER);                     \
-        T *v = (T *)align64(ws);                                                                 \
-        T *m = v + 36 * (g.nb * g.cpad + FC_WINOGRAD_XI_PAD);                                    \
-        FC_WG_DISPATCH(h.isa,                                                            \
-                           fc_##TN##_winograd_apply__scalar(d, u, x, bias, y, v, m, g.nb,        \
-                                                            g.cpad, g.kpad),                     \
-                           fc_##TN##_winograd_apply__avx2(d, u, x, bias, y, v, m, g.nb, g.cpad,  \
-                                                          g.kpad),                               \
-                           fc_##TN##_winograd_apply__avx512(d, u, x, bias, y, v, m, g.nb,        \
-                                                            g.cpad, g.kpad))                     \
+        T *wsa = (T *)align64(ws);                                                               \
+        const int64_t buf = buf_elems(&g, sizeof(T));                                            \
+        FC_WG_DISPATCH(h.isa,                                                                    \
+                       fc_##TN##_winograd_apply__scalar(d, u, x, bias, y, wsa, buf,              \
+                                                        g.per_thread, g.nb, g.cpad, g.kpad),     \
+                       fc_##TN##_winograd_apply__avx2(d, u, x, bias, y, wsa, buf, g.per_thread,  \
+                                                      g.nb, g.cpad, g.kpad),                     \
+                       fc_##TN##_winograd_apply__avx512(d, u, x, bias, y, wsa, buf,              \
+                                                        g.per_thread, g.nb, g.cpad, g.kpad))     \
     }                                                                                            \
                                                                                                  \
     fc_status fc_##TN##_conv2d_winograd_apply(const fc_conv2d_desc *d, const void *kernel,       \

@@ -6,8 +6,10 @@
  *   cpad = Cg rounded up to VL, kpad = Kg rounded up to NR;
  *   U (kernel transform): [groups][36][kpad / NR][cpad][NR], zero where k >= Kg or c >= Cg;
  *   V (input transform):  [36][nb][cpad] per block of nb tiles (nb a multiple of 6);
- *   M (products):         [36][nb][kpad].
- * Each of the 36 planes of U, V and M is followed by FC_WINOGRAD_XI_PAD unused elements. */
+ *   M (products):         [36][nb][kpad], right after V.
+ * Each of the 36 planes of U, V and M is followed by FC_WINOGRAD_XI_PAD unused elements.
+ * The workspace holds one V + M buffer (buf elements, 64-byte aligned) per thread when the
+ * threads take whole blocks each (per_thread), else one that they share. */
 #ifndef FASTCONV_WINOGRAD_H
 #define FASTCONV_WINOGRAD_H
 
@@ -27,8 +29,9 @@
     fc_status fc_##TN##_winograd_kernel_transform__##ISA(const fc_conv2d_desc *d, const T *w,   \
                                                          T *u, int64_t cpad, int64_t kpad);    \
     fc_status fc_##TN##_winograd_apply__##ISA(const fc_conv2d_desc *d, const T *u, const T *x,  \
-                                              const T *bias, T *y, T *v, T *m, int64_t nb,     \
-                                              int64_t cpad, int64_t kpad);
+                                              const T *bias, T *y, T *ws, int64_t buf,         \
+                                              int per_thread, int64_t nb, int64_t cpad,        \
+                                              int64_t kpad);
 FC_WINOGRAD_VARIANT(float, f32, scalar)
 FC_WINOGRAD_VARIANT(double, f64, scalar)
 #if FC_X86_64

@@ -317,60 +317,105 @@ FC_WG_INLINE void FC_WFN(wg_ukernel_6xnr)(int64_t cpad, const FC_T *v, int64_t l
     FC_VSTORE(m + 5 * ldm + FC_VL, c51);
 }
 
-/* The three stages over every group and block of nb tiles (nb a multiple of 6). v holds
- * 36 x (nb x cpad + pad) elements, m (after v) 36 x (nb x kpad + pad); u is the kernel
- * transform's output. */
-fc_status FC_WFN(winograd_apply)(const fc_conv2d_desc *d, const FC_T *u, const FC_T *x,
-                                 const FC_T *bias, FC_T *y, FC_T *v, FC_T *m, int64_t nb,
-                                 int64_t cpad, int64_t kpad) {
-    const int64_t groups = d->groups, cg = d->c_in / groups, kg = d->c_out / groups;
+/* Items [lo, hi) of n that part `part` of `parts` takes (the static split of `omp for`). */
+FC_WG_INLINE void FC_WFN(wg_share)(int64_t n, int parts, int part, int64_t *lo, int64_t *hi) {
+    *lo = n * part / parts;
+    *hi = n * (part + 1) / parts;
+}
+
+/* The three stages of one block of nbt tiles from tile t0, group g, by part `part` of `parts`
+ * threads sharing it (parts == 1: one thread, no barrier). Barriers after stages 1 and 2: stage
+ * 2 reads all of V, stage 3 all of M; the next block's stage 1 barrier keeps its stage 2 from
+ * overwriting M before this block's stage 3 has read it. */
+FC_WG_INLINE void FC_WFN(wg_block)(const fc_conv2d_desc *d, const FC_T *ug, const FC_T *x,
+                                    const FC_T *bias, FC_T *y, FC_T *v, FC_T *m, int64_t g,
+                                    int64_t t0, int64_t nbt, int64_t nb, int64_t cpad,
+                                    int64_t kpad, int parts, int part, double *t) {
+    const int64_t cg = d->c_in / d->groups, kg = d->c_out / d->groups;
     const int64_t th = fc_div_up(d->h_out, 4), tw = fc_div_up(d->w_out, 4);
-    const int64_t tiles = d->n * th * tw;
     const int64_t cvecs = fc_div_up(cg, FC_VL), kvecs = fc_div_up(kg, FC_VL);
-    const int64_t panels = kpad / FC_NR;
+    const int64_t panels = kpad / FC_NR, row_panels = fc_div_up(nbt, 6);
     const int64_t v_xi = nb * cpad + FC_WINOGRAD_XI_PAD, m_xi = nb * kpad + FC_WINOGRAD_XI_PAD;
+    const int64_t u_xi = kpad * cpad + FC_WINOGRAD_XI_PAD;
+    int64_t lo, hi;
+    FC_WFN(wg_share)(nbt * cvecs, parts, part, &lo, &hi);
+    for (int64_t it = lo; it < hi; it++) {
+        const int64_t tl = it / cvecs, c0 = (it % cvecs) * FC_VL;
+        FC_WFN(wg_input_tile)(d, x, g, cg, c0, FC_WFN(wg_tile)(t0 + tl, th, tw),
+                              v + tl * cpad + c0, v_xi);
+    }
+    if (parts > 1) {
+#pragma omp barrier
+    }
+    if (t) FC_PROFILE_ADD(d, input_transform, *t);
+    FC_WFN(wg_share)(36 * panels, parts, part, &lo, &hi);
+    for (int64_t job = lo; job < hi; job++) {
+        const int64_t xi = job / panels, pn = job % panels;
+        const FC_T *up = ug + xi * u_xi + pn * cpad * FC_NR;
+        for (int64_t rp = 0; rp < row_panels; rp++) {
+            /* the last panel's rows past nbt read and write padding rows of v and m (inside
+             * the buffers; their results are never used) */
+#ifdef FC_WG_UKERNEL
+            FC_WG_UKERNEL(cpad, v + xi * v_xi + rp * 6 * cpad, cpad, up,
+                          m + xi * m_xi + rp * 6 * kpad + pn * FC_NR, kpad);
+#else
+            FC_WFN(wg_ukernel_6xnr)(cpad, v + xi * v_xi + rp * 6 * cpad, cpad, up,
+                                    m + xi * m_xi + rp * 6 * kpad + pn * FC_NR, kpad);
+#endif
+        }
+    }
+    if (parts > 1) {
+#pragma omp barrier
+    }
+    if (t) FC_PROFILE_ADD(d, multiply, *t);
+    FC_WFN(wg_share)(nbt * kvecs, parts, part, &lo, &hi);
+    for (int64_t it = lo; it < hi; it++) {
+        const int64_t tl = it / kvecs, k0 = (it % kvecs) * FC_VL;
+        FC_WFN(wg_output_tile)(d, m + tl * kpad + k0, m_xi, bias, g, kg, k0,
+                               FC_WFN(wg_tile)(t0 + tl, th, tw), y);
+    }
+    if (t) FC_PROFILE_ADD(d, output_transform, *t);
+}
+
+/* Every group and block of nb tiles (nb a multiple of 6). ws holds the V + M buffers, buf
+ * elements apart: V is 36 x (nb x cpad + pad) elements, M (after V) 36 x (nb x kpad + pad);
+ * u is the kernel transform's output. per_thread: each thread takes whole blocks (dynamically)
+ * into its own buffer; else all threads share each block in buffer 0. Profile phases are the
+ * first thread's times. */
+fc_status FC_WFN(winograd_apply)(const fc_conv2d_desc *d, const FC_T *u, const FC_T *x,
+                                 const FC_T *bias, FC_T *y, FC_T *ws, int64_t buf,
+                                 int per_thread, int64_t nb, int64_t cpad, int64_t kpad) {
+    const int64_t groups = d->groups;
+    const int64_t tiles = d->n * fc_div_up(d->h_out, 4) * fc_div_up(d->w_out, 4);
+    const int64_t nblocks = fc_div_up(tiles, nb);
     const int64_t u_xi = kpad * cpad + FC_WINOGRAD_XI_PAD;
 #pragma omp parallel num_threads(d->nthreads)
     {
-        const int master = FC_WG_THREAD_ID() == 0;
-        double t = master ? FC_PROFILE_START(d) : 0.0;
+        const int tid = FC_WG_THREAD_ID();
+#if defined(_OPENMP)
+        const int team = omp_get_num_threads();
+#else
+        const int team = 1;
+#endif
+        double t0 = tid == 0 ? FC_PROFILE_START(d) : 0.0;
+        double *t = tid == 0 && d->profile ? &t0 : NULL;
+        FC_T *v = ws + (per_thread ? tid : 0) * buf;
+        FC_T *m = v + 36 * (nb * cpad + FC_WINOGRAD_XI_PAD);
         for (int64_t g = 0; g < groups; g++) {
             const FC_T *ug = u + g * 36 * u_xi;
-            for (int64_t t0 = 0; t0 < tiles; t0 += nb) {
-                const int64_t nbt = FC_MIN(nb, tiles - t0);
-                const int64_t row_panels = fc_div_up(nbt, 6);
-#pragma omp for schedule(static)
-                for (int64_t it = 0; it < nbt * cvecs; it++) {
-                    const int64_t tl = it / cvecs, c0 = (it % cvecs) * FC_VL;
-                    FC_WFN(wg_input_tile)(d, x, g, cg, c0, FC_WFN(wg_tile)(t0 + tl, th, tw),
-                                          v + tl * cpad + c0, v_xi);
+            if (per_thread) {
+#pragma omp for schedule(dynamic, 1)
+                for (int64_t blk = 0; blk < nblocks; blk++) {
+                    const int64_t first = blk * nb;
+                    FC_WFN(wg_block)(d, ug, x, bias, y, v, m, g, first,
+                                     FC_MIN(nb, tiles - first), nb, cpad, kpad, 1, 0, t);
                 }
-                if (master) FC_PROFILE_ADD(d, input_transform, t);
-#pragma omp for schedule(static)
-                for (int64_t job = 0; job < 36 * panels; job++) {
-                    const int64_t xi = job / panels, pn = job % panels;
-                    const FC_T *up = ug + xi * u_xi + pn * cpad * FC_NR;
-                    for (int64_t rp = 0; rp < row_panels; rp++) {
-                        /* the last panel's rows past nbt read and write padding rows of v and
-                         * m (inside the buffers; their results are never used) */
-#ifdef FC_WG_UKERNEL
-                        FC_WG_UKERNEL(cpad, v + xi * v_xi + rp * 6 * cpad, cpad, up,
-                                      m + xi * m_xi + rp * 6 * kpad + pn * FC_NR, kpad);
-#else
-                        FC_WFN(wg_ukernel_6xnr)(cpad, v + xi * v_xi + rp * 6 * cpad, cpad, up,
-                                                m + xi * m_xi + rp * 6 * kpad + pn * FC_NR,
-                                                kpad);
-#endif
-                    }
+            } else {
+                for (int64_t blk = 0; blk < nblocks; blk++) {
+                    const int64_t first = blk * nb;
+                    FC_WFN(wg_block)(d, ug, x, bias, y, v, m, g, first,
+                                     FC_MIN(nb, tiles - first), nb, cpad, kpad, team, tid, t);
                 }
-                if (master) FC_PROFILE_ADD(d, multiply, t);
-#pragma omp for schedule(static)
-                for (int64_t it = 0; it < nbt * kvecs; it++) {
-                    const int64_t tl = it / kvecs, k0 = (it % kvecs) * FC_VL;
-                    FC_WFN(wg_output_tile)(d, m + tl * kpad + k0, m_xi, bias, g, kg, k0,
-                                           FC_WFN(wg_tile)(t0 + tl, th, tw), y);
-                }
-                if (master) FC_PROFILE_ADD(d, output_transform, t);
             }
         }
     }

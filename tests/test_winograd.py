@@ -66,6 +66,28 @@ def test_through_the_api_strided(case):
     check_against_oracle(WINOGRAD, case, strided=True)
 
 
+@pytest.mark.parametrize("block_tiles", [6, 0])
+def test_threads_share_blocks_or_take_whole_ones(monkeypatch, block_tiles):
+    """With blocks enough for every thread (block_tiles 6 here: 42 tiles) each thread takes
+    whole blocks in its own buffer; with fewer (the block rule on 42 tiles: one block) the
+    threads share each block. Both give the one-thread result bit for bit (every tile is
+    computed the same way, whoever computes it)."""
+    from fastconv import threads
+    case = c2(2, 16, 22, 21, 24, 3, 3, padding=1)
+    x, w, b = make_inputs(case, case_rng(case))
+    monkeypatch.setattr(threads, "_num_threads", None)
+    results = []
+    for nt in (1, 2, 3):
+        threads.set_num_threads(nt)
+        results.append(run_winograd(case, x, w, b, block_tiles=block_tiles))
+        prepared = cb.WinogradPrepared(case.problem, w, block_tiles=block_tiles)
+        y = np.full(case.out_shape, np.nan, np.float32)
+        prepared.apply(x, b, y)
+        assert np.array_equal(y, results[-1])
+    assert normwise_error(results[0], oracle(case, x, w, b)) <= tolerance(case.dtype, "winograd")
+    assert all(np.array_equal(r, results[0]) for r in results[1:])
+
+
 def test_every_isa(isa):
     case = c2(2, 16, 18, 21, 20, 3, 3, padding=1)
     x, w, b = make_inputs(case, case_rng(case))

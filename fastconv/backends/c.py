@@ -411,6 +411,10 @@ class FFTPrepared:
             pointer(self.plan), d, pointer(w), pointer(self.spectra), self.spectra.size,
             pointer(ws), ws.size), "fft:c")
 
+    @property
+    def ws_bytes(self) -> int:
+        return winograd_sizes(self.problem, self.block_tiles)[1]
+
     def apply(self, x, bias, y) -> None:
         _, lib = _native()
         d = conv2d_desc(self.problem, x, x, bias, y)  # the weight's strides are not used here
@@ -571,16 +575,21 @@ class WinogradPrepared:
         _, lib = _native()
         self.problem, self.block_tiles = problem, int(block_tiles)
         self._prefix = _PREFIX[problem.np_dtype]
-        kernel_bytes, ws_bytes = winograd_sizes(problem, block_tiles)
+        kernel_bytes, _ = winograd_sizes(problem, block_tiles)
         self.kernel = _aligned_workspace(kernel_bytes)
-        self.ws_bytes = ws_bytes  # apply takes the calling thread's scratch: plans are shared
         d = weight_desc(problem, w)
         check_status(getattr(lib, f"fc_{self._prefix}_conv2d_winograd_kernel_transform")(
             d, pointer(w), pointer(self.kernel), self.kernel.size), "winograd:c")
 
+    @property
+    def ws_bytes(self) -> int:
+        return winograd_sizes(self.problem, self.block_tiles)[1]
+
     def apply(self, x, bias, y) -> None:
         _, lib = _native()
         d = conv2d_desc(self.problem, x, x, bias, y)  # the weight's strides are not used here
+        # the calling thread's scratch (plans are shared between threads), sized for the thread
+        # count of this call (one V + M buffer per thread when they take whole blocks)
         ws = workspace.scratch(max(self.ws_bytes, 1))
         check_status(getattr(lib, f"fc_{self._prefix}_conv2d_winograd_apply")(
             d, pointer(self.kernel), pointer(x), pointer(bias), pointer(y), self.block_tiles,

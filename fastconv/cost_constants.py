@@ -1,9 +1,9 @@
 """Fitted cost-model constants: seconds per unit of each feature of cost.py.
 
 Written by bench/fit_cost.py; do not edit by hand, rerun it.
-Date:    2026-11-29 08:39 UTC
+Date:    2026-11-29 09:44 UTC
 Machine: AMD EPYC, 2 cores, ISA avx2, 2 threads
-Command: python bench/fit_cost.py --from-csv
+Command: python bench/fit_cost.py --threads 2 --resume
 Data:    555 timings (bench/results/cost_measurements.csv)
 Fit quality (predicted / measured time per implementation):
   direct:c         89 rows  predicted/measured: geomean 0.918, median 0.935, range 0.47 .. 2.17
@@ -12,7 +12,7 @@ Fit quality (predicted / measured time per implementation):
   fft:numba        88 rows  predicted/measured: geomean 0.892, median 1.001, range 0.16 .. 2.03
   im2col:c         89 rows  predicted/measured: geomean 0.952, median 0.975, range 0.33 .. 2.78
   im2col:numba     89 rows  predicted/measured: geomean 0.932, median 0.903, range 0.48 .. 2.35
-  winograd:c       22 rows  predicted/measured: geomean 1.015, median 0.952, range 0.49 .. 2.27
+  winograd:c       22 rows  predicted/measured: geomean 1.001, median 0.992, range 0.69 .. 1.46
 """
 
 CONSTANTS: dict[str, dict[str, float]] = {
@@ -63,11 +63,11 @@ CONSTANTS: dict[str, dict[str, float]] = {
         'out': 1.45576e-10,
     },
     'winograd:c': {
-        'call': 7.89993e-05,
-        'groups': 5.73394e-08,
-        'in': 8.46453e-29,
-        'mac': 2.09906e-11,
-        'out': 8.62504e-11,
-        'transform': 5.38756e-10,
+        'call': 8.02626e-05,
+        'groups': 3.28239e-06,
+        'in': 5.21568e-31,
+        'mac': 1.97098e-11,
+        'out': 1.60422e-24,
+        'transform': 2.77065e-10,
     },
 }

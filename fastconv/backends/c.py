@@ -411,10 +411,6 @@ class FFTPrepared:
             pointer(self.plan), d, pointer(w), pointer(self.spectra), self.spectra.size,
             pointer(ws), ws.size), "fft:c")
 
-    @property
-    def ws_bytes(self) -> int:
-        return winograd_sizes(self.problem, self.block_tiles)[1]
-
     def apply(self, x, bias, y) -> None:
         _, lib = _native()
         d = conv2d_desc(self.problem, x, x, bias, y)  # the weight's strides are not used here

@@ -21,7 +21,7 @@ import os
 import warnings
 from typing import NamedTuple, Optional
 
-from . import cost, plan_cache
+from . import cost, plan_cache, workspace
 from . import threads as _threads
 from .problem import ConvProblem
 from .registry import REFERENCE, REGISTRY, Implementation
@@ -126,14 +126,17 @@ def options(problem: ConvProblem, algos: Optional[tuple[str, ...]],
 def choose(problem: ConvProblem, algos: Optional[tuple[str, ...]], backend: Optional[str],
            threads: int, use_cache: bool = True) -> Choice:
     """The choice for an already effective request, with every option and where it came from;
-    NotImplementedError (with every reason) when nothing can run."""
+    NotImplementedError (with every reason) when nothing can run, MemoryError when only the
+    workspace limit stands in the way."""
     opts = tuple(options(problem, algos, backend))
     accepted = [o for o in opts if o.reason is None]
     if not accepted:
         wanted = " or ".join(filter(None, ["/".join(algos) if algos else None, backend])) or "any"
         reasons = "; ".join(f"{o.impl.name}: {o.reason}" for o in opts) or "no such pair"
-        raise NotImplementedError(f"{problem.id} is not supported by {wanted} implementation: "
-                                  f"{reasons}")
+        # only the workspace limit stands in the way: a memory refusal, before any allocation
+        error = (MemoryError if opts and all(isinstance(o.reason, workspace.OverLimit)
+                                             for o in opts) else NotImplementedError)
+        raise error(f"{problem.id} is not supported by {wanted} implementation: {reasons}")
     entry = None
     if use_cache and len(accepted) > 1:
         entry = plan_cache.lookup(plan_cache.make_key(problem, algos, backend, threads))
@@ -160,7 +163,7 @@ def _select(problem: ConvProblem, algos: Optional[tuple[str, ...]], backend: Opt
 def select(problem: ConvProblem, algos: Optional[tuple[str, ...]],
            backend: Optional[str]) -> Implementation:
     """The implementation to run (remembered per problem, request and thread count);
-    NotImplementedError (with every reason) when none can."""
+    NotImplementedError (with every reason) when none can (MemoryError: the workspace limit)."""
     # threads._num_threads directly: this runs on every conv2d call (None until first asked)
     return _select(problem, algos, backend, _threads._num_threads or get_num_threads())
 

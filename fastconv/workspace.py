@@ -60,11 +60,15 @@ def get_workspace_limit() -> int:
 
 def set_workspace_limit(nbytes) -> None:
     """Set the scratch budget in bytes (an int >= 0; None restores the default/env value).
-    Kernels that need more lower their work in blocks; a budget below a kernel's minimum
-    still grants that minimum (e.g. one output row of im2col)."""
+    Kernels that need more lower their work in blocks (im2col, direct's blocked kernel); a
+    budget below a kernel's minimum still grants that minimum (e.g. one output row of
+    im2col). Kernels that cannot (fft:c's spectra, winograd:c's kernel transform) are not
+    chosen when they would need more (over_limit); asked for explicitly, they raise
+    MemoryError."""
     global _limit
     if nbytes is None:
         _limit = None
+        _forget_choices()
         return
     if isinstance(nbytes, bool) or not isinstance(nbytes, numbers.Integral):
         raise TypeError(f"set_workspace_limit: nbytes must be an int, got "
@@ -73,6 +77,31 @@ def set_workspace_limit(nbytes) -> None:
         raise ValueError(f"set_workspace_limit: nbytes must be >= 0, got {nbytes}")
     _limit = int(nbytes)
     _local.__dict__.pop("buf", None)  # drop a cached buffer above the new budget
+    _forget_choices()
+
+
+def _forget_choices() -> None:
+    """Which implementations accept a problem depends on the budget (over_limit): choices the
+    dispatcher remembered under the old one are dropped."""
+    from . import dispatch
+    dispatch.select.cache_clear()
+
+
+class OverLimit(str):
+    """A rejection reason that is the workspace limit: when every implementation a request
+    allows is rejected for it, the dispatcher raises MemoryError (before allocating) instead
+    of NotImplementedError."""
+
+
+def over_limit(nbytes: int, what: str) -> "OverLimit | None":
+    """Why a kernel whose memory cannot be cut into blocks (fft's spectra, winograd's kernel
+    transform, with their workspaces) must not run: ``nbytes`` over the budget; else None."""
+    limit = get_workspace_limit()
+    if nbytes <= limit:
+        return None
+    return OverLimit(f"{what} would take {nbytes / 2**20:.1f} MiB, over the workspace limit of "
+                     f"{limit / 2**20:.1f} MiB (fastconv.set_workspace_limit, "
+                     f"FASTCONV_WORKSPACE_LIMIT)")
 
 
 def aligned_empty(nbytes: int, alignment: int = ALIGNMENT) -> np.ndarray:

@@ -51,6 +51,35 @@ def test_work_counts_follow_the_algorithms():
         small, "c")["mac"]
 
 
+def test_workspace_limit_steers_the_choice_and_refuses_with_memory_error():
+    """Under a small workspace limit the kernels whose memory cannot be blocked (fft:c's
+    spectra, winograd:c's kernel transform) are rejected with the limit as the reason,
+    algo="auto" takes a bounded path, and an explicit request for them raises MemoryError
+    before anything is allocated; raising the limit again readmits them."""
+    case = c2(1, 32, 20, 20, 32, 3, 3, padding=1)
+    problem = case.problem
+    x, w, b = make_inputs(case, case_rng(case))
+    want = oracle(case, x, w, b)
+    old = fastconv.get_workspace_limit()
+    try:
+        fastconv.set_workspace_limit(32 * 1024)
+        reasons = {impl.name: why for impl, why in dispatch.candidates(problem, None, None)}
+        for name in ("fft:c", "winograd:c"):
+            assert "workspace limit" in reasons[name], (name, reasons[name])
+        chosen = dispatch.select(problem, None, None)
+        assert chosen.name not in ("fft:c", "winograd:c")
+        y = fastconv.conv2d(x, w, b, padding=1)
+        assert normwise_error(y, want) <= tolerance("float32", chosen.algo)
+        for algo in ("winograd", "fft"):
+            with pytest.raises(MemoryError, match="workspace limit"):
+                fastconv.conv2d(x, w, b, padding=1, algo=algo, backend="c")
+        y = fastconv.conv2d(x, w, b, padding=1, algo="im2col", backend="c")  # in blocks
+        assert normwise_error(y, want) <= tolerance("float32", "im2col")
+    finally:
+        fastconv.set_workspace_limit(old)
+    assert dispatch.select(problem, ("winograd",), "c").name == "winograd:c"
+
+
 def test_unfitted_pairs_get_the_conservative_estimate(monkeypatch):
     from fastconv import cost_constants
     p = c2(1, 16, 20, 20, 16, 3, 3, padding=1).problem

@@ -306,7 +306,6 @@ def gemm_ukernel(isa: str, a_packed: np.ndarray, b_packed: np.ndarray, c: np.nda
 # root tables) in the first, transforms the weight into the second, and works in the third.
 # Until the plan object of the dispatcher issue caches them, all three are made per call (the
 # kernel transform is part of every call's time: see docs/performance.md).
-FFT_MAX_BYTES = 4 << 30  # decline problems whose spectra and workspace would pass this
 
 
 def _aligned_workspace(nbytes: int) -> np.ndarray:
@@ -353,10 +352,7 @@ def supports_fft(problem: ConvProblem) -> Optional[str]:
         sizes = fft_sizes(problem)
     except (KernelError, NotImplementedError) as exc:  # sizes beyond what the plan can hold
         return f"the FFT plan cannot be made: {exc}"
-    if sizes[1] + sizes[2] > FFT_MAX_BYTES:
-        return (f"its kernel spectra and workspace would take {(sizes[1] + sizes[2]) >> 20} "
-                f"MiB (limit {FFT_MAX_BYTES >> 20} MiB): too many channel pairs for fft")
-    return None
+    return workspace.over_limit(sizes[1] + sizes[2], "its kernel spectra and workspace")
 
 
 class _FFTSetup:
@@ -528,7 +524,6 @@ def irfft2(X, h: int) -> np.ndarray:
 # F(4x4, 3x3): the kernel transform (U, with a header naming its ISA and channels) and the
 # workspace (the transformed inputs and products of one block of tiles) are NumPy buffers.
 # Until the dispatcher's plan object caches U, it is made on every call (part of the time).
-WINOGRAD_MAX_BYTES = 4 << 30  # decline problems whose U and workspace would pass this
 
 
 def supports_winograd(problem: ConvProblem) -> Optional[str]:
@@ -541,10 +536,7 @@ def supports_winograd(problem: ConvProblem) -> Optional[str]:
     if problem.n == 0:
         return None  # an empty batch: the API returns before any kernel runs
     kernel_bytes, ws_bytes = winograd_sizes(problem)
-    if kernel_bytes + ws_bytes > WINOGRAD_MAX_BYTES:
-        return (f"its kernel transform and workspace would take "
-                f"{(kernel_bytes + ws_bytes) >> 20} MiB (limit {WINOGRAD_MAX_BYTES >> 20} MiB)")
-    return None
+    return workspace.over_limit(kernel_bytes + ws_bytes, "its kernel transform and workspace")
 
 
 def winograd_sizes(problem: ConvProblem, block_tiles: int = 0) -> tuple[int, int]:

@@ -28,7 +28,9 @@
  * 36 multiplications per 16 outputs instead of 144: 4x fewer than direct convolution.
  *
  * Design: tiles (image, tile row, tile column of every image, flattened) go in blocks of nb
- * tiles; per group and block, three work-shared stages in one parallel region:
+ * tiles, all in one parallel region; each block goes through three stages, run by one thread
+ * in its own V + M buffer when there are blocks enough for every thread (per_thread), else
+ * shared by all threads with a barrier after stages 1 and 2:
  *  1. input transform, vectorised across FC_VL input channels: gather the 6x6 patch (zeros in
  *     the padding), B^T d B, store V[xi][tile][c] (c contiguous);
  *  2. the 36 products, parallel over (xi, panel of 2*FC_VL output channels): a 6 x (2*FC_VL)

@@ -11,7 +11,8 @@ FC_BEGIN_TARGET(FC_TARGET_AVX2)
 #define FC_SFENCE() _mm_sfence()
 
 /* NCHW fast paths of the float32 variant (see FC_WG_GATHER_ROWS / FC_WG_SCATTER_ROWS /
- * FC_WG_GATHER_FILTERS in winograd_impl.h): 8x8 and 8x4 register transposes instead of per-element copies. */
+ * FC_WG_GATHER_FILTERS in winograd_impl.h): 8x8 and 8x4 register transposes instead of
+ * per-element copies. */
 static inline void fc_wg_transpose8_ps(__m256 r[8]) {
     __m256 t[8], u[8];
     for (int i = 0; i < 8; i += 2) {

@@ -66,7 +66,8 @@ def _convolve(spatial_dims, x, weight, bias, stride, padding, dilation, groups, 
     known = _KNOWN_CALLS.get(key) if key is not None else None
     if known is not None:  # validated before: only the operands are new
         problem, algos, backend_name = known
-        call = _operands(problem, x, weight, bias)
+        call = _operands(problem, _logical_input(x, problem.layout),
+                         _logical_weight(weight, problem.layout), bias)
     else:
         algos = _parse_algo(algo)
         backend_name = _parse_backend(backend)
@@ -230,19 +231,17 @@ def prepare(spatial_dims, x, weight, bias, stride, padding, dilation, groups, la
     problem = ConvProblem(n=n, c_in=c_in, h=h, w=w, c_out=c_out, kh=kh, kw=kw, stride=stride2,
                           dilation=dilation2, padding=pads, groups=groups, dtype=dtype.name,
                           layout=layout, flip=bool(flip), spatial_dims=spatial_dims)
-    return _operands(problem, x, weight, bias)
+    return _operands(problem, x4, w4, bias)
 
 
-def _operands(problem: ConvProblem, x: np.ndarray, weight: np.ndarray,
+def _operands(problem: ConvProblem, x4: np.ndarray, w4: np.ndarray,
               bias: Optional[np.ndarray]) -> PreparedCall:
-    """The validated arrays of ``problem`` as kernels take them (logical order, flip applied,
-    compute dtype, aligned)."""
+    """The validated logical views of ``problem`` (_logical_input, _logical_weight) as kernels
+    take them: flip applied, compute dtype, aligned."""
     dtype = problem.np_dtype
-    w4 = _logical_weight(weight, problem.layout)
     if problem.flip:
         w4 = w4[:, :, ::-1, ::-1]
-    return PreparedCall(problem, _kernel_operand(_logical_input(x, problem.layout), dtype),
-                        _kernel_operand(w4, dtype),
+    return PreparedCall(problem, _kernel_operand(x4, dtype), _kernel_operand(w4, dtype),
                         None if bias is None else _kernel_operand(bias, dtype))
 
 

@@ -18,6 +18,7 @@ from .backends import c as c_backend
 from .threads import get_num_threads
 
 
+@functools.cache
 def cpu_model() -> str:
     """The CPU's model name (/proc/cpuinfo), else what the platform module knows."""
     try:

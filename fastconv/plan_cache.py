@@ -20,7 +20,6 @@ Lookups never create the file; only ``store`` does.
 """
 from __future__ import annotations
 
-import functools
 import json
 import os
 import sqlite3
@@ -62,7 +61,6 @@ def cache_path() -> Path:
     return cache_dir() / FILE_NAME
 
 
-@functools.cache
 def _active_isa() -> str:
     from .backends import c as c_backend
     return c_backend.active_isa() if c_backend.unavailable_reason() is None else "none"

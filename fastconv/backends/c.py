@@ -6,7 +6,6 @@ workspaces are NumPy arrays allocated here; every C status goes through ``check_
 from __future__ import annotations
 
 import contextlib
-
 import functools
 import threading
 from typing import Optional
@@ -304,8 +303,8 @@ def gemm_ukernel(isa: str, a_packed: np.ndarray, b_packed: np.ndarray, c: np.nda
 # ---- fft:c (issue 5) -----------------------------------------------------------------------
 # Plan, kernel spectra and workspace are NumPy buffers; the C side builds the plan (tile sizes,
 # root tables) in the first, transforms the weight into the second, and works in the third.
-# Until the plan object of the dispatcher issue caches them, all three are made per call (the
-# kernel transform is part of every call's time: see docs/performance.md).
+# A bare call makes all three (the kernel spectra are part of its time); a fastconv.plan with
+# weights keeps the plan and spectra (FFTPrepared) and makes only the workspace's contents.
 
 
 def _aligned_workspace(nbytes: int) -> np.ndarray:
@@ -390,7 +389,7 @@ def _fft_setup(problem: ConvProblem, tiles=(0, 0), mode: int = -1) -> _FFTSetup:
 
 class FFTPrepared:
     """fft:c's per-weight state: the plan (tile sizes, root tables), the kernel spectra and the
-    workspace, as the dispatcher's plan object will keep them. ``apply`` runs only the data
+    workspace, as a fastconv.plan with weights keeps them. ``apply`` runs only the data
     part (input transforms, contraction, inverse transforms)."""
 
     def __init__(self, problem: ConvProblem, w: np.ndarray, tiles=(0, 0), mode: int = -1):
@@ -523,7 +522,8 @@ def irfft2(X, h: int) -> np.ndarray:
 # ---- winograd:c (issue 6) --------------------------------------------------------------------
 # F(4x4, 3x3): the kernel transform (U, with a header naming its ISA and channels) and the
 # workspace (the transformed inputs and products of one block of tiles) are NumPy buffers.
-# Until the dispatcher's plan object caches U, it is made on every call (part of the time).
+# A bare call makes U every time (part of its time); a fastconv.plan with weights keeps it
+# (WinogradPrepared).
 
 
 def supports_winograd(problem: ConvProblem) -> Optional[str]:
@@ -556,8 +556,8 @@ def _winograd_sizes(problem: ConvProblem, block_tiles: int, nthreads: int,
 
 
 class WinogradPrepared:
-    """winograd:c's per-weight state: the transformed kernel U and the workspace, as the
-    dispatcher's plan object will keep them; ``apply`` runs only the data stages."""
+    """winograd:c's per-weight state: the transformed kernel U, as a fastconv.plan with weights
+    keeps it; ``apply`` runs only the data stages in the calling thread's scratch."""
 
     def __init__(self, problem: ConvProblem, w: np.ndarray, block_tiles: int = 0):
         _, lib = _native()

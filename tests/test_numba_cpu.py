@@ -52,3 +52,42 @@ def test_fft_numba_forced_tiles_match_oracle(case, dtype):
         numba_cpu.run_fft(p, x, w, b, y, tiling=t)
         err = np.linalg.norm(y - ref) / np.linalg.norm(ref)
         assert err < tolerance(dtype, "fft"), (t, err)
+
+
+CHUNKED = [
+    c2(3, 4, 13, 29, 14, 3, 3, padding=1, groups=2, name="groups_batch"),
+    c2(2, 3, 17, 40, 13, 3, 3, stride=2, padding=(1, 2), name="stride2"),
+    # rows one column wider than the output: a panel crossing a row gap of 1 with one
+    # repeated tail column spans exactly nr input columns but is not contiguous
+    c2(2, 3, 7, 8, 5, 3, 2, padding=1, name="gap_meets_tail"),
+]
+
+
+@pytest.mark.parametrize("budget", [1, 4 * 2**10, 40 * 2**10, 2**30])
+@pytest.mark.parametrize("case", CHUNKED, ids=lambda c: c.id)
+def test_im2col_numba_chunks_cover_every_panel_and_match_oracle(case, budget):
+    """im2col:numba packs its panels in chunks under a byte budget: whole (image, group)
+    pairs, or column ranges of one pair when a pair does not fit. Every budget, down to
+    one that fits a single block of panels, computes every output once."""
+    from fastconv.backends import numba_cpu
+    p = case.problem
+    nr = numba_cpu.NR_BY_DTYPE[p.dtype]
+    chunks = numba_cpu.im2col_chunks(p, nr, budget)
+    npan = -(-(p.h_out * p.w_out) // nr)
+    covered = sorted((q, c) for q0, nq, c0, nc in chunks
+                     for q in range(q0, q0 + nq) for c in range(c0, c0 + nc))
+    assert covered == [(q, c) for q in range(p.n * p.groups) for c in range(npan)]
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal(case.x_shape).astype(p.dtype)
+    w = rng.standard_normal(case.weight_shape).astype(p.dtype)
+    b = rng.standard_normal(case.c_out).astype(p.dtype)
+    y = np.full(case.out_shape, np.nan, p.dtype)
+    old = numba_cpu.IM2COL_CHUNK_BYTES
+    numba_cpu.IM2COL_CHUNK_BYTES = budget
+    try:
+        numba_cpu.run_im2col(p, x, w, b, y)
+    finally:
+        numba_cpu.IM2COL_CHUNK_BYTES = old
+    ref = reference.conv2d(x, w, b, **case.kwargs)
+    err = np.linalg.norm(y - ref) / np.linalg.norm(ref)
+    assert err < tolerance(p.dtype, "im2col"), err

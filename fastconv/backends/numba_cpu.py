@@ -7,20 +7,25 @@ C-contiguous 1-D arrays of the problem's dtype plus ints, so each kernel compile
 (float32, float64) whatever the caller's layout, strides, flip or conv1d-ness: the catalog's
 strided, NHWC and flipped cases reuse the same machine code, and ``cache=True`` keeps it on disk.
 
-The input is re-laid once per call (``_relayout_input``): zero padding applied, and the width
-axis split into ``stride_w`` phases, ``xs[n, c, hp, phase, q] = xpad[n, c, hp, q*stride_w +
-phase]``, so that tap (r, s) of output column ow lives at ``q = ow + (s*dil_w) // stride_w`` of
-phase ``(s*dil_w) % stride_w``: unit stride along the output width for every stride and
-dilation. Each tap (ci, r, s) is then one offset ``koff`` into that buffer, and
+The input is re-laid once per call (``_relayout_input``; not when it is already so): zero
+padding applied, and the width axis split into ``stride_w`` phases,
+``xs[n, c, hp, phase, q] = xpad[n, c, hp, q*stride_w + phase]``, so that tap (r, s) of output
+column ow lives at ``q = ow + (s*dil_w) // stride_w`` of phase ``(s*dil_w) % stride_w``: unit
+stride along the output width for every stride and dilation. Each tap (ci, r, s) is then one
+offset ``koff`` into that buffer, and
 
 - ``direct:numba`` is an implicit GEMM: an MR x NR microkernel (numba_ukernels.py) reads its B
-  rows straight from the image at ``base + koff[k]`` (NR output columns of one output row),
-  A is the weight packed in MR-row panels; prange over (image, group, output row, column block).
+  rows straight from the image at ``base + koff[k]`` (NR output columns of one output row)
+  and A (the weight) in place, row by row; prange over (image, group, output row, column
+  block, slice of the output channels).
   Problems with fewer than 4 output channels per group (depthwise) use a row kernel instead:
   one output row accumulated tap by tap, vectorised along the width.
-- ``im2col:numba`` packs im2col panels (KC x NR, im2col fused into the packing, no lowered
+- ``im2col:numba`` packs im2col panels (K x NR, im2col fused into the packing, no lowered
   matrix) of the flattened output pixels and runs the same microkernel over them, cache
-  blocked over K; prange over (image, group, block of column panels).
+  blocked over K; prange over (image, group, block of column panels, slice of the output
+  channels). The packed panels are bounded (IM2COL_CHUNK_BYTES, workspace limit): larger
+  problems run in chunks of (image, group) pairs or of column panels. An unpadded stride-1
+  input is used as it is (a 1x1 convolution copies nothing but its panels).
 - ``fft:numba``: overlap-save tiles (numba_fft_rules.fft_tiling), see the FFT section below.
 """
 from __future__ import annotations
@@ -31,6 +36,7 @@ from typing import Optional
 import numpy as np
 from numba import njit, prange
 
+from .. import workspace
 from ..problem import ConvProblem
 from ..threads import get_num_threads
 from .numba_fft_rules import FFTTiling, fft_tiling, smooth_size  # noqa: F401 (re-exported)
@@ -38,8 +44,12 @@ from .numba_ukernels import uk_6x8, uk_6x16
 
 MR = 6
 NR_BY_DTYPE = {"float32": 16, "float64": 8}   # one row of the tile = two 256-bit vectors
-KC = 256          # K block of the im2col GEMM: a KC x NR fp32 panel is 16 KiB (half of L1d)
+# K block of the im2col GEMM: a job's KC x NC_PANELS*NR fp32 block of B is 256 KiB, in L2
+# (1 MiB). 256 timed the same within noise; 512 sends each output tile through memory half as
+# often when K > 256.
+KC = 512
 NC_PANELS = 8     # column panels packed together: one prange job of the im2col GEMM
+IM2COL_CHUNK_BYTES = 16 * 2**20   # packed im2col panels per pass: written, then read from L3
 SMALL_M = 4       # fewer output channels per group than this: direct uses the row kernel
 
 
@@ -76,16 +86,19 @@ def slp_vectorize():
 class Layout:
     """Geometry of the re-laid input buffer (see the module docstring)."""
 
-    def __init__(self, problem: ConvProblem, nr: int):
+    def __init__(self, problem: ConvProblem, nr: int, whole_blocks: bool):
         p = problem
         sh, sw = p.stride
         dh, dw = p.dilation
         self.hp = p.h + p.padding[0] + p.padding[1]
         wp = p.w + p.padding[2] + p.padding[3]
         nwb = -(-p.w_out // nr)
-        # columns q the kernels may read: q < nwb*nr + max tap shift (direct reads whole NR
-        # blocks; the extra columns are zeros whose outputs are discarded)
-        self.wq = max(-(-wp // sw), nwb * nr + ((p.kw - 1) * dw) // sw)
+        # columns q the kernels may read: direct reads whole NR blocks (``whole_blocks``), so
+        # q < nwb*nr + max tap shift (the extra columns are zeros whose outputs are
+        # discarded); im2col reads only real output columns' taps
+        self.wq = -(-wp // sw)
+        if whole_blocks:
+            self.wq = max(self.wq, nwb * nr + ((p.kw - 1) * dw) // sw)
         self.sw = sw
         self.rowstride = sw * self.wq
         self.plane = self.hp * self.rowstride
@@ -97,6 +110,8 @@ class Layout:
 
 def _relayout_input(problem: ConvProblem, x: np.ndarray, lay: Layout) -> np.ndarray:
     p = problem
+    if lay.sw == 1 and lay.wq == p.w and not any(p.padding):
+        return _flat(x, p.np_dtype)   # already laid out so (im2col, unpadded, stride 1)
     pt, _, pl, _ = p.padding
     n, c = p.n, p.c_in
     buf = np.zeros((n, c, lay.hp, lay.wq, lay.sw), dtype=p.np_dtype)
@@ -105,17 +120,6 @@ def _relayout_input(problem: ConvProblem, x: np.ndarray, lay: Layout) -> np.ndar
     if lay.sw == 1:
         return buf.reshape(-1)
     return np.ascontiguousarray(buf.transpose(0, 1, 2, 4, 3)).reshape(-1)
-
-
-def _pack_weights(problem: ConvProblem, w: np.ndarray) -> np.ndarray:
-    """A panels: (groups, ceil(kg/MR), K, MR), rows beyond kg zero; K ordered (ci, r, s)."""
-    p = problem
-    g, kg = p.groups, p.c_out_per_group
-    k = p.c_in_per_group * p.kh * p.kw
-    mp = -(-kg // MR)
-    a = np.zeros((g, mp * MR, k), dtype=p.np_dtype)
-    a[:, :kg] = w.reshape(g, kg, k)
-    return np.ascontiguousarray(a.reshape(g, mp, MR, k).transpose(0, 1, 3, 2)).reshape(-1)
 
 
 def _flat(a: np.ndarray, dtype) -> np.ndarray:
@@ -142,28 +146,53 @@ def _out_buffer(y: np.ndarray):
 
 
 # ---- kernels -----------------------------------------------------------------------------
-@njit(cache=True, inline="always")
-def _uk(nr, kc, ap, ao, bp, bo, koff, ct):
+@njit(cache=True)
+def _tile(nr, kc, ap, ao, lda, bp, bo, koff, y, yo, ldc, mi, jn, add_bias, bias, bk, ct):
+    """One output tile: the MR x nr product (microkernel into ``ct``), rows i < mi and
+    columns j < jn of it added to bias[bk + i] (``add_bias``: the first K block) or to
+    y's own values (a later K block) at y[yo + i*ldc + j].
+
+    Why this shape (best of 4 x 5 runs, one core, res2 3x3 GEMM; measured, not guessed):
+    writing y from the microkernel's registers (with y's offset and row stride as
+    arguments) left LLVM's SLP vectoriser unable to prove the stores consecutive, and it
+    then kept the 96 accumulators scalar: 5 GFLOP/s. Into ``ct`` at constant offsets, then
+    copied through row slices (which the loop vectoriser handles): 61, against 68 for the
+    microkernel with no output at all. A function of its own, not inlined into the callers'
+    loops: with both microkernels inlined there, LLVM allocated registers worse (32 instead
+    of 52 GFLOP/s)."""
     if nr == 16:
-        uk_6x16(kc, ap, ao, bp, bo, koff, ct)
+        uk_6x16(kc, ap, ao, lda, mi, bp, bo, koff, ct)
     else:
-        uk_6x8(kc, ap, ao, bp, bo, koff, ct)
+        uk_6x8(kc, ap, ao, lda, mi, bp, bo, koff, ct)
+    for i in range(mi):
+        yr = y[yo + i * ldc:yo + i * ldc + jn]
+        cr = ct[i * nr:i * nr + jn]
+        if add_bias:
+            bv = bias[bk + i]
+            for j in range(jn):
+                yr[j] = cr[j] + bv
+        else:
+            for j in range(jn):
+                yr[j] += cr[j]
 
 
 @njit(parallel=True, cache=True)
-def direct_igemm(xs, apk, koff, bias, y, n, c_in, c_out, groups, ho, wo, sh, rowstride, plane,
-                 nr):
+def direct_igemm(xs, wf, koff, bias, y, n, c_in, c_out, groups, ho, wo, sh, rowstride, plane,
+                 nr, mgroups):
     """Implicit-GEMM direct convolution (see module docstring); y is (n, c_out, ho, wo).
-    One prange job = one MR x nr tile: (image, group, output row, column block, M panel),
-    M panel fastest so that a thread's consecutive jobs reuse the same input rows."""
+    One prange job = one nr-wide block of one output row (image, group, output row, column
+    block) times one of ``mgroups`` slices of the M panels: its tiles share the input rows
+    they read, and a job is big enough that scheduling it costs nothing beside it (one job
+    per tile had been 5-10 % of the time for K = 64)."""
     kk = koff.size
     cg = c_in // groups
     kg = c_out // groups
     mp = (kg + MR - 1) // MR
+    mper = (mp + mgroups - 1) // mgroups
     nwb = (wo + nr - 1) // nr
-    for t in prange(n * groups * ho * nwb * mp):
-        m = t % mp
-        rest = t // mp
+    for t in prange(n * groups * ho * nwb * mgroups):
+        mg = t % mgroups
+        rest = t // mgroups
         wb = rest % nwb
         rest //= nwb
         oh = rest % ho
@@ -172,14 +201,11 @@ def direct_igemm(xs, apk, koff, bias, y, n, c_in, c_out, groups, ho, wo, sh, row
         ni = rest // groups
         bo = (ni * c_in + gi * cg) * plane + oh * sh * rowstride + wb * nr
         ct = np.empty(MR * nr, dtype=y.dtype)
-        jn = min(nr, wo - wb * nr)
-        _uk(nr, kk, apk, (gi * mp + m) * kk * MR, xs, bo, koff, ct)
-        for i in range(min(MR, kg - m * MR)):
-            k = gi * kg + m * MR + i
-            yo = ((ni * c_out + k) * ho + oh) * wo + wb * nr
-            bv = bias[k]
-            for j in range(jn):
-                y[yo + j] = ct[i * nr + j] + bv
+        for m in range(mg * mper, min(mp, (mg + 1) * mper)):
+            k = gi * kg + m * MR
+            _tile(nr, kk, wf, k * kk, kk, xs, bo, koff, y,
+                  ((ni * c_out + k) * ho + oh) * wo + wb * nr, ho * wo, min(MR, kg - m * MR),
+                  min(nr, wo - wb * nr), True, bias, k, ct)
 
 
 @njit(parallel=True, cache=True, fastmath={"contract"})
@@ -210,80 +236,116 @@ def direct_rows(xs, wf, bias, y, n, c_in, c_out, groups, kh, kw, ho, wo, sh, dh,
                         yrow[j] += wv * xrow[j]
 
 
+@njit(cache=True)
+def _pack_panel(xs, koff, bpk, dst, xb, c0, ncol, wo, sh, rowstride, nr, q0, q1):
+    """Rows q0 <= q < q1 of one im2col panel: bpk[dst + q*nr + j] = B[q, c0 + j] with
+    B = im2col(x) of the (image, group) at xs[xb:] (columns past ncol repeat the last one;
+    their outputs are discarded). The panel's nr columns usually lie in one output row, and
+    then each row is one contiguous copy instead of nr gathers."""
+    colbase = np.empty(nr, dtype=np.int64)
+    # contiguous: every column checked (first-to-last distance alone is not enough: a row
+    # gap and repeated tail columns can cancel)
+    contiguous = True
+    for j in range(nr):
+        col = min(c0 + j, ncol - 1)
+        colbase[j] = (col // wo) * sh * rowstride + col % wo
+        contiguous &= colbase[j] == colbase[0] + j
+    if contiguous:
+        for q in range(q0, q1):
+            src = xb + koff[q] + colbase[0]
+            brow = bpk[dst + q * nr:dst + q * nr + nr]
+            xrow = xs[src:src + nr]
+            for j in range(nr):
+                brow[j] = xrow[j]
+    else:
+        for q in range(q0, q1):
+            src = xb + koff[q]
+            for j in range(nr):
+                bpk[dst + q * nr + j] = xs[src + colbase[j]]
+
+
 @njit(parallel=True, cache=True)
-def im2col_gemm(xs, apk, koff, bias, y, n, c_in, c_out, groups, ho, wo, sh, rowstride, plane,
-                nr, mgroups):
-    """GEMM y[k, col] = sum_K A[k, K] B[K, col] with B = im2col(x) packed panel by panel.
-    One prange job: (image, group, block of NC_PANELS column panels, one of ``mgroups``
-    slices of the M panels); small-N layers use mgroups > 1 so every thread has work (each
-    slice packs its B block again)."""
+def im2col_pack(xs, koff, bpk, c_in, groups, ho, wo, sh, rowstride, plane, nr, pair0, npairs,
+                pan0, npans):
+    """Pack the im2col panels of (image, group) pairs [pair0, pair0 + npairs) and column
+    panels [pan0, pan0 + npans) into bpk[pair, panel, K, nr], one prange job per panel."""
     kk = koff.size
     cg = c_in // groups
+    for t in prange(npairs * npans):
+        pair = pair0 + t // npans
+        xb = ((pair // groups) * c_in + (pair % groups) * cg) * plane
+        _pack_panel(xs, koff, bpk, t * kk * nr, xb, (pan0 + t % npans) * nr, ho * wo, wo, sh,
+                    rowstride, nr, 0, kk)
+
+
+@njit(parallel=True, cache=True)
+def im2col_gemm(bpk, wf, bias, y, c_out, groups, ncol, kk, nr, mgroups, pair0, npairs, pan0,
+                npans, pack_here, xs, koff, c_in, wo, sh, rowstride, plane):
+    """y[k, col] = bias[k] + sum_K A[k, K] B[K, col] over im2col panels laid out as
+    im2col_pack lays them: packed beforehand by im2col_pack, or (``pack_here``, only with
+    mgroups == 1) by each job, KC rows at a time, just before it uses them: one parallel
+    region instead of two (~0.1 ms a call) and the rows still in L2.
+    One prange job: (pair, block of NC_PANELS panels, one of ``mgroups`` slices of the M
+    panels); small-N layers use mgroups > 1 so every thread has work (they share one packing,
+    hence im2col_pack). Within a job, K runs in KC blocks: the job's B block
+    (KC x NC_PANELS*nr) stays in L2 while the M panels pass."""
     kg = c_out // groups
+    cg = c_in // groups
     mp = (kg + MR - 1) // MR
-    ncol = ho * wo
-    npan = (ncol + nr - 1) // nr
-    nblk = (npan + NC_PANELS - 1) // NC_PANELS
+    nblk = (npans + NC_PANELS - 1) // NC_PANELS
     mper = (mp + mgroups - 1) // mgroups
-    for t in prange(n * groups * nblk * mgroups):
+    for t in prange(npairs * nblk * mgroups):
         mg = t % mgroups
         rest = t // mgroups
         blk = rest % nblk
-        rest = rest // nblk
-        gi = rest % groups
-        ni = rest // groups
+        qi = rest // nblk
+        pair = pair0 + qi
+        gi = pair % groups
+        ni = pair // groups
         p0 = blk * NC_PANELS
-        np_ = min(NC_PANELS, npan - p0)
-        xb = (ni * c_in + gi * cg) * plane
-        colbase = np.empty(np_ * nr, dtype=np.int64)
-        for j in range(np_ * nr):
-            col = min(p0 * nr + j, ncol - 1)   # tail columns repeat the last (discarded)
-            colbase[j] = (col // wo) * sh * rowstride + col % wo
-        bpk = np.empty(np_ * KC * nr, dtype=y.dtype)
+        np_ = min(NC_PANELS, npans - p0)
         pk = np.arange(KC) * nr
         ct = np.empty(MR * nr, dtype=y.dtype)
         for k0 in range(0, kk, KC):
             kc = min(KC, kk - k0)
-            for p in range(np_):
-                for q in range(kc):
-                    src = xb + koff[k0 + q]
-                    dst = (p * kc + q) * nr
-                    for j in range(nr):
-                        bpk[dst + j] = xs[src + colbase[p * nr + j]]
-            for m in range(mg * mper, min(mp, (mg + 1) * mper)):
-                ao = ((gi * mp + m) * kk + k0) * MR
-                mi = min(MR, kg - m * MR)
+            if pack_here:
                 for p in range(np_):
-                    _uk(nr, kc, apk, ao, bpk, p * kc * nr, pk, ct)
-                    c0 = (p0 + p) * nr
-                    jn = min(nr, ncol - c0)
-                    for i in range(mi):
-                        k = gi * kg + m * MR + i
-                        yo = (ni * c_out + k) * ncol + c0
-                        if k0 == 0:
-                            bv = bias[k]
-                            for j in range(jn):
-                                y[yo + j] = ct[i * nr + j] + bv
-                        else:
-                            for j in range(jn):
-                                y[yo + j] += ct[i * nr + j]
+                    _pack_panel(xs, koff, bpk, (qi * npans + p0 + p) * kk * nr,
+                                (ni * c_in + gi * cg) * plane, (pan0 + p0 + p) * nr, ncol, wo,
+                                sh, rowstride, nr, k0, k0 + kc)
+            for m in range(mg * mper, min(mp, (mg + 1) * mper)):
+                mi = min(MR, kg - m * MR)
+                k = gi * kg + m * MR
+                for p in range(np_):
+                    c0 = (pan0 + p0 + p) * nr
+                    _tile(nr, kc, wf, k * kk + k0, kk, bpk,
+                          ((qi * npans + p0 + p) * kk + k0) * nr, pk, y,
+                          (ni * c_out + k) * ncol + c0, ncol, mi, min(nr, ncol - c0),
+                          k0 == 0, bias, k, ct)
 
 
 # ---- run functions (the registry's entries) ----------------------------------------------
-def _gemm_args(problem, x, w, bias, y, narrow_ok=False):
+def _gemm_args(problem, x, w, bias, y, direct=False):
     nr = NR_BY_DTYPE[problem.dtype]
-    if narrow_ok and problem.w_out <= nr // 2:
+    if direct and problem.dtype == "float32" and problem.w_out <= nr // 2:
         nr //= 2   # 7-wide rows (ResNet res5) waste less of a 6x8 tile than of a 6x16 one
-    lay = Layout(problem, nr)
+    lay = Layout(problem, nr, whole_blocks=direct)
     xs = _relayout_input(problem, x, lay)
     out, copy = _out_buffer(y)
     return nr, lay, xs, out, copy
 
 
+def _m_slices(problem: ConvProblem, jobs: int) -> int:
+    """Into how many slices to cut the M panels so that ``jobs`` jobs become at least 4 per
+    thread (the last of too few jobs would leave a thread idle)."""
+    mp = -(-problem.c_out_per_group // MR)
+    return max(1, min(mp, -(-4 * get_num_threads() // jobs)))
+
+
 def run_direct(problem: ConvProblem, x, w, bias, y) -> None:
     set_threads()
     p = problem
-    nr, lay, xs, out, copy = _gemm_args(p, x, w, bias, y, narrow_ok=p.dtype == "float32")
+    nr, lay, xs, out, copy = _gemm_args(p, x, w, bias, y, direct=True)
     b = _bias(p, bias)
     if p.c_out_per_group < SMALL_M:
         wf = _flat(w, p.np_dtype)
@@ -292,25 +354,53 @@ def run_direct(problem: ConvProblem, x, w, bias, y) -> None:
                         p.h_out, p.w_out, p.stride[0], p.dilation[0], p.dilation[1], lay.sw,
                         lay.wq, lay.rowstride, lay.plane)
     else:
+        jobs = p.n * p.groups * p.h_out * -(-p.w_out // nr)
         with slp_vectorize():
-            direct_igemm(xs, _pack_weights(p, w), lay.koff, b, out, p.n, p.c_in, p.c_out,
-                         p.groups, p.h_out, p.w_out, p.stride[0], lay.rowstride, lay.plane, nr)
+            direct_igemm(xs, _flat(w, p.np_dtype), lay.koff, b, out, p.n, p.c_in, p.c_out,
+                         p.groups, p.h_out, p.w_out, p.stride[0], lay.rowstride, lay.plane, nr,
+                         _m_slices(p, jobs))
     if copy:
         y[...] = out.reshape(y.shape)
+
+
+def im2col_chunks(problem: ConvProblem, nr: int, budget: int):
+    """(pair0, npairs, pan0, npans) chunks whose packed im2col panels take at most ``budget``
+    bytes (at least one block of NC_PANELS panels): whole (image, group) pairs when one fits,
+    else column ranges of one pair."""
+    p = problem
+    kk = p.c_in_per_group * p.kh * p.kw
+    npan = -(-(p.h_out * p.w_out) // nr)
+    panel_bytes = kk * nr * p.np_dtype.itemsize
+    pairs = p.n * p.groups
+    per_chunk = budget // (npan * panel_bytes)
+    if per_chunk >= 1:
+        return [(q, min(per_chunk, pairs - q), 0, npan) for q in range(0, pairs, per_chunk)]
+    step = max(NC_PANELS, budget // panel_bytes // NC_PANELS * NC_PANELS)
+    return [(q, 1, c, min(step, npan - c)) for q in range(pairs) for c in range(0, npan, step)]
 
 
 def run_im2col(problem: ConvProblem, x, w, bias, y) -> None:
     set_threads()
     p = problem
     nr, lay, xs, out, copy = _gemm_args(p, x, w, bias, y)
-    npan = -(-(p.h_out * p.w_out) // nr)
-    jobs = p.n * p.groups * -(-npan // NC_PANELS)
-    mp = -(-p.c_out_per_group // MR)
-    mgroups = max(1, min(mp, -(-4 * get_num_threads() // jobs)))
+    kk = lay.koff.size
+    chunks = im2col_chunks(p, nr, min(workspace.get_workspace_limit(), IM2COL_CHUNK_BYTES))
+    bsize = max(q * c for _, q, _, c in chunks) * kk * nr
+    # the packed panels live in this thread's reused workspace: fresh pages would cost a
+    # page fault each (~0.1 ms per MiB)
+    bpk = workspace.scratch(bsize * p.np_dtype.itemsize)[:bsize * p.np_dtype.itemsize].view(
+        p.np_dtype)
+    wf, b = _flat(w, p.np_dtype), _bias(p, bias)
     with slp_vectorize():
-        im2col_gemm(xs, _pack_weights(p, w), lay.koff, _bias(p, bias), out, p.n, p.c_in,
-                    p.c_out, p.groups, p.h_out, p.w_out, p.stride[0], lay.rowstride, lay.plane,
-                    nr, mgroups)
+        for pair0, npairs, pan0, npans in chunks:
+            mgroups = _m_slices(p, npairs * -(-npans // NC_PANELS))
+            if mgroups > 1:
+                im2col_pack(xs, lay.koff, bpk, p.c_in, p.groups, p.h_out, p.w_out,
+                            p.stride[0], lay.rowstride, lay.plane, nr, pair0, npairs, pan0,
+                            npans)
+            im2col_gemm(bpk, wf, b, out, p.c_out, p.groups, p.h_out * p.w_out, kk, nr,
+                        mgroups, pair0, npairs, pan0, npans, mgroups == 1, xs, lay.koff,
+                        p.c_in, p.w_out, p.stride[0], lay.rowstride, lay.plane)
     if copy:
         y[...] = out.reshape(y.shape)
 

@@ -236,61 +236,55 @@ def direct_rows(xs, wf, bias, y, n, c_in, c_out, groups, kh, kw, ho, wo, sh, dh,
                         yrow[j] += wv * xrow[j]
 
 
-@njit(cache=True)
-def _pack_panel(xs, koff, bpk, dst, xb, c0, ncol, wo, sh, rowstride, nr, q0, q1):
-    """Rows q0 <= q < q1 of one im2col panel: bpk[dst + q*nr + j] = B[q, c0 + j] with
-    B = im2col(x) of the (image, group) at xs[xb:] (columns past ncol repeat the last one;
-    their outputs are discarded). The panel's nr columns usually lie in one output row, and
-    then each row is one contiguous copy instead of nr gathers."""
-    colbase = np.empty(nr, dtype=np.int64)
-    # contiguous: every column checked (first-to-last distance alone is not enough: a row
-    # gap and repeated tail columns can cancel)
-    contiguous = True
-    for j in range(nr):
-        col = min(c0 + j, ncol - 1)
-        colbase[j] = (col // wo) * sh * rowstride + col % wo
-        contiguous &= colbase[j] == colbase[0] + j
-    if contiguous:
-        for q in range(q0, q1):
-            src = xb + koff[q] + colbase[0]
-            brow = bpk[dst + q * nr:dst + q * nr + nr]
-            xrow = xs[src:src + nr]
-            for j in range(nr):
-                brow[j] = xrow[j]
-    else:
-        for q in range(q0, q1):
-            src = xb + koff[q]
-            for j in range(nr):
-                bpk[dst + q * nr + j] = xs[src + colbase[j]]
-
-
 @njit(parallel=True, cache=True)
 def im2col_pack(xs, koff, bpk, c_in, groups, ho, wo, sh, rowstride, plane, nr, pair0, npairs,
                 pan0, npans):
     """Pack the im2col panels of (image, group) pairs [pair0, pair0 + npairs) and column
-    panels [pan0, pan0 + npans) into bpk[pair, panel, K, nr], one prange job per panel."""
+    panels [pan0, pan0 + npans): bpk[pair, panel, K, j] = B[K, panel*nr + j] with
+    B = im2col(x) (columns past the last repeat it; their outputs are discarded). One prange
+    job per panel; the panel's nr columns usually lie in one output row, and then each of its
+    K rows is one contiguous copy instead of nr gathers."""
     kk = koff.size
     cg = c_in // groups
+    ncol = ho * wo
     for t in prange(npairs * npans):
         pair = pair0 + t // npans
         xb = ((pair // groups) * c_in + (pair % groups) * cg) * plane
-        _pack_panel(xs, koff, bpk, t * kk * nr, xb, (pan0 + t % npans) * nr, ho * wo, wo, sh,
-                    rowstride, nr, 0, kk)
+        c0 = (pan0 + t % npans) * nr
+        dst = t * kk * nr
+        colbase = np.empty(nr, dtype=np.int64)
+        # every column checked (first-to-last distance alone is not enough: a row gap and
+        # repeated tail columns can cancel)
+        contiguous = True
+        for j in range(nr):
+            col = min(c0 + j, ncol - 1)
+            colbase[j] = (col // wo) * sh * rowstride + col % wo
+            contiguous &= colbase[j] == colbase[0] + j
+        if contiguous:
+            for q in range(kk):
+                src = xb + koff[q] + colbase[0]
+                brow = bpk[dst + q * nr:dst + q * nr + nr]
+                xrow = xs[src:src + nr]
+                for j in range(nr):
+                    brow[j] = xrow[j]
+        else:
+            for q in range(kk):
+                src = xb + koff[q]
+                for j in range(nr):
+                    bpk[dst + q * nr + j] = xs[src + colbase[j]]
 
 
 @njit(parallel=True, cache=True)
 def im2col_gemm(bpk, wf, bias, y, c_out, groups, ncol, kk, nr, mgroups, pair0, npairs, pan0,
-                npans, pack_here, xs, koff, c_in, wo, sh, rowstride, plane):
-    """y[k, col] = bias[k] + sum_K A[k, K] B[K, col] over im2col panels laid out as
-    im2col_pack lays them: packed beforehand by im2col_pack, or (``pack_here``, only with
-    mgroups == 1) by each job, KC rows at a time, just before it uses them: one parallel
-    region instead of two (~0.1 ms a call) and the rows still in L2.
+                npans):
+    """y[k, col] = bias[k] + sum_K A[k, K] B[K, col] over the panels im2col_pack packed.
     One prange job: (pair, block of NC_PANELS panels, one of ``mgroups`` slices of the M
-    panels); small-N layers use mgroups > 1 so every thread has work (they share one packing,
-    hence im2col_pack). Within a job, K runs in KC blocks: the job's B block
-    (KC x NC_PANELS*nr) stays in L2 while the M panels pass."""
+    panels); small-N layers use mgroups > 1 so every thread has work. Within a job, K runs in
+    KC blocks: the job's B block (KC x NC_PANELS*nr) stays in L2 while the M panels pass.
+    (Packing inside the jobs instead, KC rows before their use, measured slower: 2.0-2.5 ms
+    against 1.4-1.6 for the two passes on res2's 1x1 reduce; so did reading B in place for a
+    1x1 convolution, 2.1 ms: its rows lie a channel plane apart.)"""
     kg = c_out // groups
-    cg = c_in // groups
     mp = (kg + MR - 1) // MR
     nblk = (npans + NC_PANELS - 1) // NC_PANELS
     mper = (mp + mgroups - 1) // mgroups
@@ -308,11 +302,6 @@ def im2col_gemm(bpk, wf, bias, y, c_out, groups, ncol, kk, nr, mgroups, pair0, n
         ct = np.empty(MR * nr, dtype=y.dtype)
         for k0 in range(0, kk, KC):
             kc = min(KC, kk - k0)
-            if pack_here:
-                for p in range(np_):
-                    _pack_panel(xs, koff, bpk, (qi * npans + p0 + p) * kk * nr,
-                                (ni * c_in + gi * cg) * plane, (pan0 + p0 + p) * nr, ncol, wo,
-                                sh, rowstride, nr, k0, k0 + kc)
             for m in range(mg * mper, min(mp, (mg + 1) * mper)):
                 mi = min(MR, kg - m * MR)
                 k = gi * kg + m * MR
@@ -393,14 +382,11 @@ def run_im2col(problem: ConvProblem, x, w, bias, y) -> None:
     wf, b = _flat(w, p.np_dtype), _bias(p, bias)
     with slp_vectorize():
         for pair0, npairs, pan0, npans in chunks:
-            mgroups = _m_slices(p, npairs * -(-npans // NC_PANELS))
-            if mgroups > 1:
-                im2col_pack(xs, lay.koff, bpk, p.c_in, p.groups, p.h_out, p.w_out,
-                            p.stride[0], lay.rowstride, lay.plane, nr, pair0, npairs, pan0,
-                            npans)
+            im2col_pack(xs, lay.koff, bpk, p.c_in, p.groups, p.h_out, p.w_out, p.stride[0],
+                        lay.rowstride, lay.plane, nr, pair0, npairs, pan0, npans)
             im2col_gemm(bpk, wf, b, out, p.c_out, p.groups, p.h_out * p.w_out, kk, nr,
-                        mgroups, pair0, npairs, pan0, npans, mgroups == 1, xs, lay.koff,
-                        p.c_in, p.w_out, p.stride[0], lay.rowstride, lay.plane)
+                        _m_slices(p, npairs * -(-npans // NC_PANELS)), pair0, npairs, pan0,
+                        npans)
     if copy:
         y[...] = out.reshape(y.shape)
 

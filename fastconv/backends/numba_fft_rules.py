@@ -59,9 +59,23 @@ def _axis_candidates(out: int, stride: int, span: int, whole: int) -> list[tuple
     return cands
 
 
+# Relative time of one pass over the data per radix, in units where a pass of radix p
+# costs log2(p) (N log2 N overall): radix-3 and radix-4 passes measure so; a radix-5 pass
+# (more live values than registers, two loops over the data) measures about twice that.
+PASS_COST = {2: 1.0, 3: math.log2(3), 4: 2.0, 5: 2 * math.log2(5)}
+
+
+def _passes_cost(n: int) -> float:
+    cost = 0.0
+    for p in (4, 2, 3, 5):   # the factor order of numba_cpu.fft_factors
+        while n % p == 0:
+            cost += PASS_COST[p]
+            n //= p
+    return cost
+
+
 def _transform_cost(fh: int, fw: int) -> float:
-    n = fh * fw
-    return n * math.log2(max(2, n))
+    return fh * fw * max(1.0, _passes_cost(fh) + _passes_cost(fw))
 
 
 @functools.lru_cache(maxsize=256)

@@ -16,6 +16,12 @@ from the image.
 fastmath={"contract"} lets LLVM fuse a*b + c into one FMA. That is the only fast-math flag: it
 changes rounding (one rounding instead of two, never less accurate), not NaN/Inf propagation,
 signed zeros or the order of the sums.
+
+``out_MRxNR(ct, y, yo, ldc, mi, add_bias, bias, bk)`` adds a full-width tile into the output:
+``y[yo + i*ldc + j] = ct[i*NR + j] + bias[bk + i]`` (add_bias) or ``+= ct[i*NR + j]`` for
+i < mi, j < NR. NR is a literal here: with the width a variable the copy loop vectorised
+with remainder handling and cost a third of the microkernel's time at K = 64 (38 instead
+of 48 GFLOP/s per tile).
 """
 from numba import njit
 
@@ -564,3 +570,31 @@ def uk_6x8(kc, ap, ao, lda, mi, bp, bo, koff, ct):
     ct[45] = c5_5
     ct[46] = c5_6
     ct[47] = c5_7
+
+
+@njit(cache=True)
+def out_6x16(ct, y, yo, ldc, mi, add_bias, bias, bk):
+    for i in range(mi):
+        yr = y[yo + i * ldc:yo + i * ldc + 16]
+        cr = ct[i * 16:i * 16 + 16]
+        if add_bias:
+            bv = bias[bk + i]
+            for j in range(16):
+                yr[j] = cr[j] + bv
+        else:
+            for j in range(16):
+                yr[j] += cr[j]
+
+
+@njit(cache=True)
+def out_6x8(ct, y, yo, ldc, mi, add_bias, bias, bk):
+    for i in range(mi):
+        yr = y[yo + i * ldc:yo + i * ldc + 8]
+        cr = ct[i * 8:i * 8 + 8]
+        if add_bias:
+            bv = bias[bk + i]
+            for j in range(8):
+                yr[j] = cr[j] + bv
+        else:
+            for j in range(8):
+                yr[j] += cr[j]

@@ -40,7 +40,7 @@ from .. import workspace
 from ..problem import ConvProblem
 from ..threads import get_num_threads
 from .numba_fft_rules import FFTTiling, fft_tiling, smooth_size  # noqa: F401 (re-exported)
-from .numba_ukernels import uk_6x8, uk_6x16
+from .numba_ukernels import out_6x8, out_6x16, uk_6x8, uk_6x16
 
 MR = 6
 NR_BY_DTYPE = {"float32": 16, "float64": 8}   # one row of the tile = two 256-bit vectors
@@ -132,6 +132,20 @@ def _flat(a: np.ndarray, dtype) -> np.ndarray:
     return a.reshape(-1)
 
 
+def _scratch_arrays(dtype: np.dtype, *sizes: int) -> list[np.ndarray]:
+    """Uninitialised arrays of ``dtype`` with these element counts, 64-byte aligned, carved
+    from this thread's reused workspace (workspace.scratch): fresh pages would cost a page
+    fault each, ~0.1 ms per MiB (5-7 ms a call for fft:numba's spectra on ResNet's res2)."""
+    item = np.dtype(dtype).itemsize
+    spans = [-(-n * item // workspace.ALIGNMENT) * workspace.ALIGNMENT for n in sizes]
+    buf = workspace.scratch(max(1, sum(spans)))
+    out, start = [], 0
+    for n, span in zip(sizes, spans):
+        out.append(buf[start:start + n * item].view(dtype))
+        start += span
+    return out
+
+
 def _bias(problem: ConvProblem, bias) -> np.ndarray:
     if bias is None:
         return np.zeros(problem.c_out, dtype=problem.np_dtype)
@@ -156,14 +170,20 @@ def _tile(nr, kc, ap, ao, lda, bp, bo, koff, y, yo, ldc, mi, jn, add_bias, bias,
     writing y from the microkernel's registers (with y's offset and row stride as
     arguments) left LLVM's SLP vectoriser unable to prove the stores consecutive, and it
     then kept the 96 accumulators scalar: 5 GFLOP/s. Into ``ct`` at constant offsets, then
-    copied through row slices (which the loop vectoriser handles): 61, against 68 for the
-    microkernel with no output at all. A function of its own, not inlined into the callers'
-    loops: with both microkernels inlined there, LLVM allocated registers worse (32 instead
-    of 52 GFLOP/s)."""
+    copied through row slices (which the loop vectoriser handles; out_6x16 for full-width
+    tiles): 61, against 68 for the microkernel with no output at all. A function of its
+    own, not inlined into the callers' loops: with both microkernels inlined there, LLVM
+    allocated registers worse (32 instead of 52 GFLOP/s)."""
     if nr == 16:
         uk_6x16(kc, ap, ao, lda, mi, bp, bo, koff, ct)
+        if jn == 16:
+            out_6x16(ct, y, yo, ldc, mi, add_bias, bias, bk)
+            return
     else:
         uk_6x8(kc, ap, ao, lda, mi, bp, bo, koff, ct)
+        if jn == 8:
+            out_6x8(ct, y, yo, ldc, mi, add_bias, bias, bk)
+            return
     for i in range(mi):
         yr = y[yo + i * ldc:yo + i * ldc + jn]
         cr = ct[i * nr:i * nr + jn]
@@ -375,10 +395,7 @@ def run_im2col(problem: ConvProblem, x, w, bias, y) -> None:
     kk = lay.koff.size
     chunks = im2col_chunks(p, nr, min(workspace.get_workspace_limit(), IM2COL_CHUNK_BYTES))
     bsize = max(q * c for _, q, _, c in chunks) * kk * nr
-    # the packed panels live in this thread's reused workspace: fresh pages would cost a
-    # page fault each (~0.1 ms per MiB)
-    bpk = workspace.scratch(bsize * p.np_dtype.itemsize)[:bsize * p.np_dtype.itemsize].view(
-        p.np_dtype)
+    bpk, = _scratch_arrays(p.np_dtype, bsize)
     wf, b = _flat(w, p.np_dtype), _bias(p, bias)
     with slp_vectorize():
         for pair0, npairs, pan0, npans in chunks:
@@ -517,39 +534,129 @@ def _fft_pass(xr, xi, yr, yi, n, s, p, B, N, twr, twi):
                 ti = e0i - ei
                 y3r[q] = tr * c3 - ti * d3
                 y3i[q] = tr * d3 + ti * c3
-    else:
-        # generic small radix (3, 5): p^2 complex multiply-adds per butterfly
+    elif p == 3:
+        # w_3 = k3 + i*s3 (k3 = -1/2, s3 = -sin(2 pi/3) forward), w_3^2 = conj(w_3); both
+        # from the twiddle table, in the data's dtype (a literal 0.5 would promote to float64)
+        k3 = twr[N // 3]
+        s3 = twi[N // 3]
         for j in range(m):
-            for t in range(p):
-                o = (p * j + t) * sb
-                ytr = yr[o:o + sb]
-                yti = yi[o:o + sb]
-                x0r = xr[j * sb:(j + 1) * sb]
-                x0i = xi[j * sb:(j + 1) * sb]
-                for q in range(sb):
-                    ytr[q] = x0r[q]
-                    yti[q] = x0i[q]
-                for r in range(1, p):
-                    e = ((r * t) % p) * (N // p)
-                    c = twr[e]
-                    d = twi[e]
-                    i1 = (j + r * m) * sb
-                    xar = xr[i1:i1 + sb]
-                    xai = xi[i1:i1 + sb]
-                    for q in range(sb):
-                        ar = xar[q]
-                        ai = xai[q]
-                        ytr[q] += ar * c - ai * d
-                        yti[q] += ar * d + ai * c
-                e = (j * t * step) % N
-                if e != 0:
-                    c = twr[e]
-                    d = twi[e]
-                    for q in range(sb):
-                        tr = ytr[q]
-                        ti = yti[q]
-                        ytr[q] = tr * c - ti * d
-                        yti[q] = tr * d + ti * c
+            c1 = twr[j * step]
+            d1 = twi[j * step]
+            c2 = twr[2 * j * step]
+            d2 = twi[2 * j * step]
+            x0r = xr[j * sb:(j + 1) * sb]
+            x0i = xi[j * sb:(j + 1) * sb]
+            x1r = xr[(j + m) * sb:(j + m + 1) * sb]
+            x1i = xi[(j + m) * sb:(j + m + 1) * sb]
+            x2r = xr[(j + 2 * m) * sb:(j + 2 * m + 1) * sb]
+            x2i = xi[(j + 2 * m) * sb:(j + 2 * m + 1) * sb]
+            o0 = 3 * j * sb
+            y0r = yr[o0:o0 + sb]
+            y0i = yi[o0:o0 + sb]
+            y1r = yr[o0 + sb:o0 + 2 * sb]
+            y1i = yi[o0 + sb:o0 + 2 * sb]
+            y2r = yr[o0 + 2 * sb:o0 + 3 * sb]
+            y2i = yi[o0 + 2 * sb:o0 + 3 * sb]
+            for q in range(sb):
+                ar = x0r[q]
+                ai = x0i[q]
+                pr = x1r[q] + x2r[q]
+                pi = x1i[q] + x2i[q]
+                mr = x1r[q] - x2r[q]
+                mi = x1i[q] - x2i[q]
+                y0r[q] = ar + pr
+                y0i[q] = ai + pi
+                hr = ar + k3 * pr
+                hi = ai + k3 * pi
+                # X1 = h + i*s3*m, X2 = h - i*s3*m
+                tr = hr - s3 * mi
+                ti = hi + s3 * mr
+                y1r[q] = tr * c1 - ti * d1
+                y1i[q] = tr * d1 + ti * c1
+                tr = hr + s3 * mi
+                ti = hi - s3 * mr
+                y2r[q] = tr * c2 - ti * d2
+                y2i[q] = tr * d2 + ti * c2
+    else:
+        # radix 5: w_5^1 = (k1, s1), w_5^2 = (k2, s2), w_5^3 = conj(w_5^2), w_5^4 = conj(w_5^1);
+        # with P1 = x1 + x4, M1 = x1 - x4, P2 = x2 + x3, M2 = x2 - x3:
+        #   X1, X4 = x0 + k1 P1 + k2 P2 +- i (s1 M1 + s2 M2)
+        #   X2, X3 = x0 + k2 P1 + k1 P2 +- i (s2 M1 - s1 M2)
+        # (4 twiddle products per butterfly; the generic radix-p form this replaced did 25
+        # complex products and 5 passes over its outputs)
+        k1 = twr[N // 5]
+        s1 = twi[N // 5]
+        k2 = twr[2 * N // 5]
+        s2 = twi[2 * N // 5]
+        for j in range(m):
+            c1 = twr[j * step]
+            d1 = twi[j * step]
+            c2 = twr[2 * j * step]
+            d2 = twi[2 * j * step]
+            c3 = twr[3 * j * step]
+            d3 = twi[3 * j * step]
+            c4 = twr[4 * j * step]
+            d4 = twi[4 * j * step]
+            x0r = xr[j * sb:(j + 1) * sb]
+            x0i = xi[j * sb:(j + 1) * sb]
+            x1r = xr[(j + m) * sb:(j + m + 1) * sb]
+            x1i = xi[(j + m) * sb:(j + m + 1) * sb]
+            x2r = xr[(j + 2 * m) * sb:(j + 2 * m + 1) * sb]
+            x2i = xi[(j + 2 * m) * sb:(j + 2 * m + 1) * sb]
+            x3r = xr[(j + 3 * m) * sb:(j + 3 * m + 1) * sb]
+            x3i = xi[(j + 3 * m) * sb:(j + 3 * m + 1) * sb]
+            x4r = xr[(j + 4 * m) * sb:(j + 4 * m + 1) * sb]
+            x4i = xi[(j + 4 * m) * sb:(j + 4 * m + 1) * sb]
+            o0 = 5 * j * sb
+            y0r = yr[o0:o0 + sb]
+            y0i = yi[o0:o0 + sb]
+            y1r = yr[o0 + sb:o0 + 2 * sb]
+            y1i = yi[o0 + sb:o0 + 2 * sb]
+            y2r = yr[o0 + 2 * sb:o0 + 3 * sb]
+            y2i = yi[o0 + 2 * sb:o0 + 3 * sb]
+            y3r = yr[o0 + 3 * sb:o0 + 4 * sb]
+            y3i = yi[o0 + 3 * sb:o0 + 4 * sb]
+            y4r = yr[o0 + 4 * sb:o0 + 5 * sb]
+            y4i = yi[o0 + 4 * sb:o0 + 5 * sb]
+            # two loops (X0, X1, X4, then X2, X3): one loop computing all five ran twice as
+            # slow (125-point axis, batch 64: 36 against 17.5 us)
+            for q in range(sb):
+                ar = x0r[q]
+                ai = x0i[q]
+                p1r = x1r[q] + x4r[q]
+                p1i = x1i[q] + x4i[q]
+                p2r = x2r[q] + x3r[q]
+                p2i = x2i[q] + x3i[q]
+                y0r[q] = ar + p1r + p2r
+                y0i[q] = ai + p1i + p2i
+                a1r = ar + k1 * p1r + k2 * p2r
+                a1i = ai + k1 * p1i + k2 * p2i
+                b1r = s1 * (x1r[q] - x4r[q]) + s2 * (x2r[q] - x3r[q])
+                b1i = s1 * (x1i[q] - x4i[q]) + s2 * (x2i[q] - x3i[q])
+                # i*B = (-B.i, B.r)
+                tr = a1r - b1i
+                ti = a1i + b1r
+                y1r[q] = tr * c1 - ti * d1
+                y1i[q] = tr * d1 + ti * c1
+                tr = a1r + b1i
+                ti = a1i - b1r
+                y4r[q] = tr * c4 - ti * d4
+                y4i[q] = tr * d4 + ti * c4
+            for q in range(sb):
+                ar = x0r[q]
+                ai = x0i[q]
+                a2r = ar + k2 * (x1r[q] + x4r[q]) + k1 * (x2r[q] + x3r[q])
+                a2i = ai + k2 * (x1i[q] + x4i[q]) + k1 * (x2i[q] + x3i[q])
+                b2r = s2 * (x1r[q] - x4r[q]) - s1 * (x2r[q] - x3r[q])
+                b2i = s2 * (x1i[q] - x4i[q]) - s1 * (x2i[q] - x3i[q])
+                tr = a2r - b2i
+                ti = a2i + b2r
+                y2r[q] = tr * c2 - ti * d2
+                y2i[q] = tr * d2 + ti * c2
+                tr = a2r + b2i
+                ti = a2i - b2r
+                y3r[q] = tr * c3 - ti * d3
+                y3i[q] = tr * d3 + ti * c3
 
 
 @njit(cache=True)
@@ -626,9 +733,9 @@ def fft_real_planes(src, nplanes, rows, cols, row0, col0, rstep, cstep, Fh, Fw, 
         _fft2_pair(zr, zi, tr, ti, Fh, Fw, fh, twh_r, twh_i, fw, tww_r, tww_i)
         # separate: X_a = (S + conj(S~)) / 2, X_b = (S - conj(S~)) / 2i, S~[u, v] = S[-u, -v]
         for u in range(U):
-            um = (Fw - u) % Fw
+            um = Fw - u if u > 0 else 0
             for v in range(Fh):
-                vm = (Fh - v) % Fh
+                vm = Fh - v if v > 0 else 0   # (Fh - v) % Fh without a division
                 sr = zr[u * Fh + v]
                 si = zi[u * Fh + v]
                 cr = zr[um * Fh + vm]
@@ -842,12 +949,8 @@ def run_fft(problem: ConvProblem, x, w, bias, y, tiling: Optional[FFTTiling] = N
     npx = nb * p.c_in
     npw = p.c_out * p.c_in_per_group
     npy = nb * p.c_out
-    xs_r = np.empty(npx * nf, dt)
-    xs_i = np.empty(npx * nf, dt)
-    ws_r = np.empty(npw * nf, dt)
-    ws_i = np.empty(npw * nf, dt)
-    ys_r = np.empty(npy * nf, dt)
-    ys_i = np.empty(npy * nf, dt)
+    xs_r, xs_i, ws_r, ws_i, ys_r, ys_i = _scratch_arrays(
+        dt, npx * nf, npx * nf, npw * nf, npw * nf, npy * nf, npy * nf)
     out, copy = _out_buffer(y)
     with slp_vectorize():
         fft_real_planes(xt, npx, Fh, Fw, 0, 0, 1, 1, Fh, Fw, fh, thr, thi, fw, twr, twi,

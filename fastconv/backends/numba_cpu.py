@@ -979,8 +979,8 @@ def run_fft(problem: ConvProblem, x, w, bias, y, tiling: Optional[FFTTiling] = N
 
 # ---- cache status ------------------------------------------------------------------------
 # The kernels a call may compile; the microkernels and FFT helpers are compiled into them.
-KERNELS = (direct_igemm, direct_rows, im2col_gemm, fft_real_planes, dft_kernel_planes,
-           fft_contract, ifft_real_planes)
+KERNELS = (direct_igemm, direct_rows, im2col_pack, im2col_gemm, fft_real_planes,
+           dft_kernel_planes, fft_contract, ifft_real_planes)
 
 
 def numba_cache_status() -> str:

@@ -277,7 +277,10 @@ fc_status fc_f32_stream_triad(float *a, const float *b, const float *c, int64_t 
  * fc_winograd_conv_sizes (for the active ISA and the same block_tiles); the kernel buffer must
  * be 64-byte aligned. Every element of y is written, never read; bias may be NULL.
  * FC_ERR_UNSUPPORTED for any other kernel size, stride or dilation. fc_profile: the kernel
- * transform, then input_transform, multiply and output_transform (each summed over blocks). */
+ * transform, then input_transform, multiply and output_transform (each summed over blocks).
+ * The one-call form fuses the kernel transform into the multiply stage when U exceeds L2 and
+ * all tiles form one block (batch 1, few tiles: U would go to memory and back once); the
+ * kernel buffer is then not touched and the transform's time counts in multiply. */
 fc_status fc_winograd_conv_sizes(const fc_conv2d_desc *d, int dtype_bytes, int64_t block_tiles,
                                  size_t *kernel_bytes, size_t *ws_bytes);
 fc_status fc_f32_conv2d_winograd_kernel_transform(const fc_conv2d_desc *d, const float *w,

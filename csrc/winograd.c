@@ -30,6 +30,13 @@ typedef struct wg_geometry {
     int64_t vl, cpad, kpad, tiles, nb;
     int per_thread; /* the threads take whole blocks, each with its own V + M buffer */
     int64_t nbuf;   /* V + M buffers in the workspace: threads when per_thread, else 1 */
+    /* A call without a kept kernel transform fuses it into stage 2 (winograd_impl.h): U
+     * beyond L2 used by one shared block per group, so each U element is used once. U then
+     * never goes through memory: written there and read back it was most of such a call
+     * (512 x 512 channels: 36 MB each way, 3-5 ms at batch 1). fused_panel: elements of each
+     * thread's panel buffer, 36 x cpad x NR, in the workspace after V + M. */
+    int fused;
+    int64_t fused_panel;
 } wg_geometry;
 
 static int64_t round_up(int64_t a, int64_t b) { return fc_div_up(a, b) * b; }
@@ -82,6 +89,12 @@ static wg_geometry geometry(const fc_conv2d_desc *d, fc_isa isa, int dtype_bytes
     nb = FC_MIN(nb, FC_MAX(g.tiles, 1));
     g.nb = round_up(FC_MAX(nb, 1), FC_WINOGRAD_MR);
     g.nbuf = g.per_thread ? nt : 1;
+    g.fused = !g.per_thread && block_tiles <= 0 && g.tiles <= g.nb &&
+              u_bytes > (int64_t)FC_WINOGRAD_L2_BYTES;
+    g.fused_panel =
+        g.fused ? round_up((36 * (g.cpad * 2 * g.vl + FC_WINOGRAD_XI_PAD)) * dtype_bytes, 64) /
+                      dtype_bytes
+                : 0;
     return g;
 }
 
@@ -96,8 +109,9 @@ static size_t kernel_bytes_of(const fc_conv2d_desc *d, const wg_geometry *g, int
            (size_t)(d->groups * 36 * (g->kpad * g->cpad + FC_WINOGRAD_XI_PAD)) * dtype_bytes;
 }
 
-static size_t ws_bytes_of(const wg_geometry *g, int dtype_bytes) {
-    return 64 + (size_t)(g->nbuf * buf_elems(g, dtype_bytes)) * (size_t)dtype_bytes;
+static size_t ws_bytes_of(const fc_conv2d_desc *d, const wg_geometry *g, int dtype_bytes) {
+    const int64_t panels = g->fused_panel * FC_MAX(d->nthreads, 1);
+    return 64 + (size_t)(g->nbuf * buf_elems(g, dtype_bytes) + panels) * (size_t)dtype_bytes;
 }
 
 fc_status fc_winograd_conv_sizes(const fc_conv2d_desc *d, int dtype_bytes, int64_t block_tiles,
@@ -106,7 +120,7 @@ fc_status fc_winograd_conv_sizes(const fc_conv2d_desc *d, int dtype_bytes, int64
     if (st != FC_OK) return st;
     const wg_geometry g = geometry(d, fc_active_isa(), dtype_bytes, block_tiles);
     if (kernel_bytes) *kernel_bytes = kernel_bytes_of(d, &g, dtype_bytes);
-    if (ws_bytes) *ws_bytes = ws_bytes_of(&g, dtype_bytes);
+    if (ws_bytes) *ws_bytes = ws_bytes_of(d, &g, dtype_bytes);
     return FC_OK;
 }
 
@@ -165,18 +179,37 @@ static void *align64(void *p) { return (void *)(((uintptr_t)p + 63) & ~(uintptr_
         if (h.isa > (int32_t)fc_cpu_isa()) return FC_ERR_ISA_UNAVAILABLE;                        \
         const wg_geometry g = geometry(d, (fc_isa)h.isa, sizeof(T), block_tiles);               \
         if (g.cpad != h.cpad || g.kpad != h.kpad) return FC_ERR_INVALID_ARGUMENT;                \
-        if (ws_bytes < ws_bytes_of(&g, sizeof(T))) return FC_ERR_WORKSPACE_TOO_SMALL;            \
+        if (ws_bytes < ws_bytes_of(d, &g, sizeof(T))) return FC_ERR_WORKSPACE_TOO_SMALL;            \
         if (g.tiles == 0 || d->c_out == 0) return FC_OK;                                         \
         const T *u = (const T *)((const char *)kernel + FC_WINOGRAD_HEADER);                     \
         T *wsa = (T *)align64(ws);                                                               \
         const int64_t buf = buf_elems(&g, sizeof(T));                                            \
         FC_WG_DISPATCH(h.isa,                                                                    \
-                       fc_##TN##_winograd_apply__scalar(d, u, x, bias, y, wsa, buf,              \
+                       fc_##TN##_winograd_apply__scalar(d, u, NULL, x, bias, y, wsa, buf, 0,     \
                                                         g.per_thread, g.nb, g.cpad, g.kpad),     \
-                       fc_##TN##_winograd_apply__avx2(d, u, x, bias, y, wsa, buf, g.per_thread,  \
-                                                      g.nb, g.cpad, g.kpad),                     \
-                       fc_##TN##_winograd_apply__avx512(d, u, x, bias, y, wsa, buf,              \
+                       fc_##TN##_winograd_apply__avx2(d, u, NULL, x, bias, y, wsa, buf, 0,       \
+                                                      g.per_thread, g.nb, g.cpad, g.kpad),       \
+                       fc_##TN##_winograd_apply__avx512(d, u, NULL, x, bias, y, wsa, buf, 0,     \
                                                         g.per_thread, g.nb, g.cpad, g.kpad))     \
+    }                                                                                            \
+                                                                                                 \
+    /* the kernel transform fused into stage 2 (wg_geometry.fused): no U buffer */               \
+    static fc_status TN##_fused(const fc_conv2d_desc *d, const T *w, const T *x, const T *bias,  \
+                                T *y, void *ws, size_t ws_bytes) {                               \
+        if (!w || !x || !y || !ws) return FC_ERR_INVALID_ARGUMENT;                               \
+        const fc_isa isa = fc_active_isa();                                                      \
+        const wg_geometry g = geometry(d, isa, sizeof(T), 0);                                    \
+        if (ws_bytes < ws_bytes_of(d, &g, sizeof(T))) return FC_ERR_WORKSPACE_TOO_SMALL;         \
+        if (g.tiles == 0 || d->c_out == 0) return FC_OK;                                         \
+        T *wsa = (T *)align64(ws);                                                               \
+        const int64_t buf = buf_elems(&g, sizeof(T));                                            \
+        FC_WG_DISPATCH(isa,                                                                      \
+                       fc_##TN##_winograd_apply__scalar(d, NULL, w, x, bias, y, wsa, buf,        \
+                                                        g.fused_panel, 0, g.nb, g.cpad, g.kpad), \
+                       fc_##TN##_winograd_apply__avx2(d, NULL, w, x, bias, y, wsa, buf,          \
+                                                      g.fused_panel, 0, g.nb, g.cpad, g.kpad),   \
+                       fc_##TN##_winograd_apply__avx512(d, NULL, w, x, bias, y, wsa, buf,        \
+                                                        g.fused_panel, 0, g.nb, g.cpad, g.kpad)) \
     }                                                                                            \
                                                                                                  \
     fc_status fc_##TN##_conv2d_winograd_apply(const fc_conv2d_desc *d, const void *kernel,       \
@@ -199,9 +232,14 @@ static void *align64(void *p) { return (void *)(((uintptr_t)p + 63) & ~(uintptr_
         const fc_status st = check_desc(d, sizeof(T));                                           \
         if (st != FC_OK) return st;                                                              \
         double t = FC_PROFILE_START(d), t0 = t;                                                  \
-        fc_status r = TN##_kernel_transform(d, w, kernel, kernel_bytes);                         \
-        FC_PROFILE_ADD(d, kernel_transform, t);                                                  \
-        if (r == FC_OK) r = TN##_apply(d, kernel, x, bias, y, block_tiles, ws, ws_bytes);        \
+        fc_status r;                                                                             \
+        if (geometry(d, fc_active_isa(), sizeof(T), block_tiles).fused) {                        \
+            r = TN##_fused(d, w, x, bias, y, ws, ws_bytes);                                      \
+        } else {                                                                                 \
+            r = TN##_kernel_transform(d, w, kernel, kernel_bytes);                               \
+            FC_PROFILE_ADD(d, kernel_transform, t);                                              \
+            if (r == FC_OK) r = TN##_apply(d, kernel, x, bias, y, block_tiles, ws, ws_bytes);    \
+        }                                                                                        \
         if (d->profile) {                                                                        \
             d->profile->total += fc_now() - t0;                                                  \
             d->profile->calls += 1;                                                              \

@@ -28,10 +28,10 @@
 #define FC_WINOGRAD_VARIANT(T, TN, ISA)                                                        \
     fc_status fc_##TN##_winograd_kernel_transform__##ISA(const fc_conv2d_desc *d, const T *w,   \
                                                          T *u, int64_t cpad, int64_t kpad);    \
-    fc_status fc_##TN##_winograd_apply__##ISA(const fc_conv2d_desc *d, const T *u, const T *x,  \
-                                              const T *bias, T *y, T *ws, int64_t buf,         \
-                                              int per_thread, int64_t nb, int64_t cpad,        \
-                                              int64_t kpad);
+    fc_status fc_##TN##_winograd_apply__##ISA(const fc_conv2d_desc *d, const T *u, const T *w,  \
+                                              const T *x, const T *bias, T *y, T *ws,          \
+                                              int64_t buf, int64_t up_elems, int per_thread,   \
+                                              int64_t nb, int64_t cpad, int64_t kpad);
 FC_WINOGRAD_VARIANT(float, f32, scalar)
 FC_WINOGRAD_VARIANT(double, f64, scalar)
 #if FC_X86_64

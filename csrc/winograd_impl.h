@@ -35,7 +35,8 @@
  *     the padding), B^T d B, store V[xi][tile][c] (c contiguous);
  *  2. the 36 products, parallel over (xi, panel of 2*FC_VL output channels): a 6 x (2*FC_VL)
  *     register tile (6 tiles broadcast from V's rows, 2 vectors of U) accumulates over all C;
- *     U[xi] panels are packed by the kernel transform, so no packing at run time;
+ *     U[xi] panels are packed by the kernel transform, so no packing at run time (fused
+ *     one-call form: parallel over panels, each transformed into the thread's buffer first);
  *  3. output transform, vectorised across FC_VL output channels: A^T m A plus bias, straight
  *     into y (vector stores when y's channels are contiguous, NHWC; else scattered).
  * The block size bounds V + M (winograd.c's rule), so they stay cache-resident between stages.
@@ -105,78 +106,96 @@ FC_WG_INLINE void FC_WFN(wg_g)(const FC_VEC *g, int gs, FC_VEC *t, int ts) {
     t[5 * ts] = g2;
 }
 
-/* U[g][xi][k / NR][c][k % NR] = (G g G^T)[xi] of filter (g*Kg + k, c), vectorised across FC_VL
- * consecutive k so that U is written in whole contiguous vectors; zero for the padded k >= Kg
- * and c >= Cg, so the products need no edge cases. */
-fc_status FC_WFN(winograd_kernel_transform)(const fc_conv2d_desc *d, const FC_T *w, FC_T *u,
-                                            int64_t cpad, int64_t kpad) {
-    const int64_t groups = d->groups, cg = d->c_in / groups, kg = d->c_out / groups;
-    const int64_t xi_stride = kpad * cpad + FC_WINOGRAD_XI_PAD, panels = kpad / FC_NR;
+/* One panel pn (NR output channels) of group g's kernel transform: dst[xi * xi_stride + c * NR
+ * + k % NR] = (G g G^T)[xi] of filter (g*Kg + pn*NR + k % NR, c) for c < cpad, vectorised
+ * across FC_VL consecutive k so that whole contiguous vectors are written; zero for the padded
+ * k >= Kg and c >= Cg, so the products need no edge cases. The input channels go in blocks
+ * of FC_WG_KT_CB: their 36 transformed rows are collected in an L1 block, then written as 36
+ * runs of FC_WG_KT_CB rows. Writing each channel's 36 rows straight to U (36 planes a megabyte
+ * apart, one line each) kept 36 write streams and 16 read streams open at once: 512 x 512
+ * filters took 10-14 ms. stream: non-temporal stores (a U that will not stay in the caches).
+ * in_cache: dst is small enough to stay in cache (the fused path's panel buffer): the rows
+ * go straight to it. */
+FC_WG_INLINE void FC_WFN(wg_transform_panel)(const fc_conv2d_desc *d, const FC_T *w, int64_t g,
+                                             int64_t pn, int64_t cpad, FC_T *dst,
+                                             int64_t xi_stride, int stream, int in_cache) {
+    const int64_t cg = d->c_in / d->groups, kg = d->c_out / d->groups;
     const int64_t ws0 = d->w_stride[0], ws1 = d->w_stride[1], ws2 = d->w_stride[2],
                   ws3 = d->w_stride[3];
-    /* one task = one panel of NR output channels, so every store fills whole NR-wide rows of
-     * U (never half a cache line now and the other half from another thread later). The
-     * panel's input channels go in blocks of FC_WG_KT_CB: their 36 transformed rows are
-     * collected in an L1 block, then written to U as 36 runs of FC_WG_KT_CB rows. Writing
-     * each channel's 36 rows straight to U (36 planes a megabyte apart, one line each) kept 36
-     * write streams and 16 read streams open at once: 512 x 512 filters took 10-14 ms. */
+    FC_T blk[36 * FC_WG_KT_CB * FC_NR] __attribute__((aligned(64)));
+    (void)stream;
+    for (int64_t c0 = 0; c0 < cpad; c0 += FC_WG_KT_CB) {
+        const int64_t cb = FC_MIN(FC_WG_KT_CB, cpad - c0);
+        for (int64_t cc = 0; cc < cb; cc++) {
+            const int64_t c = c0 + cc;
+            for (int half = 0; half < 2; half++) {
+                const int64_t k0 = pn * FC_NR + half * FC_VL;
+                const int64_t lanes = FC_MAX(0, FC_MIN(FC_VL, kg - k0));
+                FC_VEC gv[9], t[18], uv[36];
+#ifdef FC_WG_GATHER_FILTERS
+                if (c < cg && lanes == FC_VL && ws3 == 1 && ws2 == 3) {
+                    FC_WG_GATHER_FILTERS(gv, w + (g * kg + k0) * ws0 + c * ws1, ws0);
+                } else
+#endif
+                {
+                    FC_T buf[9 * FC_VL];
+                    for (int j = 0; j < 9 * FC_VL; j++) buf[j] = (FC_T)0;
+                    if (c < cg)
+                        for (int64_t l = 0; l < lanes; l++) {
+                            const FC_T *wk = w + (g * kg + k0 + l) * ws0 + c * ws1;
+                            for (int r = 0; r < 3; r++)
+                                for (int s = 0; s < 3; s++)
+                                    buf[(3 * r + s) * FC_VL + l] = wk[r * ws2 + s * ws3];
+                        }
+                    for (int j = 0; j < 9; j++) gv[j] = FC_VLOAD(buf + j * FC_VL);
+                }
+                for (int s = 0; s < 3; s++) FC_WFN(wg_g)(gv + s, 3, t + s, 3); /* G g */
+                for (int i = 0; i < 6; i++)
+                    FC_WFN(wg_g)(t + 3 * i, 1, uv + 6 * i, 1); /* (G g) G^T */
+                if (in_cache) /* dst is a thread's L2-sized buffer: no need for blk */
+                    for (int xi = 0; xi < 36; xi++)
+                        FC_VSTORE(dst + xi * xi_stride + c * FC_NR + half * FC_VL, uv[xi]);
+                else
+                    for (int xi = 0; xi < 36; xi++)
+                        FC_VSTORE(blk + (xi * FC_WG_KT_CB + cc) * FC_NR + half * FC_VL,
+                                  uv[xi]);
+            }
+        }
+        if (in_cache) continue;
+        for (int xi = 0; xi < 36; xi++) {
+            const FC_T *from = blk + xi * FC_WG_KT_CB * FC_NR;
+            FC_T *to = dst + xi * xi_stride + c0 * FC_NR;
+#ifdef FC_VSTREAM
+            if (stream) {
+                for (int64_t e = 0; e < cb * FC_NR; e += FC_VL)
+                    FC_VSTREAM(to + e, FC_VLOAD(from + e));
+                continue;
+            }
+#endif
+            for (int64_t e = 0; e < cb * FC_NR; e += FC_VL) FC_VSTORE(to + e, FC_VLOAD(from + e));
+        }
+    }
+}
+
+/* U[g][xi][k / NR][c][k % NR] = (G g G^T)[xi] of filter (g*Kg + k, c): one task per panel of
+ * NR output channels, so every store fills whole NR-wide rows of U (never half a cache line
+ * now and the other half from another thread later). */
+fc_status FC_WFN(winograd_kernel_transform)(const fc_conv2d_desc *d, const FC_T *w, FC_T *u,
+                                            int64_t cpad, int64_t kpad) {
+    const int64_t groups = d->groups;
+    const int64_t xi_stride = kpad * cpad + FC_WINOGRAD_XI_PAD, panels = kpad / FC_NR;
+    int stream = 0;
 #ifdef FC_VSTREAM
     /* a U beyond FC_WINOGRAD_STREAM_BYTES bypasses the caches (non-temporal stores of whole
      * lines): it would not stay in them anyway, and ordinary stores read every line first */
-    const int stream = (double)groups * 36.0 * (double)xi_stride * sizeof(FC_T) >
-                       (double)FC_WINOGRAD_STREAM_BYTES;
+    stream = (double)groups * 36.0 * (double)xi_stride * sizeof(FC_T) >
+             (double)FC_WINOGRAD_STREAM_BYTES;
 #endif
 #pragma omp parallel for num_threads(d->nthreads) schedule(static)
     for (int64_t gp = 0; gp < groups * panels; gp++) {
         const int64_t g = gp / panels, pn = gp % panels;
-        FC_T *ug = u + g * 36 * xi_stride + pn * cpad * FC_NR;
-        FC_T blk[36 * FC_WG_KT_CB * FC_NR] __attribute__((aligned(64)));
-        for (int64_t c0 = 0; c0 < cpad; c0 += FC_WG_KT_CB) {
-            const int64_t cb = FC_MIN(FC_WG_KT_CB, cpad - c0);
-            for (int64_t cc = 0; cc < cb; cc++) {
-                const int64_t c = c0 + cc;
-                for (int half = 0; half < 2; half++) {
-                    const int64_t k0 = pn * FC_NR + half * FC_VL;
-                    const int64_t lanes = FC_MAX(0, FC_MIN(FC_VL, kg - k0));
-                    FC_VEC gv[9], t[18], uv[36];
-#ifdef FC_WG_GATHER_FILTERS
-                    if (c < cg && lanes == FC_VL && ws3 == 1 && ws2 == 3) {
-                        FC_WG_GATHER_FILTERS(gv, w + (g * kg + k0) * ws0 + c * ws1, ws0);
-                    } else
-#endif
-                    {
-                        FC_T buf[9 * FC_VL];
-                        for (int j = 0; j < 9 * FC_VL; j++) buf[j] = (FC_T)0;
-                        if (c < cg)
-                            for (int64_t l = 0; l < lanes; l++) {
-                                const FC_T *wk = w + (g * kg + k0 + l) * ws0 + c * ws1;
-                                for (int r = 0; r < 3; r++)
-                                    for (int s = 0; s < 3; s++)
-                                        buf[(3 * r + s) * FC_VL + l] = wk[r * ws2 + s * ws3];
-                            }
-                        for (int j = 0; j < 9; j++) gv[j] = FC_VLOAD(buf + j * FC_VL);
-                    }
-                    for (int s = 0; s < 3; s++) FC_WFN(wg_g)(gv + s, 3, t + s, 3); /* G g */
-                    for (int i = 0; i < 6; i++)
-                        FC_WFN(wg_g)(t + 3 * i, 1, uv + 6 * i, 1); /* (G g) G^T */
-                    for (int xi = 0; xi < 36; xi++)
-                        FC_VSTORE(blk + (xi * FC_WG_KT_CB + cc) * FC_NR + half * FC_VL, uv[xi]);
-                }
-            }
-            for (int xi = 0; xi < 36; xi++) {
-                const FC_T *from = blk + xi * FC_WG_KT_CB * FC_NR;
-                FC_T *to = ug + xi * xi_stride + c0 * FC_NR;
-#ifdef FC_VSTREAM
-                if (stream) {
-                    for (int64_t e = 0; e < cb * FC_NR; e += FC_VL)
-                        FC_VSTREAM(to + e, FC_VLOAD(from + e));
-                    continue;
-                }
-#endif
-                for (int64_t e = 0; e < cb * FC_NR; e += FC_VL)
-                    FC_VSTORE(to + e, FC_VLOAD(from + e));
-            }
-        }
+        FC_WFN(wg_transform_panel)(d, w, g, pn, cpad, u + g * 36 * xi_stride + pn * cpad * FC_NR,
+                                   xi_stride, stream, 0);
     }
 #ifdef FC_VSTREAM
     if (stream) FC_SFENCE(); /* the streamed lines are visible before apply reads U */
@@ -329,10 +348,11 @@ FC_WG_INLINE void FC_WFN(wg_share)(int64_t n, int parts, int part, int64_t *lo, 
  * threads sharing it (parts == 1: one thread, no barrier). Barriers after stages 1 and 2: stage
  * 2 reads all of V, stage 3 all of M; the next block's stage 1 barrier keeps its stage 2 from
  * overwriting M before this block's stage 3 has read it. */
-FC_WG_INLINE void FC_WFN(wg_block)(const fc_conv2d_desc *d, const FC_T *ug, const FC_T *x,
-                                    const FC_T *bias, FC_T *y, FC_T *v, FC_T *m, int64_t g,
-                                    int64_t t0, int64_t nbt, int64_t nb, int64_t cpad,
-                                    int64_t kpad, int parts, int part, double *t) {
+FC_WG_INLINE void FC_WFN(wg_block)(const fc_conv2d_desc *d, const FC_T *ug, const FC_T *w,
+                                    FC_T *up, const FC_T *x, const FC_T *bias, FC_T *y,
+                                    FC_T *v, FC_T *m, int64_t g, int64_t t0, int64_t nbt,
+                                    int64_t nb, int64_t cpad, int64_t kpad, int parts, int part,
+                                    double *t) {
     const int64_t cg = d->c_in / d->groups, kg = d->c_out / d->groups;
     const int64_t th = fc_div_up(d->h_out, 4), tw = fc_div_up(d->w_out, 4);
     const int64_t cvecs = fc_div_up(cg, FC_VL), kvecs = fc_div_up(kg, FC_VL);
@@ -350,7 +370,29 @@ FC_WG_INLINE void FC_WFN(wg_block)(const fc_conv2d_desc *d, const FC_T *ug, cons
 #pragma omp barrier
     }
     if (t) FC_PROFILE_ADD(d, input_transform, *t);
-    FC_WFN(wg_share)(36 * panels, parts, part, &lo, &hi);
+    if (w) {
+        /* fused: this part's panels of the kernel transform, each made in the thread's own
+         * buffer up (36 x cpad x NR, in L2 / L3) just before its 36 products use it */
+        const int64_t up_xi = cpad * FC_NR + FC_WINOGRAD_XI_PAD;
+        FC_WFN(wg_share)(panels, parts, part, &lo, &hi);
+        for (int64_t pn = lo; pn < hi; pn++) {
+            FC_WFN(wg_transform_panel)(d, w, g, pn, cpad, up, up_xi, 0, 1);
+            for (int64_t xi = 0; xi < 36; xi++)
+                for (int64_t rp = 0; rp < row_panels; rp++) {
+#ifdef FC_WG_UKERNEL
+                    FC_WG_UKERNEL(cpad, v + xi * v_xi + rp * 6 * cpad, cpad, up + xi * up_xi,
+                                  m + xi * m_xi + rp * 6 * kpad + pn * FC_NR, kpad);
+#else
+                    FC_WFN(wg_ukernel_6xnr)(cpad, v + xi * v_xi + rp * 6 * cpad, cpad,
+                                            up + xi * up_xi,
+                                            m + xi * m_xi + rp * 6 * kpad + pn * FC_NR, kpad);
+#endif
+                }
+        }
+        lo = hi = 0; /* the unfused loop below has nothing left */
+    } else {
+        FC_WFN(wg_share)(36 * panels, parts, part, &lo, &hi);
+    }
     for (int64_t job = lo; job < hi; job++) {
         const int64_t xi = job / panels, pn = job % panels;
         const FC_T *up = ug + xi * u_xi + pn * cpad * FC_NR;
@@ -381,12 +423,15 @@ FC_WG_INLINE void FC_WFN(wg_block)(const fc_conv2d_desc *d, const FC_T *ug, cons
 
 /* Every group and block of nb tiles (nb a multiple of 6). ws holds the V + M buffers, buf
  * elements apart: V is 36 x (nb x cpad + pad) elements, M (after V) 36 x (nb x kpad + pad);
- * u is the kernel transform's output. per_thread: each thread takes whole blocks (dynamically)
+ * u is the kernel transform's output. Fused (u NULL, the weight w given instead): stage 2
+ * transforms the kernel panel by panel into a buffer of up_elems per thread (after the V + M
+ * buffers), so U never goes through memory; for one block per group (winograd.c decides). per_thread: each thread takes whole blocks (dynamically)
  * into its own buffer; else all threads share each block in buffer 0. Profile phases are the
  * first thread's times. */
-fc_status FC_WFN(winograd_apply)(const fc_conv2d_desc *d, const FC_T *u, const FC_T *x,
-                                 const FC_T *bias, FC_T *y, FC_T *ws, int64_t buf,
-                                 int per_thread, int64_t nb, int64_t cpad, int64_t kpad) {
+fc_status FC_WFN(winograd_apply)(const fc_conv2d_desc *d, const FC_T *u, const FC_T *w,
+                                 const FC_T *x, const FC_T *bias, FC_T *y, FC_T *ws, int64_t buf,
+                                 int64_t up_elems, int per_thread, int64_t nb, int64_t cpad,
+                                 int64_t kpad) {
     const int64_t groups = d->groups;
     const int64_t tiles = d->n * fc_div_up(d->h_out, 4) * fc_div_up(d->w_out, 4);
     const int64_t nblocks = fc_div_up(tiles, nb);
@@ -403,19 +448,22 @@ fc_status FC_WFN(winograd_apply)(const fc_conv2d_desc *d, const FC_T *u, const F
         double *t = tid == 0 && d->profile ? &t0 : NULL;
         FC_T *v = ws + (per_thread ? tid : 0) * buf;
         FC_T *m = v + 36 * (nb * cpad + FC_WINOGRAD_XI_PAD);
+        /* fused (w given, u NULL; only with shared blocks, so one V + M buffer): each
+         * thread's panel buffer after it */
+        FC_T *up = w ? ws + buf + tid * up_elems : NULL;
         for (int64_t g = 0; g < groups; g++) {
-            const FC_T *ug = u + g * 36 * u_xi;
+            const FC_T *ug = u ? u + g * 36 * u_xi : NULL;
             if (per_thread) {
 #pragma omp for schedule(dynamic, 1)
                 for (int64_t blk = 0; blk < nblocks; blk++) {
                     const int64_t first = blk * nb;
-                    FC_WFN(wg_block)(d, ug, x, bias, y, v, m, g, first,
+                    FC_WFN(wg_block)(d, ug, w, up, x, bias, y, v, m, g, first,
                                      FC_MIN(nb, tiles - first), nb, cpad, kpad, 1, 0, t);
                 }
             } else {
                 for (int64_t blk = 0; blk < nblocks; blk++) {
                     const int64_t first = blk * nb;
-                    FC_WFN(wg_block)(d, ug, x, bias, y, v, m, g, first,
+                    FC_WFN(wg_block)(d, ug, w, up, x, bias, y, v, m, g, first,
                                      FC_MIN(nb, tiles - first), nb, cpad, kpad, team, tid, t);
                 }
             }

@@ -109,6 +109,38 @@ def test_kernel_transform_once_apply_many():
         assert np.array_equal(y, run_winograd(case, x, w, b, block_tiles=12))
 
 
+# U (36 x Cpad x Kpad per group) beyond the 1 MiB L2 and a single block of tiles per group: a
+# call without a kept kernel transform fuses it into stage 2 (winograd.c, wg_geometry.fused)
+FUSED = [
+    c2(1, 100, 9, 11, 70, 3, 3, padding=1),                           # partial panels
+    c2(1, 192, 8, 8, 192, 3, 3, padding=1, groups=2),                 # groups
+    c2(2, 90, 7, 6, 50, 3, 3, padding=(1, 0), dtype="float64", layout="NHWC"),
+]
+
+
+@pytest.mark.parametrize("case", FUSED, ids=lambda c: c.id)
+def test_fused_kernel_transform_matches_the_kept_one(monkeypatch, case):
+    """The fused call (no kernel_transform phase in its profile) gives the oracle's result
+    and, at every thread count, exactly what a kept (prepared) kernel transform gives."""
+    from fastconv import threads
+    ffi, _ = cb._native()
+    x, w, b = make_inputs(case, case_rng(case))
+    problem = case.problem
+    xv = np.moveaxis(x, -1, 1) if case.channels_last else x
+    wv = np.transpose(w, (3, 2, 0, 1)) if case.channels_last else w
+    monkeypatch.setattr(threads, "_num_threads", None)
+    for nt in (1, 2, 3):
+        threads.set_num_threads(nt)
+        prof = ffi.new("fc_profile *")
+        y = run_winograd(case, x, w, b, profile=prof)
+        assert prof.kernel_transform == 0 and prof.multiply > 0
+        kept = np.full(case.out_shape, np.nan, dtype=case.dtype)
+        keptv = np.moveaxis(kept, -1, 1) if case.channels_last else kept
+        cb.WinogradPrepared(problem, wv).apply(xv, b, keptv)
+        assert np.array_equal(y, kept)
+    assert normwise_error(y, oracle(case, x, w, b)) <= tolerance(case.dtype, "winograd")
+
+
 def test_profile_has_every_phase():
     ffi, _ = cb._native()
     prof = ffi.new("fc_profile *")

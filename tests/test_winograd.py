@@ -141,6 +141,17 @@ def test_fused_kernel_transform_matches_the_kept_one(monkeypatch, case):
     assert normwise_error(y, oracle(case, x, w, b)) <= tolerance(case.dtype, "winograd")
 
 
+def test_fused_kernel_transform_on_every_isa(isa):
+    """The fused path of every ISA's template instance (the other tests run the active one)."""
+    case = FUSED[0]
+    x, w, b = make_inputs(case, case_rng(case))
+    y = run_winograd(case, x, w, b)
+    kept = np.full(case.out_shape, np.nan, dtype=case.dtype)
+    cb.WinogradPrepared(case.problem, w).apply(x, b, kept)
+    assert np.array_equal(y, kept)
+    assert normwise_error(y, oracle(case, x, w, b)) <= tolerance(case.dtype, "winograd")
+
+
 def test_profile_has_every_phase():
     ffi, _ = cb._native()
     prof = ffi.new("fc_profile *")

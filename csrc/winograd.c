@@ -194,22 +194,24 @@ static void *align64(void *p) { return (void *)(((uintptr_t)p + 63) & ~(uintptr_
     }                                                                                            \
                                                                                                  \
     /* the kernel transform fused into stage 2 (wg_geometry.fused): no U buffer */               \
-    static fc_status TN##_fused(const fc_conv2d_desc *d, const T *w, const T *x, const T *bias,  \
-                                T *y, void *ws, size_t ws_bytes) {                               \
+    static fc_status TN##_fused(const fc_conv2d_desc *d, fc_isa isa, const wg_geometry *g,     \
+                                const T *w, const T *x, const T *bias, T *y, void *ws,           \
+                                size_t ws_bytes) {                                               \
         if (!w || !x || !y || !ws) return FC_ERR_INVALID_ARGUMENT;                               \
-        const fc_isa isa = fc_active_isa();                                                      \
-        const wg_geometry g = geometry(d, isa, sizeof(T), 0);                                    \
-        if (ws_bytes < ws_bytes_of(d, &g, sizeof(T))) return FC_ERR_WORKSPACE_TOO_SMALL;         \
-        if (g.tiles == 0 || d->c_out == 0) return FC_OK;                                         \
+        if (ws_bytes < ws_bytes_of(d, g, sizeof(T))) return FC_ERR_WORKSPACE_TOO_SMALL;          \
+        if (g->tiles == 0 || d->c_out == 0) return FC_OK;                                        \
         T *wsa = (T *)align64(ws);                                                               \
-        const int64_t buf = buf_elems(&g, sizeof(T));                                            \
+        const int64_t buf = buf_elems(g, sizeof(T));                                             \
         FC_WG_DISPATCH(isa,                                                                      \
                        fc_##TN##_winograd_apply__scalar(d, NULL, w, x, bias, y, wsa, buf,        \
-                                                        g.fused_panel, 0, g.nb, g.cpad, g.kpad), \
+                                                        g->fused_panel, 0, g->nb, g->cpad,       \
+                                                        g->kpad),                                \
                        fc_##TN##_winograd_apply__avx2(d, NULL, w, x, bias, y, wsa, buf,          \
-                                                      g.fused_panel, 0, g.nb, g.cpad, g.kpad),   \
+                                                      g->fused_panel, 0, g->nb, g->cpad,         \
+                                                      g->kpad),                                  \
                        fc_##TN##_winograd_apply__avx512(d, NULL, w, x, bias, y, wsa, buf,        \
-                                                        g.fused_panel, 0, g.nb, g.cpad, g.kpad)) \
+                                                        g->fused_panel, 0, g->nb, g->cpad,       \
+                                                        g->kpad))                                \
     }                                                                                            \
                                                                                                  \
     fc_status fc_##TN##_conv2d_winograd_apply(const fc_conv2d_desc *d, const void *kernel,       \
@@ -233,8 +235,10 @@ static void *align64(void *p) { return (void *)(((uintptr_t)p + 63) & ~(uintptr_
         if (st != FC_OK) return st;                                                              \
         double t = FC_PROFILE_START(d), t0 = t;                                                  \
         fc_status r;                                                                             \
-        if (geometry(d, fc_active_isa(), sizeof(T), block_tiles).fused) {                        \
-            r = TN##_fused(d, w, x, bias, y, ws, ws_bytes);                                      \
+        const fc_isa isa = fc_active_isa();                                                      \
+        const wg_geometry g = geometry(d, isa, sizeof(T), block_tiles);                          \
+        if (g.fused) {                                                                           \
+            r = TN##_fused(d, isa, &g, w, x, bias, y, ws, ws_bytes);                             \
         } else {                                                                                 \
             r = TN##_kernel_transform(d, w, kernel, kernel_bytes);                               \
             FC_PROFILE_ADD(d, kernel_transform, t);                                              \

@@ -338,6 +338,21 @@ FC_WG_INLINE void FC_WFN(wg_ukernel_6xnr)(int64_t cpad, const FC_T *v, int64_t l
     FC_VSTORE(m + 5 * ldm + FC_VL, c51);
 }
 
+/* Stage 2 for one tile position and one panel: m (row_panels x 6 tile rows, stride kpad) :=
+ * v (rows of stride cpad) x up (a packed cpad x NR panel of U). The last row panel's rows past
+ * the block's tiles read and write padding rows of v and m (inside the buffers; their results
+ * are never used). */
+FC_WG_INLINE void FC_WFN(wg_panel_products)(int64_t cpad, int64_t kpad, int64_t row_panels,
+                                            const FC_T *v, const FC_T *up, FC_T *m) {
+    for (int64_t rp = 0; rp < row_panels; rp++) {
+#ifdef FC_WG_UKERNEL
+        FC_WG_UKERNEL(cpad, v + rp * 6 * cpad, cpad, up, m + rp * 6 * kpad, kpad);
+#else
+        FC_WFN(wg_ukernel_6xnr)(cpad, v + rp * 6 * cpad, cpad, up, m + rp * 6 * kpad, kpad);
+#endif
+    }
+}
+
 /* Items [lo, hi) of n that part `part` of `parts` takes (the static split of `omp for`). */
 FC_WG_INLINE void FC_WFN(wg_share)(int64_t n, int parts, int part, int64_t *lo, int64_t *hi) {
     *lo = n * part / parts;
@@ -378,34 +393,16 @@ FC_WG_INLINE void FC_WFN(wg_block)(const fc_conv2d_desc *d, const FC_T *ug, cons
         for (int64_t pn = lo; pn < hi; pn++) {
             FC_WFN(wg_transform_panel)(d, w, g, pn, cpad, up, up_xi, 0, 1);
             for (int64_t xi = 0; xi < 36; xi++)
-                for (int64_t rp = 0; rp < row_panels; rp++) {
-#ifdef FC_WG_UKERNEL
-                    FC_WG_UKERNEL(cpad, v + xi * v_xi + rp * 6 * cpad, cpad, up + xi * up_xi,
-                                  m + xi * m_xi + rp * 6 * kpad + pn * FC_NR, kpad);
-#else
-                    FC_WFN(wg_ukernel_6xnr)(cpad, v + xi * v_xi + rp * 6 * cpad, cpad,
-                                            up + xi * up_xi,
-                                            m + xi * m_xi + rp * 6 * kpad + pn * FC_NR, kpad);
-#endif
-                }
+                FC_WFN(wg_panel_products)(cpad, kpad, row_panels, v + xi * v_xi,
+                                          up + xi * up_xi, m + xi * m_xi + pn * FC_NR);
         }
-        lo = hi = 0; /* the unfused loop below has nothing left */
     } else {
         FC_WFN(wg_share)(36 * panels, parts, part, &lo, &hi);
-    }
-    for (int64_t job = lo; job < hi; job++) {
-        const int64_t xi = job / panels, pn = job % panels;
-        const FC_T *up = ug + xi * u_xi + pn * cpad * FC_NR;
-        for (int64_t rp = 0; rp < row_panels; rp++) {
-            /* the last panel's rows past nbt read and write padding rows of v and m (inside
-             * the buffers; their results are never used) */
-#ifdef FC_WG_UKERNEL
-            FC_WG_UKERNEL(cpad, v + xi * v_xi + rp * 6 * cpad, cpad, up,
-                          m + xi * m_xi + rp * 6 * kpad + pn * FC_NR, kpad);
-#else
-            FC_WFN(wg_ukernel_6xnr)(cpad, v + xi * v_xi + rp * 6 * cpad, cpad, up,
-                                    m + xi * m_xi + rp * 6 * kpad + pn * FC_NR, kpad);
-#endif
+        for (int64_t job = lo; job < hi; job++) {
+            const int64_t xi = job / panels, pn = job % panels;
+            FC_WFN(wg_panel_products)(cpad, kpad, row_panels, v + xi * v_xi,
+                                      ug + xi * u_xi + pn * cpad * FC_NR,
+                                      m + xi * m_xi + pn * FC_NR);
         }
     }
     if (parts > 1) {

@@ -132,3 +132,17 @@ def scratch(nbytes: int) -> np.ndarray:
     if nbytes <= min(get_workspace_limit(), SCRATCH_KEEP):
         _local.buf = new
     return new
+
+
+def scratch_arrays(dtype, *sizes: int) -> list[np.ndarray]:
+    """Uninitialised arrays of ``dtype`` with these element counts, each 64-byte aligned, carved
+    from one ``scratch`` buffer of this thread (valid until its next scratch call): one
+    allocation, reused between calls, for a kernel that needs several buffers at once."""
+    item = np.dtype(dtype).itemsize
+    spans = [-(-n * item // ALIGNMENT) * ALIGNMENT for n in sizes]
+    buf = scratch(max(1, sum(spans)))
+    out, start = [], 0
+    for n, span in zip(sizes, spans):
+        out.append(buf[start:start + n * item].view(dtype))
+        start += span
+    return out

@@ -522,8 +522,9 @@ def irfft2(X, h: int) -> np.ndarray:
 # ---- winograd:c (issue 6) --------------------------------------------------------------------
 # F(4x4, 3x3): the kernel transform (U, with a header naming its ISA and channels) and the
 # workspace (the transformed inputs and products of one block of tiles) are NumPy buffers.
-# A bare call makes U every time (part of its time); a fastconv.plan with weights keeps it
-# (WinogradPrepared).
+# A bare call makes U every time (part of its time; when U exceeds L2 and the tiles form one
+# block, the C side makes it panel by panel inside the products and the kernel buffer stays
+# untouched); a fastconv.plan with weights keeps it (WinogradPrepared).
 
 
 def supports_winograd(problem: ConvProblem) -> Optional[str]:
@@ -588,10 +589,8 @@ def conv2d_winograd(problem: ConvProblem, x, w, bias, y, block_tiles: int = 0) -
     """winograd:c: kernel transform and apply in one call. ``block_tiles`` overrides the block
     rule (tests force many blocks on small problems)."""
     _, lib = _native()
-    kernel_bytes, ws_bytes = winograd_sizes(problem, block_tiles)
-    kb = -(-kernel_bytes // 64) * 64
-    both = workspace.scratch(kb + ws_bytes)  # reused between calls: no fresh pages to fault
-    kernel, ws = both[:kb], both[kb:]
+    # reused between calls: no fresh pages to fault
+    kernel, ws = workspace.scratch_arrays(np.uint8, *winograd_sizes(problem, block_tiles))
     d = conv2d_desc(problem, x, w, bias, y)
     check_status(getattr(lib, f"fc_{_PREFIX[problem.np_dtype]}_conv2d_winograd")(
         d, pointer(w), pointer(x), pointer(bias), pointer(y), int(block_tiles), pointer(kernel),

@@ -140,20 +140,6 @@ def _flat(a: np.ndarray, dtype) -> np.ndarray:
     return a.reshape(-1)
 
 
-def _scratch_arrays(dtype: np.dtype, *sizes: int) -> list[np.ndarray]:
-    """Uninitialised arrays of ``dtype`` with these element counts, 64-byte aligned, carved
-    from this thread's reused workspace (workspace.scratch): fresh pages would cost a page
-    fault each, ~0.1 ms per MiB (5-7 ms a call for fft:numba's spectra on ResNet's res2)."""
-    item = np.dtype(dtype).itemsize
-    spans = [-(-n * item // workspace.ALIGNMENT) * workspace.ALIGNMENT for n in sizes]
-    buf = workspace.scratch(max(1, sum(spans)))
-    out, start = [], 0
-    for n, span in zip(sizes, spans):
-        out.append(buf[start:start + n * item].view(dtype))
-        start += span
-    return out
-
-
 def _bias(problem: ConvProblem, bias) -> np.ndarray:
     if bias is None:
         return np.zeros(problem.c_out, dtype=problem.np_dtype)
@@ -403,7 +389,7 @@ def run_im2col(problem: ConvProblem, x, w, bias, y) -> None:
     kk = lay.koff.size
     chunks = im2col_chunks(p, nr, min(workspace.get_workspace_limit(), IM2COL_CHUNK_BYTES))
     bsize = max(q * c for _, q, _, c in chunks) * kk * nr
-    bpk, = _scratch_arrays(p.np_dtype, bsize)
+    bpk, = workspace.scratch_arrays(p.np_dtype, bsize)
     wf, b = _flat(w, p.np_dtype), _bias(p, bias)
     with slp_vectorize():
         for pair0, npairs, pan0, npans in chunks:
@@ -957,7 +943,7 @@ def run_fft(problem: ConvProblem, x, w, bias, y, tiling: Optional[FFTTiling] = N
     npx = nb * p.c_in
     npw = p.c_out * p.c_in_per_group
     npy = nb * p.c_out
-    xs_r, xs_i, ws_r, ws_i, ys_r, ys_i = _scratch_arrays(
+    xs_r, xs_i, ws_r, ws_i, ys_r, ys_i = workspace.scratch_arrays(
         dt, npx * nf, npx * nf, npw * nf, npw * nf, npy * nf, npy * nf)
     out, copy = _out_buffer(y)
     with slp_vectorize():

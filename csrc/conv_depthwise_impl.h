@@ -51,13 +51,6 @@
 #define FC_DW_CAT(t, name, isa) FC_DW_CAT_(t, name, isa)
 #define FC_DWFN(name) FC_DW_CAT(FC_TNAME, name, FC_ISA)
 #define FC_DW_INLINE static inline __attribute__((always_inline))
-/* GCC turns short copy and zero loops into memcpy/memset calls, which cost more than the few
- * elements of a 7-wide row they move; the packing function opts out. */
-#if defined(__GNUC__) && !defined(__clang__)
-#define FC_DW_NO_LIBCALLS __attribute__((optimize("no-tree-loop-distribute-patterns")))
-#else
-#define FC_DW_NO_LIBCALLS
-#endif
 
 /* Floor and ceiling of a / b for any sign of a and b > 0; clamp to [lo, hi]. */
 static inline int64_t fc_dw_floor_div(int64_t a, int64_t b) {
@@ -297,7 +290,7 @@ FC_DW_INLINE void FC_DWFN(dw_zero)(FC_T *dst, int64_t n) {
  * not per row: integer divisions cost more than the copy of a short row). Each phase is written
  * in order zeros, copy, zeros with whole vectors, so what one store writes past its range is
  * overwritten by the next (or lands in the row's slack). */
-FC_DW_NO_LIBCALLS static void FC_DWFN(dw_pack_row)(const fc_conv2d_desc *d, const FC_T *xrow, int64_t col0,
+FC_NO_LIBCALLS static void FC_DWFN(dw_pack_row)(const fc_conv2d_desc *d, const FC_T *xrow, int64_t col0,
                                  int64_t pl, const int64_t *lo_q, const int64_t *hi_q,
                                  FC_T *dst) {
     const int64_t sw = d->stride_w, xs3 = d->x_stride[3];

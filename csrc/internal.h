@@ -33,6 +33,16 @@
 #include <omp.h>
 #endif
 
+/* GCC turns short copy and zero loops into memcpy/memset calls (or `rep movs`), which cost
+ * more than the few elements they move: a 7-wide row (depthwise packing), 512 bytes a time
+ * (the Winograd kernel transform: half its time went to `rep movsq` start-up). Functions with
+ * such loops opt out; an always_inline callee takes its caller's setting. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define FC_NO_LIBCALLS __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define FC_NO_LIBCALLS
+#endif
+
 /* Seconds for fc_profile: omp_get_wtime (wall clock) with OpenMP; without it every kernel runs
  * on the calling thread alone, so process CPU time (clock(), plain C99) equals its wall time. */
 #if defined(_OPENMP)

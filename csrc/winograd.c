@@ -4,17 +4,24 @@
 
 #include "winograd.h"
 
-/* Block rule: V + M of a block (36 tile positions x (cpad + kpad) per tile) within the L2 of
- * the threads sharing it; when U itself does not fit in L2, at least FC_WINOGRAD_MIN_BLOCK
- * tiles: every block then streams all of U (36 x C x K, 37.7 MB for 512 x 512 channels) from
- * L3 or memory, so a block must reuse each U element over enough tiles to stay compute-bound.
- * AMD EPYC (Zen 4) VM, 2 cores, 1 MiB L2 per core, 32 MiB L3, 2026-11-29, from
- * `PYTHONPATH=. python bench/bench_winograd.py --sweep-block 12,48,96,192,384` (ResNet-50 and
- * VGG-16 3x3 layers, batch 1, 1 thread, on a heavily shared machine): for 64-128 channels 12
- * to 384 tiles were within the noise (~15%); 512 channels lost 10% at 48 tiles and 40% at 12
- * (U re-streamed per block) against 96-384. */
+/* Block rule: V + M of a block (36 tile positions x (cpad + kpad) per tile) within half the L2
+ * of the threads sharing it (FC_WINOGRAD_BLOCK_BYTES): the other half holds the U panels and
+ * input rows that the stages stream through. When U is beyond FC_WINOGRAD_U_FAR_BYTES, at
+ * least FC_WINOGRAD_MIN_BLOCK tiles: every block streams all of U (36 x C x K, 37.7 MB for
+ * 512 x 512 channels) from memory, so a block must reuse each U element over enough tiles to
+ * stay compute-bound.
+ * AMD EPYC (Zen 4) VM, 2 cores, 1 MiB L2 per core, 32 MiB L3, 2026-11-29, `PYTHONPATH=.
+ * python bench/bench_winograd.py --sweep-block 0,12,24,48,96` (ResNet-50 and VGG-16 3x3 layers,
+ * batch 1 and 8, 1 and 2 threads; effective GFLOP/s of apply): 128 channels (U 2.4 MB) ran
+ * 20-35% faster in blocks of 12-24 tiles than of 96 (VGG conv2_2 1 thread 185 vs 146, 2
+ * threads batch 8 428-454 vs 328); 256 channels (U 9.4 MB) 15-40% slower in blocks of 12-24
+ * than of 96 (conv3_2: 152-154 vs 166-195); 512 channels lost 10% at 48 tiles and 40% at 12
+ * against 96-384; 64 channels: 12 to 96 within the noise. (Before: the whole L2 for V + M and
+ * the 96-tile floor for any U beyond L2, which put 128-channel layers in 96-tile blocks.) */
 #define FC_WINOGRAD_L2_BYTES ((size_t)1 << 20)
+#define FC_WINOGRAD_BLOCK_BYTES (FC_WINOGRAD_L2_BYTES / 2)
 #define FC_WINOGRAD_MIN_BLOCK 96
+#define FC_WINOGRAD_U_FAR_BYTES ((size_t)4 << 20)
 
 #define FC_WINOGRAD_MAGIC 0x57696e6fu /* "Wino" */
 #define FC_WINOGRAD_HEADER 64         /* bytes before U in the kernel-transform buffer */
@@ -73,7 +80,7 @@ static wg_geometry geometry(const fc_conv2d_desc *d, fc_isa isa, int dtype_bytes
     g.tiles = d->n * fc_div_up(d->h_out, 4) * fc_div_up(d->w_out, 4);
     const int64_t per_tile = 36 * (g.cpad + g.kpad) * dtype_bytes;
     const int64_t u_bytes = 36 * g.cpad * g.kpad * dtype_bytes;
-    const int64_t min_nb = u_bytes > (int64_t)FC_WINOGRAD_L2_BYTES ? FC_WINOGRAD_MIN_BLOCK : 1;
+    const int64_t min_nb = u_bytes > (int64_t)FC_WINOGRAD_U_FAR_BYTES ? FC_WINOGRAD_MIN_BLOCK : 1;
     /* Threads take whole blocks of the one-thread size when there are blocks enough for all:
      * then V and M never leave the core that wrote them. Sharing a block (each stage split
      * between the threads) moves half of V and M from one core's L2 to the other's at every
@@ -82,9 +89,9 @@ static wg_geometry geometry(const fc_conv2d_desc *d, fc_isa isa, int dtype_bytes
     const int64_t nt = FC_MAX(d->nthreads, 1);
     const int64_t nb1 = block_tiles > 0
                             ? block_tiles
-                            : FC_MAX((int64_t)(FC_WINOGRAD_L2_BYTES / (size_t)per_tile), min_nb);
+                            : FC_MAX((int64_t)(FC_WINOGRAD_BLOCK_BYTES / (size_t)per_tile), min_nb);
     g.per_thread = nt > 1 && g.tiles >= nt * nb1;
-    const int64_t fit = (int64_t)(FC_WINOGRAD_L2_BYTES * (size_t)nt / (size_t)per_tile);
+    const int64_t fit = (int64_t)(FC_WINOGRAD_BLOCK_BYTES * (size_t)nt / (size_t)per_tile);
     int64_t nb = g.per_thread || block_tiles > 0 ? nb1 : FC_MAX(fit, min_nb);
     nb = FC_MIN(nb, FC_MAX(g.tiles, 1));
     g.nb = round_up(FC_MAX(nb, 1), FC_WINOGRAD_MR);

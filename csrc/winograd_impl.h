@@ -59,6 +59,8 @@
 /* Input channels per block of the kernel transform: 36 x 8 x NR values, 18 KiB for float32
  * AVX2 (one L1). */
 #define FC_WG_KT_CB 8
+/* Input channels ahead that the kernel transform prefetches its filters */
+#define FC_WG_PREFETCH_C 16
 
 /* t[0..5] (stride ts) := B^T d[0..5] (stride ds) for F(4, 3): rows of
  * B^T = [4 0 -5 0 1 0; 0 -4 -4 1 1 0; 0 4 -4 -1 1 0; 0 -2 -1 2 1 0; 0 2 -1 -2 1 0; 0 4 0 -5 0 1],
@@ -131,10 +133,17 @@ FC_WG_INLINE void FC_WFN(wg_transform_panel)(const fc_conv2d_desc *d, const FC_T
             for (int half = 0; half < 2; half++) {
                 const int64_t k0 = pn * FC_NR + half * FC_VL;
                 const int64_t lanes = FC_MAX(0, FC_MIN(FC_VL, kg - k0));
-                FC_VEC gv[9], t[18], uv[36];
+                FC_VEC gv[9], t[18];
 #ifdef FC_WG_GATHER_FILTERS
                 if (c < cg && lanes == FC_VL && ws3 == 1 && ws2 == 3) {
-                    FC_WG_GATHER_FILTERS(gv, w + (g * kg + k0) * ws0 + c * ws1, ws0);
+                    const FC_T *wc = w + (g * kg + k0) * ws0 + c * ws1;
+                    /* FC_VL filter rows read 9 values at a time: the hardware prefetchers
+                     * do not keep up with so many slow streams (a third of a fused call's
+                     * time waited on these loads) */
+                    if (c + FC_WG_PREFETCH_C < cg)
+                        for (int l = 0; l < FC_VL; l++)
+                            __builtin_prefetch(wc + l * ws0 + FC_WG_PREFETCH_C * ws1);
+                    FC_WG_GATHER_FILTERS(gv, wc, ws0);
                 } else
 #endif
                 {
@@ -149,16 +158,16 @@ FC_WG_INLINE void FC_WFN(wg_transform_panel)(const fc_conv2d_desc *d, const FC_T
                         }
                     for (int j = 0; j < 9; j++) gv[j] = FC_VLOAD(buf + j * FC_VL);
                 }
+                /* in_cache: dst is a thread's L2-sized buffer, no need for blk */
+                FC_T *out = in_cache ? dst + c * FC_NR + half * FC_VL
+                                     : blk + cc * FC_NR + half * FC_VL;
+                const int64_t out_xi = in_cache ? xi_stride : FC_WG_KT_CB * FC_NR;
                 for (int s = 0; s < 3; s++) FC_WFN(wg_g)(gv + s, 3, t + s, 3); /* G g */
-                for (int i = 0; i < 6; i++)
-                    FC_WFN(wg_g)(t + 3 * i, 1, uv + 6 * i, 1); /* (G g) G^T */
-                if (in_cache) /* dst is a thread's L2-sized buffer: no need for blk */
-                    for (int xi = 0; xi < 36; xi++)
-                        FC_VSTORE(dst + xi * xi_stride + c * FC_NR + half * FC_VL, uv[xi]);
-                else
-                    for (int xi = 0; xi < 36; xi++)
-                        FC_VSTORE(blk + (xi * FC_WG_KT_CB + cc) * FC_NR + half * FC_VL,
-                                  uv[xi]);
+                for (int i = 0; i < 6; i++) { /* row i of (G g) G^T, stored as it is made */
+                    FC_VEC row[6];
+                    FC_WFN(wg_g)(t + 3 * i, 1, row, 1);
+                    for (int j = 0; j < 6; j++) FC_VSTORE(out + (6 * i + j) * out_xi, row[j]);
+                }
             }
         }
         if (in_cache) continue;
@@ -180,7 +189,7 @@ FC_WG_INLINE void FC_WFN(wg_transform_panel)(const fc_conv2d_desc *d, const FC_T
 /* U[g][xi][k / NR][c][k % NR] = (G g G^T)[xi] of filter (g*Kg + k, c): one task per panel of
  * NR output channels, so every store fills whole NR-wide rows of U (never half a cache line
  * now and the other half from another thread later). */
-fc_status FC_WFN(winograd_kernel_transform)(const fc_conv2d_desc *d, const FC_T *w, FC_T *u,
+FC_NO_LIBCALLS fc_status FC_WFN(winograd_kernel_transform)(const fc_conv2d_desc *d, const FC_T *w, FC_T *u,
                                             int64_t cpad, int64_t kpad) {
     const int64_t groups = d->groups;
     const int64_t xi_stride = kpad * cpad + FC_WINOGRAD_XI_PAD, panels = kpad / FC_NR;
@@ -425,7 +434,7 @@ FC_WG_INLINE void FC_WFN(wg_block)(const fc_conv2d_desc *d, const FC_T *ug, cons
  * buffers), so U never goes through memory; for one block per group (winograd.c decides). per_thread: each thread takes whole blocks (dynamically)
  * into its own buffer; else all threads share each block in buffer 0. Profile phases are the
  * first thread's times. */
-fc_status FC_WFN(winograd_apply)(const fc_conv2d_desc *d, const FC_T *u, const FC_T *w,
+FC_NO_LIBCALLS fc_status FC_WFN(winograd_apply)(const fc_conv2d_desc *d, const FC_T *u, const FC_T *w,
                                  const FC_T *x, const FC_T *bias, FC_T *y, FC_T *ws, int64_t buf,
                                  int64_t up_elems, int per_thread, int64_t nb, int64_t cpad,
                                  int64_t kpad) {
@@ -471,6 +480,7 @@ fc_status FC_WFN(winograd_apply)(const fc_conv2d_desc *d, const FC_T *u, const F
 
 #undef FC_NR
 #undef FC_WG_KT_CB
+#undef FC_WG_PREFETCH_C
 #undef FC_T
 #undef FC_TNAME
 #undef FC_VEC

@@ -6,8 +6,13 @@ peers here, so "torch" means the same call everywhere:
 - ``torch``: ``torch.nn.functional.conv2d`` / ``conv1d`` (oneDNN on the CPU), under
   ``torch.no_grad()``; channels-last cases run on channels-last tensors (torch's own NHWC path).
 - ``onnxruntime``: a one-node ONNX ``Conv`` model on the CPU execution provider
-  (``intra_op_num_threads`` = threads, graph optimisations on); ONNX Conv is NCHW, so
-  channels-last inputs are transposed once when the runner is built, not per call.
+  (``intra_op_num_threads`` = threads, graph optimisations on, worker spinning off); ONNX
+  Conv is NCHW, so channels-last inputs are transposed once when the runner is built, not per
+  call. With spinning on (ORT's default), its idle worker keeps a core busy for tens of
+  milliseconds after every run, so whatever is timed next in the process runs on one core:
+  winograd:c's ResNet-50 res3 3x3 call took 11-21 ms right after ORT runs instead of 1.9. Off,
+  ORT itself ran these layers as fast (best of 15, 2 threads, res2/res3/res5/VGG conv1_2,
+  conv3_1, conv4_2: equal within run-to-run noise).
 - ``scipy``: ``scipy.signal.oaconvolve`` of the padded input with the flipped kernel, broadcast
   over (batch, C_out, C_in) and summed over C_in; stride 1, dilation 1, groups 1 and at most
   ``SCIPY_MAX_CHANNEL_PAIRS`` channel pairs (beyond that the broadcast intermediate is the whole
@@ -149,6 +154,7 @@ def _onnxruntime_runner(case: Case, x, w, b, threads):
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")  # module docstring
     session = ort.InferenceSession(model.SerializeToString(), opts,
                                    providers=["CPUExecutionProvider"])
     feed = {"x": xn}

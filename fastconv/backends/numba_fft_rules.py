@@ -17,6 +17,17 @@ CONTRACT_COST = 1.0     # per complex multiply-add
 SPECTRA_BYTE_COST = 0.5  # per byte of kernel spectra beyond L2
 PLANE_COST = 2000.0     # fixed per transformed plane (buffers, zero fill, separation pass)
 MIN_FFT = 16            # shorter transforms leave the batch-axis loops too short to vectorise
+# ... unless the kernel spectra at that floor pass LARGE_SPECTRA_BYTES: then they are a fresh
+# allocation every call (beyond workspace.SCRATCH_KEEP) that every tile streams through, and
+# transforms down to SHORT_FFT points are weighed too. Measured (2 threads, fft:numba forced
+# to either tiling, interleaved with fft:c; 2026-11-29): ResNet-50 res5 downsample (2048 x
+# 1024, 1x1 stride 2) 15 x 15 -> 8 x 8 transforms 685 -> 332 ms (1.9 -> 0.6 GB of spectra),
+# res4 3x3 16 x 16 -> 9 x 9 37.7 -> 20.8 ms, res4 downsample 251 -> 150, res5
+# 1x1_reduce_first 129 -> 74; of the twelve ResNet-50 / VGG-16 layers it moves none got
+# slower beyond noise. Allowing 4-point transforms as well made res5 3x3 and VGG conv5 slower
+# (73 -> 103 ms, 135 -> 169): too short for the batch loops, as above.
+LARGE_SPECTRA_BYTES = 64 << 20
+SHORT_FFT = 8
 
 
 def smooth_size(n: int) -> int:
@@ -45,11 +56,12 @@ class FFTTiling(NamedTuple):
     tile_wo: int
 
 
-def _axis_candidates(out: int, stride: int, span: int, whole: int) -> list[tuple[int, int, int]]:
+def _axis_candidates(out: int, stride: int, span: int, whole: int,
+                     min_fft: int = MIN_FFT) -> list[tuple[int, int, int]]:
     """(fft size, outputs per tile, tiles) for one axis: smooth sizes from the smallest that
-    holds one output up to the one holding the whole padded axis."""
+    holds one output (and min_fft) up to the one holding the whole padded axis."""
     cands = []
-    f = smooth_size(max(span, min(MIN_FFT, whole)))
+    f = smooth_size(max(span, min(min_fft, whole)))
     while True:
         per = min(out, (f - span) // stride + 1)
         cands.append((f, per, -(-out // per)))
@@ -89,19 +101,27 @@ def fft_tiling(problem: ConvProblem) -> FFTTiling:
     wp = p.w + p.padding[2] + p.padding[3]
     span_h = (p.kh - 1) * p.dilation[0] + 1
     span_w = (p.kw - 1) * p.dilation[1] + 1
+    pairs = p.c_out * p.c_in_per_group
+
+    def kernel_bytes(fh, fw):
+        return pairs * fh * (fw // 2 + 1) * 2 * p.np_dtype.itemsize
+
     best = None
-    for fh, ph, th in _axis_candidates(p.h_out, p.stride[0], span_h, smooth_size(hp)):
-        for fw, pw, tw in _axis_candidates(p.w_out, p.stride[1], span_w, smooth_size(wp)):
-            nf = fh * (fw // 2 + 1)
-            tiles = p.n * th * tw
-            pairs = p.c_out * p.c_in_per_group
-            t_fft = FFT_COST * 0.5 * _transform_cost(fh, fw)
-            cost = (t_fft + PLANE_COST) * (tiles * (p.c_in + p.c_out) + pairs)
-            cost += CONTRACT_COST * tiles * p.groups * pairs * nf
-            kernel_bytes = pairs * nf * 2 * p.np_dtype.itemsize
-            cost += SPECTRA_BYTE_COST * max(0, kernel_bytes - (1 << 19))
-            if best is None or cost < best[0]:
-                best = (cost, FFTTiling(fh, fw, th, tw, ph, pw))
+    for min_fft in (MIN_FFT, SHORT_FFT):
+        if best is not None and kernel_bytes(best[1].fft_h, best[1].fft_w) <= LARGE_SPECTRA_BYTES:
+            break
+        for fh, ph, th in _axis_candidates(p.h_out, p.stride[0], span_h, smooth_size(hp),
+                                           min_fft):
+            for fw, pw, tw in _axis_candidates(p.w_out, p.stride[1], span_w, smooth_size(wp),
+                                               min_fft):
+                nf = fh * (fw // 2 + 1)
+                tiles = p.n * th * tw
+                t_fft = FFT_COST * 0.5 * _transform_cost(fh, fw)
+                cost = (t_fft + PLANE_COST) * (tiles * (p.c_in + p.c_out) + pairs)
+                cost += CONTRACT_COST * tiles * p.groups * pairs * nf
+                cost += SPECTRA_BYTE_COST * max(0, kernel_bytes(fh, fw) - (1 << 19))
+                if best is None or cost < best[0]:
+                    best = (cost, FFTTiling(fh, fw, th, tw, ph, pw))
     return best[1]
 
 

@@ -729,6 +729,15 @@ def _fft2_pair(za_r, za_i, zb_r, zb_i, Fh, Fw, fh, twh_r, twh_i, fw, tww_r, tww_
     return not _fft_axis0(zb_r, zb_i, za_r, za_i, Fw, Fh, fw, tww_r, tww_i)
 
 
+@njit(cache=True, inline="always")
+def _plane_tile(pl, channels, tiles_h, tiles_w):
+    """(image, tile row, tile column, channel) of plane pl of the overlap-save planes,
+    ordered (image, tile row, tile column, channel)."""
+    tile = pl // channels
+    tq = tile // tiles_w
+    return tq // tiles_h, tq % tiles_h, tile % tiles_w, pl % channels
+
+
 @njit(cache=True)
 def _half_spectra_pair(zr, zi, tr, ti, Fh, Fw, fh, twh_r, twh_i, fw, tww_r, tww_i, pa,
                        has_b, out_r, out_i):
@@ -806,13 +815,9 @@ def fft_input_planes(x, n, c_in, h, w, tiles_h, tiles_w, step_h, step_w, pad_t, 
             if pl >= nplanes:
                 break
             z = zr if q == 0 else zi
-            ci = pl % c_in
-            tile = pl // c_in
-            tj = tile % tiles_w
-            tq = tile // tiles_w
-            r0 = (tq % tiles_h) * step_h - pad_t
+            ni, ti_, tj, ci = _plane_tile(pl, c_in, tiles_h, tiles_w)
+            r0 = ti_ * step_h - pad_t
             c0 = tj * step_w - pad_l
-            ni = tq // tiles_h
             j_lo = max(0, -c0)
             j_hi = min(Fw, w - c0)
             for i in range(max(0, -r0), min(Fh, h - r0)):
@@ -911,12 +916,7 @@ def ifft_real_planes(sr, si, nplanes, Fh, Fw, fh, twh_r, twh_i, fw, tww_r, tww_i
             if pl >= nplanes:
                 break
             z = zr if q == 0 else zi
-            k = pl % c_out
-            tile = pl // c_out
-            tj = tile % tiles_w
-            tq = tile // tiles_w
-            tii = tq % tiles_h
-            ni = tq // tiles_h
+            ni, tii, tj, k = _plane_tile(pl, c_out, tiles_h, tiles_w)
             bv = bias[k]
             for i in range(min(ho, h_out - tii * ho)):
                 yo = ((ni * c_out + k) * h_out + tii * ho + i) * w_out + tj * wo

@@ -290,9 +290,9 @@ FC_DW_INLINE void FC_DWFN(dw_zero)(FC_T *dst, int64_t n) {
  * not per row: integer divisions cost more than the copy of a short row). Each phase is written
  * in order zeros, copy, zeros with whole vectors, so what one store writes past its range is
  * overwritten by the next (or lands in the row's slack). */
-FC_NO_LIBCALLS static void FC_DWFN(dw_pack_row)(const fc_conv2d_desc *d, const FC_T *xrow, int64_t col0,
-                                 int64_t pl, const int64_t *lo_q, const int64_t *hi_q,
-                                 FC_T *dst) {
+FC_NO_LIBCALLS static void FC_DWFN(dw_pack_row)(const fc_conv2d_desc *d, const FC_T *xrow,
+                                                int64_t col0, int64_t pl, const int64_t *lo_q,
+                                                const int64_t *hi_q, FC_T *dst) {
     const int64_t sw = d->stride_w, xs3 = d->x_stride[3];
     for (int64_t q = 0; q < sw; q++, dst += pl) {
         const int64_t lo = lo_q[q], hi = hi_q[q];

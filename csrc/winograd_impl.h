@@ -189,8 +189,9 @@ FC_WG_INLINE void FC_WFN(wg_transform_panel)(const fc_conv2d_desc *d, const FC_T
 /* U[g][xi][k / NR][c][k % NR] = (G g G^T)[xi] of filter (g*Kg + k, c): one task per panel of
  * NR output channels, so every store fills whole NR-wide rows of U (never half a cache line
  * now and the other half from another thread later). */
-FC_NO_LIBCALLS fc_status FC_WFN(winograd_kernel_transform)(const fc_conv2d_desc *d, const FC_T *w, FC_T *u,
-                                            int64_t cpad, int64_t kpad) {
+FC_NO_LIBCALLS fc_status FC_WFN(winograd_kernel_transform)(const fc_conv2d_desc *d,
+                                                           const FC_T *w, FC_T *u,
+                                                           int64_t cpad, int64_t kpad) {
     const int64_t groups = d->groups;
     const int64_t xi_stride = kpad * cpad + FC_WINOGRAD_XI_PAD, panels = kpad / FC_NR;
     int stream = 0;
@@ -434,10 +435,11 @@ FC_WG_INLINE void FC_WFN(wg_block)(const fc_conv2d_desc *d, const FC_T *ug, cons
  * buffers), so U never goes through memory; for one block per group (winograd.c decides). per_thread: each thread takes whole blocks (dynamically)
  * into its own buffer; else all threads share each block in buffer 0. Profile phases are the
  * first thread's times. */
-FC_NO_LIBCALLS fc_status FC_WFN(winograd_apply)(const fc_conv2d_desc *d, const FC_T *u, const FC_T *w,
-                                 const FC_T *x, const FC_T *bias, FC_T *y, FC_T *ws, int64_t buf,
-                                 int64_t up_elems, int per_thread, int64_t nb, int64_t cpad,
-                                 int64_t kpad) {
+FC_NO_LIBCALLS fc_status FC_WFN(winograd_apply)(const fc_conv2d_desc *d, const FC_T *u,
+                                                const FC_T *w, const FC_T *x, const FC_T *bias,
+                                                FC_T *y, FC_T *ws, int64_t buf, int64_t up_elems,
+                                                int per_thread, int64_t nb, int64_t cpad,
+                                                int64_t kpad) {
     const int64_t groups = d->groups;
     const int64_t tiles = d->n * fc_div_up(d->h_out, 4) * fc_div_up(d->w_out, 4);
     const int64_t nblocks = fc_div_up(tiles, nb);

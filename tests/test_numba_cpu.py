@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from fastconv import reference
-from fastconv.backends.numba_fft_rules import FFTTiling, fft_tiling, smooth_size
+from fastconv.backends.numba_fft_rules import (LARGE_SPECTRA_BYTES, MIN_FFT, SHORT_FFT,
+                                               FFTTiling, fft_tiling, smooth_size)
 from fastconv.testing import MODEL_LAYERS, c2, tolerance
 
 
@@ -18,6 +19,25 @@ def test_fft_tiling_covers_output_without_wraparound(case):
         assert smooth_size(fft) == fft
         assert (per - 1) * stride + (k - 1) * dil < fft      # no circular wrap-around
         assert per * tiles >= out > per * (tiles - 1)          # tiles cover, none wasted
+
+
+def _kernel_spectra_bytes(p, t):
+    return p.c_out * p.c_in_per_group * t.fft_h * (t.fft_w // 2 + 1) * 2 * p.np_dtype.itemsize
+
+
+def test_fft_tiling_goes_below_the_floor_only_for_large_kernel_spectra():
+    # ResNet-50 res5 downsample: 2M channel pairs, 1.9 GB of kernel spectra at 15 x 15
+    big = c2(1, 1024, 14, 14, 2048, 1, 1, stride=2).problem
+    t = fft_tiling(big)
+    assert SHORT_FFT <= min(t.fft_h, t.fft_w) < MIN_FFT
+    floor = FFTTiling(smooth_size(14), smooth_size(14), 1, 1, 7, 7)
+    assert _kernel_spectra_bytes(big, floor) > LARGE_SPECTRA_BYTES
+    assert _kernel_spectra_bytes(big, t) < _kernel_spectra_bytes(big, floor) / 2
+    # ResNet-50 res2 3x3: small kernel spectra, the floor holds
+    small = c2(1, 64, 56, 56, 64, 3, 3, padding=1).problem
+    t = fft_tiling(small)
+    assert min(t.fft_h, t.fft_w) >= MIN_FFT
+    assert _kernel_spectra_bytes(small, t) <= LARGE_SPECTRA_BYTES
 
 
 FORCED = [

@@ -95,7 +95,9 @@ def fft_tiling(problem: ConvProblem) -> FFTTiling:
     """The tiling with the least modelled time: per tile, c_in forward and c_out inverse real
     2-D transforms (two planes per complex transform) and c_out x c_in/groups multiply-adds
     per frequency; once per call, the kernel spectra (pair-packed transforms) and their
-    memory traffic. Small tiles cut the kernel spectra; large ones waste less overlap."""
+    memory traffic. Small tiles cut the kernel spectra; large ones waste less overlap.
+    Transforms start at MIN_FFT points, or at SHORT_FFT when the best tiling from MIN_FFT up
+    holds more than LARGE_SPECTRA_BYTES of kernel spectra."""
     p = problem
     hp = p.h + p.padding[0] + p.padding[1]
     wp = p.w + p.padding[2] + p.padding[3]

@@ -432,9 +432,9 @@ FC_WG_INLINE void FC_WFN(wg_block)(const fc_conv2d_desc *d, const FC_T *ug, cons
  * elements apart: V is 36 x (nb x cpad + pad) elements, M (after V) 36 x (nb x kpad + pad);
  * u is the kernel transform's output. Fused (u NULL, the weight w given instead): stage 2
  * transforms the kernel panel by panel into a buffer of up_elems per thread (after the V + M
- * buffers), so U never goes through memory; for one block per group (winograd.c decides). per_thread: each thread takes whole blocks (dynamically)
- * into its own buffer; else all threads share each block in buffer 0. Profile phases are the
- * first thread's times. */
+ * buffers), so U never goes through memory; for one block per group (winograd.c decides).
+ * per_thread: each thread takes whole blocks (dynamically) into its own buffer; else all
+ * threads share each block in buffer 0. Profile phases are the first thread's times. */
 FC_NO_LIBCALLS fc_status FC_WFN(winograd_apply)(const fc_conv2d_desc *d, const FC_T *u,
                                                 const FC_T *w, const FC_T *x, const FC_T *bias,
                                                 FC_T *y, FC_T *ws, int64_t buf, int64_t up_elems,

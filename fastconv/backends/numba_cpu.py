@@ -739,15 +739,17 @@ def _plane_tile(pl, channels, tiles_h, tiles_w):
 
 
 @njit(cache=True)
-def _half_spectra_pair(zr, zi, tr, ti, Fh, Fw, fh, twh_r, twh_i, fw, tww_r, tww_i, pa,
-                       has_b, out_r, out_i):
+def _half_spectra_pair(zr, zi, Fh, Fw, fh, twh_r, twh_i, fw, tww_r, tww_i, pa, has_b,
+                       out_r, out_i):
     """Transform the plane pair packed in (zr, zi) = (plane pa, plane pa + 1) on the (Fh, Fw)
-    grid and store both half spectra: out_*[p] is (Fw//2 + 1, Fh), frequency along W major;
-    without has_b, zi was zero and only plane pa is stored."""
+    grid (clobbering them) and store both half spectra: out_*[p] is (Fw//2 + 1, Fh),
+    frequency along W major; without has_b, zi was zero and only plane pa is stored."""
     U = Fw // 2 + 1
     nf = U * Fh
     half = out_r[:0].sum() + 0.5   # 0.5 in the data's dtype
     pb = pa + 1
+    tr = np.empty_like(zr)
+    ti = np.empty_like(zi)
     if _fft2_pair(zr, zi, tr, ti, Fh, Fw, fh, twh_r, twh_i, fw, tww_r, tww_i):
         zr = tr
         zi = ti
@@ -778,8 +780,6 @@ def fft_real_planes(src, nplanes, rows, cols, row0, col0, rstep, cstep, Fh, Fw, 
     for pp in prange((nplanes + 1) // 2):
         zr = np.zeros(F, dtype=src.dtype)
         zi = np.zeros(F, dtype=src.dtype)
-        tr = np.empty(F, dtype=src.dtype)
-        ti = np.empty(F, dtype=src.dtype)
         pa = 2 * pp
         pb = pa + 1
         for i in range(rows):
@@ -790,7 +790,7 @@ def fft_real_planes(src, nplanes, rows, cols, row0, col0, rstep, cstep, Fh, Fw, 
                 for j in range(cols):
                     zi[(row0 + i * rstep) * Fw + col0 + j * cstep] = \
                         src[(pb * rows + i) * cols + j]
-        _half_spectra_pair(zr, zi, tr, ti, Fh, Fw, fh, twh_r, twh_i, fw, tww_r, tww_i, pa,
+        _half_spectra_pair(zr, zi, Fh, Fw, fh, twh_r, twh_i, fw, tww_r, tww_i, pa,
                            pb < nplanes, out_r, out_i)
 
 
@@ -807,8 +807,6 @@ def fft_input_planes(x, n, c_in, h, w, tiles_h, tiles_w, step_h, step_w, pad_t, 
     for pp in prange((nplanes + 1) // 2):
         zr = np.zeros(F, dtype=x.dtype)
         zi = np.zeros(F, dtype=x.dtype)
-        tr = np.empty(F, dtype=x.dtype)
-        ti = np.empty(F, dtype=x.dtype)
         pa = 2 * pp
         for q in range(2):
             pl = pa + q
@@ -824,7 +822,7 @@ def fft_input_planes(x, n, c_in, h, w, tiles_h, tiles_w, step_h, step_w, pad_t, 
                 xo = ((ni * c_in + ci) * h + r0 + i) * w + c0
                 if j_hi > j_lo:
                     z[i * Fw + j_lo:i * Fw + j_hi] = x[xo + j_lo:xo + j_hi]
-        _half_spectra_pair(zr, zi, tr, ti, Fh, Fw, fh, twh_r, twh_i, fw, tww_r, tww_i, pa,
+        _half_spectra_pair(zr, zi, Fh, Fw, fh, twh_r, twh_i, fw, tww_r, tww_i, pa,
                            pa + 1 < nplanes, out_r, out_i)
 
 

@@ -1,7 +1,7 @@
 """winograd:c against torch and onnxruntime on the 3x3 stride-1 layers of ResNet-50 and VGG-16.
 
     PYTHONPATH=. python bench/bench_winograd.py [--batch 1,8] [--threads 1,2] [--layers vgg16.conv3]
-        [--rounds 3] [--burst 2] [--profile] [--sweep-block 12,48,96,0]
+        [--rounds 3] [--burst 2] [--profile] [--sweep-block 12,48,96,0] [--tiles 2,4]
 
 Per layer, batch and thread count: effective GFLOP/s (direct-convolution FLOPs / best time) of
 winograd:c (a whole call: kernel transform included, as today), winograd:c's apply alone (the
@@ -11,6 +11,9 @@ then ratio = t(winograd:c) / min(t(torch), t(onnxruntime)), the geometric mean o
 the total times over the rows per thread count and batch (issue 6 asks for a total <= 0.6x).
 --profile adds winograd:c's per-phase milliseconds (fc_profile).
 --sweep-block times apply alone for the given block sizes in tiles (0: the kernel's rule).
+--tiles also times the whole call with each given output tile size forced (F(2x2, 3x3),
+F(4x4, 3x3)) instead of the kernel's tile-size rule, and the apply of a plan made for each:
+the columns f2, f4 and a2, a4 (effective GFLOP/s); with --check, the error of each.
 """
 from __future__ import annotations
 
@@ -61,10 +64,12 @@ def main():
     ap.add_argument("--no-im2col", action="store_true")
     ap.add_argument("--check", action="store_true", help="print winograd:c's error vs the oracle")
     ap.add_argument("--sweep-block", default="")
+    ap.add_argument("--tiles", default="", help="comma-separated output tile sizes to force")
     args = ap.parse_args()
     import torch
     wanted = [s for s in args.layers.split(",") if s]
     cases = [c for c in layers() if not wanted or any(s in c.name for s in wanted)]
+    tiles = [int(t) for t in args.tiles.split(",") if t]
     ratios = {}
     totals = {}  # (threads, batch) -> [t(wino), t(apply), t(faster peer)] summed over the rows
     for threads in [int(t) for t in args.threads.split(",")]:
@@ -91,6 +96,10 @@ def main():
                     for nb in [int(s) for s in args.sweep_block.split(",")]:
                         p = cb.WinogradPrepared(problem, w, block_tiles=nb)
                         fns[f"nb{nb}"] = (lambda p=p: p.apply(x, b, y))
+                for m in tiles:
+                    fns[f"f{m}"] = (lambda m=m: cb.conv2d_winograd(problem, x, w, b, y, tile=m))
+                    p = cb.WinogradPrepared(problem, w, tile=m)
+                    fns[f"a{m}"] = (lambda p=p: p.apply(x, b, y))
                 best = interleaved_best(fns, rounds=args.rounds, burst=args.burst)
                 gf = {k: problem.flops / t / 1e9 for k, t in best.items()}
                 peer = min(best.get("torch", math.inf), best.get("ort", math.inf))
@@ -106,16 +115,20 @@ def main():
                 if args.sweep_block:
                     line += "  " + " ".join(f"{k}:{v:.0f}" for k, v in gf.items()
                                             if k.startswith("nb"))
+                if tiles:
+                    line += "  " + " ".join(f"{k}{m}:{gf[f'{k}{m}']:.0f}"
+                                            for k in "fa" for m in tiles)
                 if args.profile:
                     pr = profile_ms(case, x, w, b, threads)
                     line += ("  ms: kt {kernel_transform:.2f} in {input_transform:.2f} "
                              "mul {multiply:.2f} out {output_transform:.2f} "
                              "tot {total:.2f}").format(**pr)
                 if args.check:
-                    conv2d(x, w, b, padding=1, algo="winograd", out=y)
                     ref = reference.conv2d(x.astype(np.float64), w.astype(np.float64),
                                            b.astype(np.float64), padding=1)
-                    line += f"  err {normwise_error(y, ref):.1e}"
+                    for m in tiles or [0]:
+                        cb.conv2d_winograd(problem, x, w, b, y, tile=m)
+                        line += f"  err{f' f{m}' if m else ''} {normwise_error(y, ref):.1e}"
                 print(line, flush=True)
     if totals:
         print("\ntotal time over the rows (issue 6: winograd:c <= 0.6x the faster peer's):")

@@ -267,26 +267,35 @@ fc_status fc_f32_stream_triad(float *a, const float *b, const float *c, int64_t 
                               int64_t repeats, int nthreads, double *bytes, double *seconds);
 
 /* ==== Winograd (issue 6): csrc/winograd*.c ================================================
- * F(4x4, 3x3) (Lavin and Gray 2016; points 0, +-1, +-2): 3x3 kernels, stride 1, dilation 1,
- * any padding, groups, batches, any strides (NCHW, NHWC). Tiles of 4x4 outputs go in blocks of
- * block_tiles (0: the kernel's rule, an L2/L3-sized block; tests pass small ones to get many
- * blocks): input transform, 36 channel products, output transform with bias, per block.
- * Two steps, so that a plan object can keep the first: (1) kernel transform: the transformed
- * weight (a header and an ISA-specific layout, valid for problems with these channels and
- * groups, on the ISA active when it was made); (2) apply. Sizes come from
- * fc_winograd_conv_sizes (for the active ISA and the same block_tiles); the kernel buffer must
- * be 64-byte aligned. Every element of y is written, never read; bias may be NULL.
+ * F(m x m, 3x3) (Lavin and Gray 2016), m = 4 (points 0, +-1, +-2) or 2 (points 0, +-1): 3x3
+ * kernels, stride 1, dilation 1, any padding, groups, batches, any strides (NCHW, NHWC). tile:
+ * the output tile side m, 2 or 4, or 0 for the kernel's rule (winograd.c, measured per layer).
+ * Tiles of m x m outputs go in blocks of block_tiles (0: the kernel's rule, an L2/L3-sized
+ * block; tests pass small ones to get many blocks): input transform, (m + 2)^2 channel
+ * products, output transform with bias, per block. Two steps, so that a plan object can keep
+ * the first: (1) kernel transform: the transformed weight (a header and an ISA- and tile-
+ * specific layout, valid for problems with these channels and groups, on the ISA active when
+ * it was made; apply takes the tile size from it); (2) apply. Sizes come from
+ * fc_winograd_conv_sizes (for the active ISA and the same tile and block_tiles); the kernel
+ * buffer must be 64-byte aligned. Every element of y is written, never read; bias may be NULL.
  * FC_ERR_UNSUPPORTED for any other kernel size, stride or dilation. fc_profile: the kernel
  * transform, then input_transform, multiply and output_transform (each summed over blocks).
  * The one-call form fuses the kernel transform into the multiply stage when U exceeds L2 and
  * all tiles form one block (batch 1, few tiles: U would go to memory and back once); the
  * kernel buffer is then not touched and the transform's time counts in multiply. */
-fc_status fc_winograd_conv_sizes(const fc_conv2d_desc *d, int dtype_bytes, int64_t block_tiles,
-                                 size_t *kernel_bytes, size_t *ws_bytes);
+/* The output tile side (2 or 4) that a call with this tile argument uses: tile itself, or for
+ * 0 the kernel's rule (the smaller of two counts of products and transform passes, measured
+ * per layer: F(2x2) on small images at small batch, e.g. 7 x 7 and 14 x 14 at batch 1). */
+fc_status fc_winograd_output_tile(const fc_conv2d_desc *d, int dtype_bytes, int64_t tile,
+                                  int64_t *m);
+fc_status fc_winograd_conv_sizes(const fc_conv2d_desc *d, int dtype_bytes, int64_t tile,
+                                 int64_t block_tiles, size_t *kernel_bytes, size_t *ws_bytes);
 fc_status fc_f32_conv2d_winograd_kernel_transform(const fc_conv2d_desc *d, const float *w,
-                                                  void *kernel, size_t kernel_bytes);
+                                                  int64_t tile, void *kernel,
+                                                  size_t kernel_bytes);
 fc_status fc_f64_conv2d_winograd_kernel_transform(const fc_conv2d_desc *d, const double *w,
-                                                  void *kernel, size_t kernel_bytes);
+                                                  int64_t tile, void *kernel,
+                                                  size_t kernel_bytes);
 fc_status fc_f32_conv2d_winograd_apply(const fc_conv2d_desc *d, const void *kernel,
                                        const float *x, const float *bias, float *y,
                                        int64_t block_tiles, void *ws, size_t ws_bytes);
@@ -295,10 +304,11 @@ fc_status fc_f64_conv2d_winograd_apply(const fc_conv2d_desc *d, const void *kern
                                        int64_t block_tiles, void *ws, size_t ws_bytes);
 /* Both steps in one call, for calls without a cached kernel transform. */
 fc_status fc_f32_conv2d_winograd(const fc_conv2d_desc *d, const float *w, const float *x,
-                                 const float *bias, float *y, int64_t block_tiles, void *kernel,
-                                 size_t kernel_bytes, void *ws, size_t ws_bytes);
-fc_status fc_f64_conv2d_winograd(const fc_conv2d_desc *d, const double *w, const double *x,
-                                 const double *bias, double *y, int64_t block_tiles,
+                                 const float *bias, float *y, int64_t tile, int64_t block_tiles,
                                  void *kernel, size_t kernel_bytes, void *ws, size_t ws_bytes);
+fc_status fc_f64_conv2d_winograd(const fc_conv2d_desc *d, const double *w, const double *x,
+                                 const double *bias, double *y, int64_t tile,
+                                 int64_t block_tiles, void *kernel, size_t kernel_bytes,
+                                 void *ws, size_t ws_bytes);
 
 #endif /* FASTCONV_H */

@@ -1,4 +1,4 @@
-/* Winograd kernel, avx2: winograd_impl.h with 256-bit vectors (8 floats / 4 doubles). */
+/* Winograd kernel, avx2: winograd_tiles.h with 256-bit vectors (8 floats / 4 doubles). */
 #include "gemm_internal.h"
 #include "winograd.h"
 
@@ -31,14 +31,16 @@ static inline void fc_wg_transpose8_ps(__m256 r[8]) {
     }
 }
 
-/* dv[6 * i + k] (lane l) := x_l[i * xs2 + k] for 6 rows i and columns k < 6 of 8 channels
- * x_l = x + l * xs1; reads 8 columns of every row (the caller checks they exist). */
-static inline void fc_wg_gather_rows_avx2(__m256 *dv, const float *x, int64_t xs1, int64_t xs2) {
-    for (int i = 0; i < 6; i++) {
+/* dv[a * i + k] (lane l) := x_l[i * xs2 + k] for a rows i and columns k < a of 8 channels
+ * x_l = x + l * xs1 (a: the input tile side, 4 or 6); reads 8 columns of every row (the caller
+ * checks they exist). */
+static inline void fc_wg_gather_rows_avx2(__m256 *dv, const float *x, int64_t xs1, int64_t xs2,
+                                          int a) {
+    for (int i = 0; i < a; i++) {
         __m256 r[8];
         for (int l = 0; l < 8; l++) r[l] = _mm256_loadu_ps(x + l * xs1 + i * xs2);
         fc_wg_transpose8_ps(r);
-        for (int k = 0; k < 6; k++) dv[6 * i + k] = r[k];
+        for (int k = 0; k < a; k++) dv[a * i + k] = r[k];
     }
 }
 
@@ -54,9 +56,9 @@ static inline void fc_wg_gather_filters_avx2(__m256 *gv, const float *w, int64_t
                           w[3 * ws0 + 8], w[2 * ws0 + 8], w[ws0 + 8], w[8]);
 }
 
-/* y_l[r * ys2 + s] := lane l of o[4 * r + s] for the 4x4 tile of 8 channels y_l = y + l * ys1
- * (unit stride along s). */
-static inline void fc_wg_scatter_rows_avx2(const __m256 *o, float *y, int64_t ys1, int64_t ys2) {
+/* fc_wg_scatter_rows_avx2 for m = 4: 4-float row pieces */
+static inline void fc_wg_scatter_rows4_avx2(const __m256 *o, float *y, int64_t ys1,
+                                            int64_t ys2) {
     for (int r = 0; r < 4; r++) {
         const __m256 a = o[4 * r], b = o[4 * r + 1], c = o[4 * r + 2], d = o[4 * r + 3];
         const __m256 ab0 = _mm256_unpacklo_ps(a, b), ab1 = _mm256_unpackhi_ps(a, b);
@@ -78,6 +80,33 @@ static inline void fc_wg_scatter_rows_avx2(const __m256 *o, float *y, int64_t ys
     }
 }
 
+/* ... for m = 2: 2-float row pieces */
+static inline void fc_wg_scatter_rows2_avx2(const __m256 *o, float *y, int64_t ys1,
+                                            int64_t ys2) {
+    for (int r = 0; r < 2; r++) {
+        /* (a_l, b_l) pairs: lo holds channels 0, 1 | 4, 5, hi 2, 3 | 6, 7 */
+        const __m256 lo = _mm256_unpacklo_ps(o[2 * r], o[2 * r + 1]);
+        const __m256 hi = _mm256_unpackhi_ps(o[2 * r], o[2 * r + 1]);
+        const __m128 q[4] = {_mm256_castps256_ps128(lo), _mm256_castps256_ps128(hi),
+                             _mm256_extractf128_ps(lo, 1), _mm256_extractf128_ps(hi, 1)};
+        float *yr = y + r * ys2;
+        for (int j = 0; j < 4; j++) {
+            _mm_storel_pi((__m64 *)(yr + 2 * j * ys1), q[j]);
+            _mm_storeh_pi((__m64 *)(yr + (2 * j + 1) * ys1), q[j]);
+        }
+    }
+}
+
+/* y_l[r * ys2 + s] := lane l of o[m * r + s] for the m x m tile (m = 2 or 4) of 8 channels
+ * y_l = y + l * ys1 (unit stride along s). */
+static inline void fc_wg_scatter_rows_avx2(const __m256 *o, float *y, int64_t ys1, int64_t ys2,
+                                           int m) {
+    if (m == 4)
+        fc_wg_scatter_rows4_avx2(o, y, ys1, ys2);
+    else
+        fc_wg_scatter_rows2_avx2(o, y, ys1, ys2);
+}
+
 #define FC_T float
 #define FC_TNAME f32
 #define FC_VEC __m256
@@ -91,15 +120,15 @@ static inline void fc_wg_scatter_rows_avx2(const __m256 *o, float *y, int64_t ys
 #define FC_VMUL(a, b) _mm256_mul_ps(a, b)
 #define FC_VFMA(a, b, c) _mm256_fmadd_ps(a, b, c)
 #define FC_VSTREAM(p, v) _mm256_stream_ps(p, v)
-#define FC_WG_GATHER_ROWS(dv, x, xs1, xs2) fc_wg_gather_rows_avx2(dv, x, xs1, xs2)
-#define FC_WG_SCATTER_ROWS(o, y, ys1, ys2) fc_wg_scatter_rows_avx2(o, y, ys1, ys2)
+#define FC_WG_GATHER_ROWS(dv, x, xs1, xs2, a) fc_wg_gather_rows_avx2(dv, x, xs1, xs2, a)
+#define FC_WG_SCATTER_ROWS(o, y, ys1, ys2, m) fc_wg_scatter_rows_avx2(o, y, ys1, ys2, m)
 #define FC_WG_GATHER_FILTERS(gv, w, ws0) fc_wg_gather_filters_avx2(gv, w, ws0)
 /* Stage 2 is the GEMM's 6 x 16 microkernel contract (A = 6 rows of V read in place, B = a
  * packed U panel, C = M with unit column stride, beta 0): its assembly k loop replaces the
  * intrinsics tile. */
 #define FC_WG_UKERNEL(cpad, v, ldv, u, m, ldm)                                                 \
     fc_f32_gemm_ukernel_6x16__avx2(cpad, v, ldv, 1, u, 1.0f, 0.0f, m, ldm, 1, 6, 16)
-#include "winograd_impl.h"
+#include "winograd_tiles.h"
 
 #define FC_T double
 #define FC_TNAME f64
@@ -116,7 +145,7 @@ static inline void fc_wg_scatter_rows_avx2(const __m256 *o, float *y, int64_t ys
 #define FC_VSTREAM(p, v) _mm256_stream_pd(p, v)
 #define FC_WG_UKERNEL(cpad, v, ldv, u, m, ldm)                                                 \
     fc_f64_gemm_ukernel_6x8__avx2(cpad, v, ldv, 1, u, 1.0, 0.0, m, ldm, 1, 6, 8)
-#include "winograd_impl.h"
+#include "winograd_tiles.h"
 
 FC_END_TARGET
 #endif /* FC_X86_64 */

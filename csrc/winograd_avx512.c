@@ -1,4 +1,4 @@
-/* Winograd kernel, avx512: winograd_impl.h with 512-bit vectors (16 floats / 8 doubles). */
+/* Winograd kernel, avx512: winograd_tiles.h with 512-bit vectors (16 floats / 8 doubles). */
 #include "winograd.h"
 
 #if FC_X86_64
@@ -22,7 +22,7 @@ FC_BEGIN_TARGET(FC_TARGET_AVX512)
 #define FC_VMUL(a, b) _mm512_mul_ps(a, b)
 #define FC_VFMA(a, b, c) _mm512_fmadd_ps(a, b, c)
 #define FC_VSTREAM(p, v) _mm512_stream_ps(p, v)
-#include "winograd_impl.h"
+#include "winograd_tiles.h"
 
 #define FC_T double
 #define FC_TNAME f64
@@ -37,7 +37,7 @@ FC_BEGIN_TARGET(FC_TARGET_AVX512)
 #define FC_VMUL(a, b) _mm512_mul_pd(a, b)
 #define FC_VFMA(a, b, c) _mm512_fmadd_pd(a, b, c)
 #define FC_VSTREAM(p, v) _mm512_stream_pd(p, v)
-#include "winograd_impl.h"
+#include "winograd_tiles.h"
 
 FC_END_TARGET
 #endif /* FC_X86_64 */

@@ -1,4 +1,4 @@
-/* Winograd kernel, portable C: winograd_impl.h with one-lane "vectors". */
+/* Winograd kernel, portable C: winograd_tiles.h with one-lane "vectors". */
 #include "winograd.h"
 
 #define FC_ISA scalar
@@ -15,7 +15,7 @@
 #define FC_VSUB(a, b) ((a) - (b))
 #define FC_VMUL(a, b) ((a) * (b))
 #define FC_VFMA(a, b, c) ((a) * (b) + (c))
-#include "winograd_impl.h"
+#include "winograd_tiles.h"
 
 #define FC_T double
 #define FC_TNAME f64
@@ -29,4 +29,4 @@
 #define FC_VSUB(a, b) ((a) - (b))
 #define FC_VMUL(a, b) ((a) * (b))
 #define FC_VFMA(a, b, c) ((a) * (b) + (c))
-#include "winograd_impl.h"
+#include "winograd_tiles.h"

@@ -23,8 +23,9 @@ from .problem import ConvProblem
 # The GEMM microkernel's register tile (gemm_ukernel_avx2.c: 6 rows x 16 columns); padding the
 # GEMM to it counts the multiply-adds the microkernel really issues on ragged edges.
 GEMM_TILE_M, GEMM_TILE_N = 6, 16
-# Winograd is assumed to be F(4x4, 3x3): 6x6 input tiles, 4x4 outputs per tile.
-WINOGRAD_OUT_TILE, WINOGRAD_IN_TILE = 4, 6
+# Winograd's output tile side where the C kernel's rule cannot be asked (no extension built):
+# F(4x4, 3x3), 6x6 input tiles.
+WINOGRAD_OUT_TILE = 4
 # winograd:c's vector length in float32 lanes on the ISA the constants were fitted with (AVX2).
 WINOGRAD_LANES = 8
 
@@ -104,14 +105,28 @@ def fft_features(p: ConvProblem, backend: str) -> dict[str, float]:
             "out": _out_elems(p), "in": _in_elems(p)}
 
 
+def winograd_tile(p: ConvProblem, backend: str) -> int:
+    """The output tile side the kernel uses: winograd:c's rule decides per problem (asked
+    through a cached call, as fft_geometry asks fft:c's planner)."""
+    if backend == "c" and p.n > 0:
+        from .backends import c as c_backend
+        try:
+            return c_backend.winograd_tile(p)
+        except (RuntimeError, NotImplementedError, ImportError):
+            pass
+    return WINOGRAD_OUT_TILE
+
+
 def winograd_features(p: ConvProblem, backend: str) -> dict[str, float]:
-    """F(4x4, 3x3): 36 multiply-adds per (tile, input channel, output channel) instead of 144,
-    plus the input, kernel and output transforms. Per group, winograd:c pads input channels to
-    a vector and output channels to two (its microkernel's columns), so a depthwise problem
-    (one channel per group) does 8 x 16 times the useful work; and each group is its own pass
-    of three barrier-separated stages ("groups")."""
-    tiles = p.n * -(-p.h_out // WINOGRAD_OUT_TILE) * -(-p.w_out // WINOGRAD_OUT_TILE)
-    points = WINOGRAD_IN_TILE ** 2
+    """F(m x m, 3x3): (m + 2)^2 multiply-adds per (tile, input channel, output channel) instead
+    of 9 m^2 (F(4x4): 36 instead of 144), plus the input, kernel and output transforms. Per
+    group, winograd:c pads input channels to a vector and output channels to two (its
+    microkernel's columns), so a depthwise problem (one channel per group) does 8 x 16 times
+    the useful work; and each group is its own pass of three barrier-separated stages
+    ("groups")."""
+    m = winograd_tile(p, backend)
+    tiles = p.n * -(-p.h_out // m) * -(-p.w_out // m)
+    points = (m + 2) ** 2
     cpad = _padded(p.c_in_per_group, WINOGRAD_LANES)
     kpad = _padded(p.c_out_per_group, 2 * WINOGRAD_LANES)
     return {"call": 1.0,

@@ -106,7 +106,7 @@ REGISTRY: tuple[Implementation, ...] = (
     Implementation("direct", "cuda", cuda_backend.run_direct, cuda_backend.supports_direct),
     Implementation("im2col", "cuda", cuda_backend.run_im2col, cuda_backend.supports_im2col),
     Implementation("fft", "cuda", cuda_backend.run_fft, cuda_backend.supports_fft),
-    # winograd F(4x4, 3x3) (issue 6): only the C kernel is written so far.
+    # winograd F(2x2, 3x3) / F(4x4, 3x3) (issue 6): only the C kernel is written so far.
     Implementation("winograd", "c", c_backend.conv2d_winograd, c_backend.supports_winograd,
                    prepare_winograd_c),
     Implementation("winograd", "numba"),

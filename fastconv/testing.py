@@ -51,10 +51,12 @@ from .problem import ConvProblem
 # - fft: PROVISIONAL placeholder suggested in issue 2 (float32 1e-5; float64 scaled alike), to
 #   be replaced by measured values. FFT error grows like u * log2(FFT size) relative to the
 #   largest term rather than each output.
-# - winograd (F(4x4, 3x3), points 0, +-1, +-2): the bound of issue 6, 1e-4. Measured on N(0,1)
-#   data (bench/bench_winograd.py --check, tests/test_winograd.py): float32 7.7e-7 (VGG-16
-#   conv1_1, C = 3) to 4.5e-6 (conv4_x, C = 512), ~20x margin; float64 3e-15 / 7.9e-15 at
-#   C = 64 / 512 against 1e-10. The transforms amplify rounding ~3-5x over im2col's error.
+# - winograd (F(4x4, 3x3), points 0, +-1, +-2; F(2x2, 3x3), points 0, +-1): the bound of
+#   issue 6, 1e-4. Measured on N(0,1) data (bench/bench_winograd.py --check --tiles 2,4,
+#   tests/test_winograd.py): F(4x4) float32 7.7e-7 (VGG-16 conv1_1, C = 3) to 4.5e-6
+#   (conv4_x, C = 512), ~20x margin; F(2x2) 1.2e-7 to 7.0e-7; float64 F(4x4) 1.4e-15 to
+#   7.9e-15, F(2x2) 2.5e-16 to 1.5e-15 against 1e-10. F(4x4)'s transforms amplify rounding
+#   ~3-5x over im2col's error, F(2x2)'s barely.
 TOLERANCES: dict[tuple[str, str], float] = {
     ("float32", "direct"): 2e-6,
     ("float32", "im2col"): 2e-6,

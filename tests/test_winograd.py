@@ -1,6 +1,7 @@
-"""winograd:c, F(4x4, 3x3), beyond the registry x catalog matrix of test_impls.py.
+"""winograd:c, F(2x2, 3x3) and F(4x4, 3x3), beyond the registry x catalog matrix of test_impls.py.
 
-The matrix runs the scaled-down catalog (a few 4x4 tiles, one block). Here: many blocks and
+The matrix runs the scaled-down catalog (a few tiles, one block, the tile size the kernel's
+rule picks). Here, for both tile sizes: many blocks and
 partial microkernel panels (block sizes forced small), channel counts below, at and above the
 vector lanes and the 2-lane-vector output panel, both layouts with the NCHW register-transpose
 fast paths reached (interior tiles, >= 8 channels), asymmetric padding, groups, batches, every
@@ -20,7 +21,10 @@ pytestmark = pytest.mark.skipif(cb.unavailable_reason() is not None,
                                 reason=str(cb.unavailable_reason()))
 WINOGRAD = fastconv.registry.BY_NAME["winograd:c"]
 
-# (case, block_tiles): the sizes cross the tile (4), the microkernel's 6-tile panel, the lanes
+# Output tile sides: F(2x2, 3x3) and F(4x4, 3x3)
+TILES = [2, 4]
+
+# (case, block_tiles): the sizes cross the tiles (2, 4), the microkernel's 6-tile panel, the lanes
 # (8 floats on AVX2) and the output panel (16); blocks of 6 or 12 tiles give many blocks.
 CASES = [
     (c2(1, 8, 20, 20, 16, 3, 3, padding=1), 6),                       # NCHW fast paths
@@ -37,9 +41,10 @@ CASES = [
 ]
 
 
-def run_winograd(case, x, w, b, block_tiles=0, profile=None):
+def run_winograd(case, x, w, b, block_tiles=0, profile=None, tile=0):
     """winograd:c on logical NCHW views of the case's arrays (as the API would pass them);
-    ``profile``: an fc_profile * the call's descriptors carry (cb.profile_into)."""
+    ``profile``: an fc_profile * the call's descriptors carry (cb.profile_into); ``tile`` 0:
+    the kernel's tile-size rule."""
     problem = case.problem
     xv = np.moveaxis(x, -1, 1) if case.channels_last else x
     wv = np.transpose(w, (3, 2, 0, 1)) if case.channels_last else w
@@ -48,14 +53,15 @@ def run_winograd(case, x, w, b, block_tiles=0, profile=None):
     y = np.full(case.out_shape, np.nan, dtype=case.dtype)
     yv = np.moveaxis(y, -1, 1) if case.channels_last else y
     with cb.profile_into(profile):
-        cb.conv2d_winograd(problem, xv, wv, b, yv, block_tiles=block_tiles)
+        cb.conv2d_winograd(problem, xv, wv, b, yv, block_tiles=block_tiles, tile=tile)
     return y
 
 
+@pytest.mark.parametrize("tile", TILES)
 @pytest.mark.parametrize("case, block_tiles", CASES, ids=[f"{c.id}-nb{nb}" for c, nb in CASES])
-def test_matches_oracle_in_blocks(case, block_tiles):
+def test_matches_oracle_in_blocks(case, block_tiles, tile):
     x, w, b = make_inputs(case, case_rng(case))
-    y = run_winograd(case, x, w, b, block_tiles)
+    y = run_winograd(case, x, w, b, block_tiles, tile=tile)
     assert not np.isnan(y).any()
     assert normwise_error(y, oracle(case, x, w, b)) <= tolerance(case.dtype, "winograd")
 
@@ -66,8 +72,9 @@ def test_through_the_api_strided(case):
     check_against_oracle(WINOGRAD, case, strided=True)
 
 
+@pytest.mark.parametrize("tile", TILES)
 @pytest.mark.parametrize("block_tiles", [6, 0])
-def test_threads_share_blocks_or_take_whole_ones(monkeypatch, block_tiles):
+def test_threads_share_blocks_or_take_whole_ones(monkeypatch, block_tiles, tile):
     """With blocks enough for every thread (block_tiles 6 here: 42 tiles) each thread takes
     whole blocks in its own buffer; with fewer (the block rule on 42 tiles: one block) the
     threads share each block. Both give the one-thread result bit for bit (every tile is
@@ -79,8 +86,8 @@ def test_threads_share_blocks_or_take_whole_ones(monkeypatch, block_tiles):
     results = []
     for nt in (1, 2, 3):
         threads.set_num_threads(nt)
-        results.append(run_winograd(case, x, w, b, block_tiles=block_tiles))
-        prepared = cb.WinogradPrepared(case.problem, w, block_tiles=block_tiles)
+        results.append(run_winograd(case, x, w, b, block_tiles=block_tiles, tile=tile))
+        prepared = cb.WinogradPrepared(case.problem, w, block_tiles=block_tiles, tile=tile)
         y = np.full(case.out_shape, np.nan, np.float32)
         prepared.apply(x, b, y)
         assert np.array_equal(y, results[-1])
@@ -88,38 +95,42 @@ def test_threads_share_blocks_or_take_whole_ones(monkeypatch, block_tiles):
     assert all(np.array_equal(r, results[0]) for r in results[1:])
 
 
-def test_every_isa(isa):
+@pytest.mark.parametrize("tile", TILES)
+def test_every_isa(isa, tile):
     case = c2(2, 16, 18, 21, 20, 3, 3, padding=1)
     x, w, b = make_inputs(case, case_rng(case))
-    y = run_winograd(case, x, w, b, block_tiles=6)
+    y = run_winograd(case, x, w, b, block_tiles=6, tile=tile)
     assert normwise_error(y, oracle(case, x, w, b)) <= tolerance(case.dtype, "winograd")
 
 
-def test_kernel_transform_once_apply_many():
+@pytest.mark.parametrize("tile", TILES)
+def test_kernel_transform_once_apply_many(tile):
     """The prepared kernel transform serves several inputs and gives exactly the one-call
     result (the same arithmetic in the same order)."""
     case = c2(2, 16, 15, 17, 24, 3, 3, padding=1)
     rng = case_rng(case)
     _, w, b = make_inputs(case, rng)
-    prepared = cb.WinogradPrepared(case.problem, w, block_tiles=12)
+    prepared = cb.WinogradPrepared(case.problem, w, block_tiles=12, tile=tile)
     for _ in range(2):
         x = rng.standard_normal(case.x_shape).astype(np.float32)
         y = np.full(case.out_shape, np.nan, np.float32)
         prepared.apply(x, b, y)
-        assert np.array_equal(y, run_winograd(case, x, w, b, block_tiles=12))
+        assert np.array_equal(y, run_winograd(case, x, w, b, block_tiles=12, tile=tile))
 
 
-# U (36 x Cpad x Kpad per group) beyond the 1 MiB L2 and a single block of tiles per group: a
-# call without a kept kernel transform fuses it into stage 2 (winograd.c, wg_geometry.fused)
+# U (XI x Cpad x Kpad per group, XI = 16 or 36) beyond the 1 MiB L2 and a single block of
+# tiles per group, at either tile size: a call without a kept kernel transform fuses it into
+# stage 2 (winograd.c, wg_geometry.fused)
 FUSED = [
-    c2(1, 100, 9, 11, 70, 3, 3, padding=1),                           # partial panels
-    c2(1, 192, 8, 8, 192, 3, 3, padding=1, groups=2),                 # groups
-    c2(2, 90, 7, 6, 50, 3, 3, padding=(1, 0), dtype="float64", layout="NHWC"),
+    c2(1, 180, 7, 8, 150, 3, 3, padding=1),                           # partial panels
+    c2(1, 384, 6, 6, 384, 3, 3, padding=1, groups=2),                 # groups
+    c2(2, 130, 7, 6, 90, 3, 3, padding=(1, 0), dtype="float64", layout="NHWC"),
 ]
 
 
+@pytest.mark.parametrize("tile", TILES)
 @pytest.mark.parametrize("case", FUSED, ids=lambda c: c.id)
-def test_fused_kernel_transform_matches_the_kept_one(monkeypatch, case):
+def test_fused_kernel_transform_matches_the_kept_one(monkeypatch, case, tile):
     """The fused call (no kernel_transform phase in its profile) gives the oracle's result
     and, at every thread count, exactly what a kept (prepared) kernel transform gives."""
     from fastconv import threads
@@ -132,33 +143,35 @@ def test_fused_kernel_transform_matches_the_kept_one(monkeypatch, case):
     for nt in (1, 2, 3):
         threads.set_num_threads(nt)
         prof = ffi.new("fc_profile *")
-        y = run_winograd(case, x, w, b, profile=prof)
+        y = run_winograd(case, x, w, b, profile=prof, tile=tile)
         assert prof.kernel_transform == 0 and prof.multiply > 0
         kept = np.full(case.out_shape, np.nan, dtype=case.dtype)
         keptv = np.moveaxis(kept, -1, 1) if case.channels_last else kept
-        cb.WinogradPrepared(problem, wv).apply(xv, b, keptv)
+        cb.WinogradPrepared(problem, wv, tile=tile).apply(xv, b, keptv)
         assert np.array_equal(y, kept)
     assert normwise_error(y, oracle(case, x, w, b)) <= tolerance(case.dtype, "winograd")
 
 
-def test_fused_kernel_transform_on_every_isa(isa):
+@pytest.mark.parametrize("tile", TILES)
+def test_fused_kernel_transform_on_every_isa(isa, tile):
     """The fused path of every ISA's template instance (the other tests run the active one)."""
     case = FUSED[0]
     x, w, b = make_inputs(case, case_rng(case))
-    y = run_winograd(case, x, w, b)
+    y = run_winograd(case, x, w, b, tile=tile)
     kept = np.full(case.out_shape, np.nan, dtype=case.dtype)
-    cb.WinogradPrepared(case.problem, w).apply(x, b, kept)
+    cb.WinogradPrepared(case.problem, w, tile=tile).apply(x, b, kept)
     assert np.array_equal(y, kept)
     assert normwise_error(y, oracle(case, x, w, b)) <= tolerance(case.dtype, "winograd")
 
 
-def test_profile_has_every_phase():
+@pytest.mark.parametrize("tile", TILES)
+def test_profile_has_every_phase(tile):
     ffi, _ = cb._native()
     prof = ffi.new("fc_profile *")
     case = c2(1, 16, 24, 24, 16, 3, 3, padding=1)
     x, w, b = make_inputs(case, case_rng(case))
-    run_winograd(case, x, w, b, block_tiles=6, profile=prof)
-    run_winograd(case, x, w, b, block_tiles=6, profile=prof)
+    run_winograd(case, x, w, b, block_tiles=6, profile=prof, tile=tile)
+    run_winograd(case, x, w, b, block_tiles=6, profile=prof, tile=tile)
     assert prof.calls == 2
     phases = [prof.kernel_transform, prof.input_transform, prof.multiply, prof.output_transform]
     assert all(p > 0 for p in phases)
@@ -207,6 +220,12 @@ def test_kernel_checks_workspace_and_transform(monkeypatch):
     prepared.kernel = other.kernel
     with pytest.raises(cb.KernelError, match="invalid argument"):
         prepared.apply(x, b, y)
+    # only 2 and 4 (and 0, the rule) are tile sizes
+    for tile in (1, 3, 6, -2):
+        with pytest.raises(cb.KernelError, match="invalid argument"):
+            cb.winograd_sizes(problem, tile=tile)
+        with pytest.raises(cb.KernelError, match="invalid argument"):
+            cb.WinogradPrepared(problem, w, tile=tile)
 
 
 # Full-size model layers: the error bound of issue 6 (normwise <= 1e-4 on N(0,1) data) where
@@ -218,5 +237,22 @@ FULL_SIZE = [c for c in SUITES["resnet50"] if c.name.endswith(".3x3")] + [
 @pytest.mark.parametrize("case", FULL_SIZE, ids=lambda c: c.name)
 def test_full_size_layers_error_bound(case):
     x, w, b = make_inputs(case, case_rng(case))
-    err = normwise_error(run_winograd(case, x, w, b), oracle(case, x, w, b))
-    assert err <= tolerance("float32", "winograd")
+    expected = oracle(case, x, w, b)
+    for tile in TILES:
+        err = normwise_error(run_winograd(case, x, w, b, tile=tile), expected)
+        assert err <= tolerance("float32", "winograd"), tile
+
+
+def test_tile_rule_takes_f2x2_only_where_tiles_are_few():
+    """The kernel's tile-size rule (csrc/winograd.c): F(2x2, 3x3) on a 7 x 7 image at batch 1
+    (4 tiles of 4 x 4), F(4x4, 3x3) at batch 8 and on larger images; a call without a tile
+    runs the rule's pick (bit for bit the forced one), and the cost model counts that tile."""
+    few = c2(1, 32, 7, 7, 32, 3, 3, padding=1)
+    assert cb.winograd_tile(few.problem) == 2 and cost.winograd_tile(few.problem, "c") == 2
+    assert cb.winograd_tile(few.problem, tile=4) == 4
+    assert cb.winograd_tile(few.replace(n=8).problem) == 4
+    assert cb.winograd_tile(c2(1, 32, 28, 28, 32, 3, 3, padding=1).problem) == 4
+    x, w, b = make_inputs(few, case_rng(few))
+    y = run_winograd(few, x, w, b)
+    assert np.array_equal(y, run_winograd(few, x, w, b, tile=2))
+    assert not np.array_equal(y, run_winograd(few, x, w, b, tile=4))

@@ -520,7 +520,9 @@ def irfft2(X, h: int) -> np.ndarray:
 
 
 # ---- winograd:c (issue 6) --------------------------------------------------------------------
-# F(4x4, 3x3): the kernel transform (U, with a header naming its ISA and channels) and the
+# F(2x2, 3x3) or F(4x4, 3x3), the tile size chosen per problem by the C side's rule unless a
+# caller asks for one (``tile``): the kernel transform (U, with a header naming its ISA, tile
+# size and channels) and the
 # workspace (the transformed inputs and products of one block of tiles) are NumPy buffers.
 # A bare call makes U every time (part of its time; when U exceeds L2 and the tiles form one
 # block, the C side makes it panel by panel inside the products and the kernel buffer stays
@@ -529,7 +531,7 @@ def irfft2(X, h: int) -> np.ndarray:
 
 def supports_winograd(problem: ConvProblem) -> Optional[str]:
     if (problem.kh, problem.kw) != (3, 3):
-        return f"winograd F(4x4, 3x3) needs a 3x3 kernel, not {problem.kh}x{problem.kw}"
+        return f"winograd F(m x m, 3x3) needs a 3x3 kernel, not {problem.kh}x{problem.kw}"
     if problem.stride != (1, 1):
         return f"winograd needs stride 1, not {problem.stride}"
     if problem.dilation != (1, 1):
@@ -540,39 +542,52 @@ def supports_winograd(problem: ConvProblem) -> Optional[str]:
     return workspace.over_limit(kernel_bytes + ws_bytes, "its kernel transform and workspace")
 
 
-def winograd_sizes(problem: ConvProblem, block_tiles: int = 0) -> tuple[int, int]:
+@functools.lru_cache(maxsize=256)
+def winograd_tile(problem: ConvProblem, tile: int = 0) -> int:
+    """The output tile side (2 or 4) winograd:c uses for ``problem``: ``tile``, or for 0 the C
+    side's rule (csrc/winograd.c: F(2x2, 3x3) on small images at small batch)."""
+    ffi, lib = _native()
+    out = ffi.new("int64_t *")
+    check_status(lib.fc_winograd_output_tile(problem_desc(problem), problem.np_dtype.itemsize,
+                                             int(tile), out), "winograd:c")
+    return int(out[0])
+
+
+def winograd_sizes(problem: ConvProblem, block_tiles: int = 0, tile: int = 0) -> tuple[int, int]:
     """(kernel transform, workspace) bytes of winograd:c for the active ISA and thread count;
-    ``block_tiles`` 0 takes the kernel's block rule."""
-    return _winograd_sizes(problem, int(block_tiles), get_num_threads(), active_isa())
+    ``block_tiles`` 0 takes the kernel's block rule, ``tile`` 0 its tile-size rule."""
+    return _winograd_sizes(problem, int(block_tiles), int(tile), get_num_threads(), active_isa())
 
 
 @functools.lru_cache(maxsize=256)
-def _winograd_sizes(problem: ConvProblem, block_tiles: int, nthreads: int,
+def _winograd_sizes(problem: ConvProblem, block_tiles: int, tile: int, nthreads: int,
                     isa: str) -> tuple[int, int]:
     ffi, lib = _native()
     out = ffi.new("size_t[2]")
     check_status(lib.fc_winograd_conv_sizes(problem_desc(problem), problem.np_dtype.itemsize,
-                                            block_tiles, out, out + 1), "winograd:c")
+                                            tile, block_tiles, out, out + 1), "winograd:c")
     return int(out[0]), int(out[1])
 
 
 class WinogradPrepared:
     """winograd:c's per-weight state: the transformed kernel U, as a fastconv.plan with weights
-    keeps it; ``apply`` runs only the data stages in the calling thread's scratch."""
+    keeps it; ``apply`` runs only the data stages in the calling thread's scratch. ``tile``
+    (2 or 4; 0: the C side's rule) is fixed here: U is made for one tile size."""
 
-    def __init__(self, problem: ConvProblem, w: np.ndarray, block_tiles: int = 0):
+    def __init__(self, problem: ConvProblem, w: np.ndarray, block_tiles: int = 0,
+                 tile: int = 0):
         _, lib = _native()
-        self.problem, self.block_tiles = problem, int(block_tiles)
+        self.problem, self.block_tiles, self.tile = problem, int(block_tiles), int(tile)
         self._prefix = _PREFIX[problem.np_dtype]
-        kernel_bytes, _ = winograd_sizes(problem, block_tiles)
+        kernel_bytes, _ = winograd_sizes(problem, block_tiles, tile)
         self.kernel = _aligned_workspace(kernel_bytes)
         d = weight_desc(problem, w)
         check_status(getattr(lib, f"fc_{self._prefix}_conv2d_winograd_kernel_transform")(
-            d, pointer(w), pointer(self.kernel), self.kernel.size), "winograd:c")
+            d, pointer(w), self.tile, pointer(self.kernel), self.kernel.size), "winograd:c")
 
     @property
     def ws_bytes(self) -> int:
-        return winograd_sizes(self.problem, self.block_tiles)[1]
+        return winograd_sizes(self.problem, self.block_tiles, self.tile)[1]
 
     def apply(self, x, bias, y) -> None:
         _, lib = _native()
@@ -585,13 +600,15 @@ class WinogradPrepared:
             pointer(ws), ws.size), "winograd:c")
 
 
-def conv2d_winograd(problem: ConvProblem, x, w, bias, y, block_tiles: int = 0) -> None:
+def conv2d_winograd(problem: ConvProblem, x, w, bias, y, block_tiles: int = 0,
+                    tile: int = 0) -> None:
     """winograd:c: kernel transform and apply in one call. ``block_tiles`` overrides the block
-    rule (tests force many blocks on small problems)."""
+    rule (tests force many blocks on small problems), ``tile`` (2 or 4) the tile-size rule
+    (tests and bench/bench_winograd.py run both)."""
     _, lib = _native()
     # reused between calls: no fresh pages to fault
-    kernel, ws = workspace.scratch_arrays(np.uint8, *winograd_sizes(problem, block_tiles))
+    kernel, ws = workspace.scratch_arrays(np.uint8, *winograd_sizes(problem, block_tiles, tile))
     d = conv2d_desc(problem, x, w, bias, y)
     check_status(getattr(lib, f"fc_{_PREFIX[problem.np_dtype]}_conv2d_winograd")(
-        d, pointer(w), pointer(x), pointer(bias), pointer(y), int(block_tiles), pointer(kernel),
-        kernel.size, pointer(ws), ws.size), "winograd:c")
+        d, pointer(w), pointer(x), pointer(bias), pointer(y), int(tile), int(block_tiles),
+        pointer(kernel), kernel.size, pointer(ws), ws.size), "winograd:c")

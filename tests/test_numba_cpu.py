@@ -111,3 +111,33 @@ def test_im2col_numba_chunks_cover_every_panel_and_match_oracle(case, budget):
     ref = reference.conv2d(x, w, b, **case.kwargs)
     err = np.linalg.norm(y - ref) / np.linalg.norm(ref)
     assert err < tolerance(p.dtype, "im2col"), err
+
+
+ONE_ROW = [
+    c2(1, 5, 3, 3, 7, 1, 1, name="1x1_9px"),                 # fewer pixels than a tile row
+    c2(2, 6, 9, 7, 13, 1, 1, name="1x1_63px"),               # a last tile shifted left
+    c2(1, 4, 11, 9, 8, 1, 1, stride=2, name="1x1_s2"),       # sampled pixels copied
+    c2(1, 4, 10, 13, 6, 1, 1, stride=(3, 2), groups=2, name="1x1_s32_groups"),
+    c2(1, 3, 9, 9, 7, 1, 1, stride=2, padding=1, name="1x1_s2_padded"),   # not one row
+]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("algo", ["direct", "im2col"])
+@pytest.mark.parametrize("case", ONE_ROW, ids=lambda c: c.id)
+def test_numba_1x1_as_one_row_matches_oracle(case, algo, dtype):
+    """Unpadded 1x1 convolutions run as one long row of their (sampled) pixels; NHWC input
+    (not contiguous in the logical order) too."""
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal(case.x_shape).astype(dtype)
+    w = rng.standard_normal(case.weight_shape).astype(dtype)
+    b = rng.standard_normal(case.c_out).astype(dtype)
+    ref = reference.conv2d(x, w, b, **case.kwargs)
+    for layout, xi, wi in (("NCHW", x, w),
+                           ("NHWC", x.transpose(0, 2, 3, 1), w.transpose(2, 3, 1, 0))):
+        y = case.conv(xi, wi, b, **{**case.kwargs, "layout": layout}, algo=algo,
+                      backend="numba")
+        if layout == "NHWC":
+            y = y.transpose(0, 3, 1, 2)
+        err = np.linalg.norm(y - ref) / np.linalg.norm(ref)
+        assert err < tolerance(dtype, algo), (layout, err)

@@ -27,13 +27,19 @@ offset ``koff`` into that buffer, and
   problems run in chunks of (image, group) pairs or of column panels. An unpadded stride-1
   input is used as it is (a 1x1 convolution copies nothing but its panels).
 - ``fft:numba``: overlap-save tiles (numba_fft_rules.fft_tiling), see the FFT section below.
+
+direct and im2col run an unpadded 1x1 convolution as the stride-1 one of its sampled pixels,
+all in one row (``_one_row``).
 """
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
+import threading
 from typing import Optional
 
+import numba
 import numpy as np
 from numba import njit, prange
 
@@ -50,17 +56,30 @@ NR_BY_DTYPE = {"float32": 16, "float64": 8}   # one row of the tile = two 256-bi
 # often when K > 256.
 KC = 512
 NC_PANELS = 8     # column panels packed together: one prange job of the im2col GEMM
+# M panels a column panel meets in turn (BLIS's loop order: the panel's KC x NR block of B
+# stays in L1 while these MC_PANELS x MR rows of A, 96 KiB fp32 at KC = 512, come from L2).
+# Against every M panel of the job passing each column panel in turn (A's rows in L1, B from
+# L2): 0.70-1.05x the time, 0.93x typical, on ResNet-50's layers (res3 1x1 reduce_first 0.70)
+MC_PANELS = 8
 IM2COL_CHUNK_BYTES = 16 * 2**20   # packed im2col panels per pass: written, then read from L3
 SMALL_M = 4       # fewer output channels per group than this: direct uses the row kernel
 
 
+_numba_threads = threading.local()   # .n: the count this thread last gave Numba
+
+
 def set_threads() -> None:
-    """Numba's pool follows fastconv.set_num_threads (capped at the pool's size)."""
-    import numba
-    numba.set_num_threads(max(1, min(get_num_threads(), numba.config.NUMBA_NUM_THREADS)))
+    """Numba's pool follows fastconv.set_num_threads (capped at the pool's size). Numba's
+    count is per calling thread; it is set when it differs from what this thread last set
+    (numba.set_num_threads costs 3.5 us and numba.get_num_threads 2, a tenth of a small
+    call's Python side), so a numba.set_num_threads of the caller's own between two calls is
+    not undone."""
+    n = max(1, min(get_num_threads(), numba.config.NUMBA_NUM_THREADS))
+    if getattr(_numba_threads, "n", None) != n:
+        numba.set_num_threads(n)
+        _numba_threads.n = n
 
 
-@contextlib.contextmanager
 def slp_vectorize():
     """Compile (on a cache miss) with LLVM's SLP vectoriser on.
 
@@ -74,7 +93,13 @@ def slp_vectorize():
     (vfmadd231ss, ~2 GFLOP/s); with it each row becomes two ymm FMAs (vfmadd231ps). Numba
     compiles under a global lock, so no other compilation sees the flag in between.
     """
-    import numba
+    if numba.config.SLP_VECTORIZE:
+        return contextlib.nullcontext()   # the usual case: on since import, nothing to switch
+    return _slp_switched_on()
+
+
+@contextlib.contextmanager
+def _slp_switched_on():
     old = numba.config.SLP_VECTORIZE
     numba.config.SLP_VECTORIZE = 1
     try:
@@ -93,33 +118,28 @@ class Layout:
         dh, dw = p.dilation
         self.hp = p.h + p.padding[0] + p.padding[1]
         wp = p.w + p.padding[2] + p.padding[3]
-        nwb = -(-p.w_out // nr)
-        # columns q the kernels may read: direct reads whole NR blocks (``whole_blocks``), so
-        # q < nwb*nr + max tap shift (the extra columns are zeros whose outputs are
-        # discarded); im2col reads only real output columns' taps
+        # columns q the kernels may read: those of real output columns' taps, except that
+        # direct reads whole NR-wide blocks (``whole_blocks``): an output row narrower than
+        # NR is read as one block, q < nr + max tap shift (the extra columns are zeros whose
+        # outputs are discarded; wider rows end in a block shifted left, see direct_igemm)
         self.wq = -(-wp // sw)
-        if whole_blocks:
-            self.wq = max(self.wq, nwb * nr + ((p.kw - 1) * dw) // sw)
+        if whole_blocks and p.w_out < nr:
+            self.wq = max(self.wq, nr + ((p.kw - 1) * dw) // sw)
         self.sw = sw
         self.rowstride = sw * self.wq
         self.plane = self.hp * self.rowstride
+        # x itself is this buffer when unpadded, stride 1 and no wider
+        self.in_place = sw == 1 and self.wq == p.w and not any(p.padding)
         r, s = np.meshgrid(np.arange(p.kh), np.arange(p.kw), indexing="ij")
         tap = (r * dh * self.rowstride + ((s * dw) % sw) * self.wq + (s * dw) // sw).ravel()
         ci = np.arange(p.c_in_per_group)[:, None] * self.plane
         self.koff = (ci + tap[None, :]).ravel().astype(np.int64)   # order (ci, r, s)
 
 
-@functools.lru_cache(maxsize=256)
-def _layout(problem: ConvProblem, nr: int, whole_blocks: bool) -> Layout:
-    """Layout per problem, remembered: building one (meshgrid, koff) took ~0.1 ms, a quarter
-    of a small layer's call. Its arrays are only read."""
-    return Layout(problem, nr, whole_blocks)
-
-
 def _relayout_input(problem: ConvProblem, x: np.ndarray, lay: Layout) -> np.ndarray:
     p = problem
-    if lay.sw == 1 and lay.wq == p.w and not any(p.padding):
-        return _flat(x, p.np_dtype)   # already laid out so (im2col, unpadded, stride 1)
+    if lay.in_place:
+        return _flat(x, p.np_dtype)
     pt, _, pl, _ = p.padding
     n, c = p.n, p.c_in
     buf = np.zeros((n, c, lay.hp, lay.wq, lay.sw), dtype=p.np_dtype)
@@ -130,13 +150,38 @@ def _relayout_input(problem: ConvProblem, x: np.ndarray, lay: Layout) -> np.ndar
     return np.ascontiguousarray(buf.transpose(0, 1, 2, 4, 3)).reshape(-1)
 
 
+@functools.lru_cache(maxsize=256)
+def _one_row(problem: ConvProblem) -> Optional[ConvProblem]:
+    """An unpadded 1x1 convolution multiplies each sampled pixel by the weight on its own: it
+    is the stride-1 convolution of x[:, :, ::sh, ::sw] (cut to h_out x w_out), and the
+    sampled pixels may as well be one row of h_out*w_out. That problem (None for others)
+    gives the GEMM kernels full-width column blocks along the whole image (a 14-wide output
+    row filled 14/16 of a 16-wide tile) and nothing to re-lay: a strided one copies only the
+    pixels it samples, 0.07-0.14 ms on ResNet-50's downsample layers, where the phase
+    re-layout copied the whole input in 0.4-0.9 ms."""
+    p = problem
+    if (p.kh, p.kw) != (1, 1) or any(p.padding):
+        return None
+    return dataclasses.replace(p, h=1, w=p.h_out * p.w_out, stride=(1, 1), dilation=(1, 1))
+
+
+def _as_one_row(problem: ConvProblem, x: np.ndarray):
+    """(problem, x) in _one_row's form when it applies, else as given."""
+    row = _one_row(problem)
+    if row is None:
+        return problem, x
+    sh, sw = problem.stride
+    if (sh, sw) != (1, 1):
+        x = x[:, :, :(problem.h_out - 1) * sh + 1:sh, :(problem.w_out - 1) * sw + 1:sw]
+    return row, np.ascontiguousarray(x).reshape(row.n, row.c_in, 1, row.w)
+
+
 def _flat(a: np.ndarray, dtype) -> np.ndarray:
     """``a`` as a flat, C-contiguous, writeable array of ``dtype`` (a copy only when needed).
     Writeable too: Numba types read-only arrays separately, which would compile every kernel
     again for the read-only inputs the tests (and users) pass."""
-    a = np.ascontiguousarray(a, dtype=dtype)
-    if not a.flags.writeable:
-        a = a.copy()
+    if not (a.dtype == dtype and a.flags.c_contiguous and a.flags.writeable):
+        a = np.array(a, dtype=dtype, order="C")   # a copy (np.array copies by default)
     return a.reshape(-1)
 
 
@@ -197,12 +242,14 @@ def direct_igemm(xs, wf, koff, bias, y, n, c_in, c_out, groups, ho, wo, sh, rows
     One prange job = one nr-wide block of one output row (image, group, output row, column
     block) times one of ``mgroups`` slices of the M panels: its tiles share the input rows
     they read, and each job holds several tiles (one job per tile, as before, scheduled
-    thousands of jobs of a few hundred cycles each on the 1x1 layers)."""
+    thousands of jobs of a few hundred cycles each on the 1x1 layers). A row at least nr
+    wide ends in a block shifted left to end at its last column, so no block reads past
+    the row (no padding to whole blocks to re-lay, no narrow tile); the columns it shares
+    with the block before are computed twice, to the same values."""
     kk = koff.size
     cg = c_in // groups
     kg = c_out // groups
     mp = (kg + MR - 1) // MR
-    mper = (mp + mgroups - 1) // mgroups
     nwb = (wo + nr - 1) // nr
     for t in prange(n * groups * ho * nwb * mgroups):
         mg = t % mgroups
@@ -213,13 +260,15 @@ def direct_igemm(xs, wf, koff, bias, y, n, c_in, c_out, groups, ho, wo, sh, rows
         rest //= ho
         gi = rest % groups
         ni = rest // groups
-        bo = (ni * c_in + gi * cg) * plane + oh * sh * rowstride + wb * nr
+        c0 = min(wb * nr, max(0, wo - nr))
+        bo = (ni * c_in + gi * cg) * plane + oh * sh * rowstride + c0
         ct = np.empty(MR * nr, dtype=y.dtype)
-        for m in range(mg * mper, min(mp, (mg + 1) * mper)):
+        # slices of equal size (+-1 panel): Numba hands each thread an equal run of jobs
+        for m in range(mg * mp // mgroups, (mg + 1) * mp // mgroups):
             k = gi * kg + m * MR
             _tile(nr, kk, wf, k * kk, kk, xs, bo, koff, y,
-                  ((ni * c_out + k) * ho + oh) * wo + wb * nr, ho * wo, min(MR, kg - m * MR),
-                  min(nr, wo - wb * nr), True, bias, k, ct)
+                  ((ni * c_out + k) * ho + oh) * wo + c0, ho * wo, min(MR, kg - m * MR),
+                  min(nr, wo - c0), True, bias, k, ct)
 
 
 @njit(parallel=True, cache=True, fastmath={"contract"})
@@ -292,16 +341,16 @@ def im2col_pack(xs, koff, bpk, c_in, groups, ho, wo, sh, rowstride, plane, nr, p
 def im2col_gemm(bpk, wf, bias, y, c_out, groups, ncol, kk, nr, mgroups, pair0, npairs, pan0,
                 npans):
     """y[k, col] = bias[k] + sum_K A[k, K] B[K, col] over the panels im2col_pack packed.
-    One prange job: (pair, block of NC_PANELS panels, one of ``mgroups`` slices of the M
+    One prange job: (pair, block of <= NC_PANELS panels, one of ``mgroups`` slices of the M
     panels); small-N layers use mgroups > 1 so every thread has work. Within a job, K runs in
-    KC blocks: the job's B block (KC x NC_PANELS*nr) stays in L2 while the M panels pass.
+    KC blocks: the job's B block (KC x NC_PANELS*nr) stays in L2 while the M panels pass,
+    MC_PANELS at a time.
     (Packing inside the jobs instead, KC rows before their use, measured slower: 2.0-2.5 ms
     against 1.4-1.6 for the two passes on res2's 1x1 reduce; so did reading B in place for a
     1x1 convolution, 2.1 ms: its rows lie a channel plane apart.)"""
     kg = c_out // groups
     mp = (kg + MR - 1) // MR
     nblk = (npans + NC_PANELS - 1) // NC_PANELS
-    mper = (mp + mgroups - 1) // mgroups
     for t in prange(npairs * nblk * mgroups):
         mg = t % mgroups
         rest = t // mgroups
@@ -310,58 +359,70 @@ def im2col_gemm(bpk, wf, bias, y, c_out, groups, ncol, kk, nr, mgroups, pair0, n
         pair = pair0 + qi
         gi = pair % groups
         ni = pair // groups
-        p0 = blk * NC_PANELS
-        np_ = min(NC_PANELS, npans - p0)
+        # blocks of panels and slices of M of equal size (+-1): Numba hands each thread an
+        # equal run of jobs, and 13 panels cut 8 + 5 had one thread do 8/13 of the work
+        p0 = blk * npans // nblk
+        np_ = (blk + 1) * npans // nblk - p0
         pk = np.arange(KC) * nr
         ct = np.empty(MR * nr, dtype=y.dtype)
         for k0 in range(0, kk, KC):
             kc = min(KC, kk - k0)
-            for m in range(mg * mper, min(mp, (mg + 1) * mper)):
-                mi = min(MR, kg - m * MR)
-                k = gi * kg + m * MR
+            m1 = (mg + 1) * mp // mgroups
+            for mb in range(mg * mp // mgroups, m1, MC_PANELS):
                 for p in range(np_):
                     c0 = (pan0 + p0 + p) * nr
-                    _tile(nr, kc, wf, k * kk + k0, kk, bpk,
-                          ((qi * npans + p0 + p) * kk + k0) * nr, pk, y,
-                          (ni * c_out + k) * ncol + c0, ncol, mi, min(nr, ncol - c0),
-                          k0 == 0, bias, k, ct)
+                    for m in range(mb, min(m1, mb + MC_PANELS)):
+                        mi = min(MR, kg - m * MR)
+                        k = gi * kg + m * MR
+                        _tile(nr, kc, wf, k * kk + k0, kk, bpk,
+                              ((qi * npans + p0 + p) * kk + k0) * nr, pk, y,
+                              (ni * c_out + k) * ncol + c0, ncol, mi, min(nr, ncol - c0),
+                              k0 == 0, bias, k, ct)
 
 
 # ---- run functions (the registry's entries) ----------------------------------------------
-def _gemm_args(problem, x, w, bias, y, direct=False):
-    nr = NR_BY_DTYPE[problem.dtype]
-    if direct and problem.dtype == "float32" and problem.w_out <= nr // 2:
-        nr //= 2   # 7-wide rows (ResNet res5) waste less of a 6x8 tile than of a 6x16 one
-    lay = _layout(problem, nr, direct)
-    xs = _relayout_input(problem, x, lay)
-    out, copy = _out_buffer(y)
-    return nr, lay, xs, out, copy
-
-
-def _m_slices(problem: ConvProblem, jobs: int) -> int:
+# A call's Python side is kept to looking up its plan (everything that depends only on the
+# problem, the thread count and the budget, remembered per problem) and marshalling the
+# arrays. With the thread count set only on a change, the no-op SLP context and fewer array
+# checks, a 1x1 8-channel 8x8 call's run_direct takes 13 us instead of 17, run_im2col 25
+# instead of 32.
+def _m_slices(problem: ConvProblem, jobs: int, threads: int) -> int:
     """Into how many slices to cut the M panels so that ``jobs`` jobs become at least 4 per
-    thread (the last of too few jobs would leave a thread idle)."""
+    thread (the last of too few jobs would leave a thread idle), and a multiple of the thread
+    count where the M panels allow (Numba gives each thread an equal run of jobs)."""
     mp = -(-problem.c_out_per_group // MR)
-    return max(1, min(mp, -(-4 * get_num_threads() // jobs)))
+    m = max(1, min(mp, -(-4 * threads // jobs)))
+    while m < mp and jobs * m % threads:
+        m += 1
+    return m
+
+
+@functools.lru_cache(maxsize=256)
+def _direct_plan(problem: ConvProblem, threads: int):
+    """(nr, layout, M slices) of direct:numba."""
+    p = problem
+    nr = NR_BY_DTYPE[p.dtype]
+    if p.dtype == "float32" and p.w_out <= nr // 2:
+        nr //= 2   # 7-wide rows (ResNet res5) waste less of a 6x8 tile than of a 6x16 one
+    jobs = p.n * p.groups * p.h_out * -(-p.w_out // nr)
+    return nr, Layout(p, nr, True), _m_slices(p, jobs, threads)
 
 
 def run_direct(problem: ConvProblem, x, w, bias, y) -> None:
     set_threads()
-    p = problem
-    nr, lay, xs, out, copy = _gemm_args(p, x, w, bias, y, direct=True)
-    b = _bias(p, bias)
-    if p.c_out_per_group < SMALL_M:
-        wf = _flat(w, p.np_dtype)
-        with slp_vectorize():
+    p, x = _as_one_row(problem, x)
+    nr, lay, mgroups = _direct_plan(p, get_num_threads())
+    xs = _relayout_input(p, x, lay)
+    out, copy = _out_buffer(y)
+    wf, b = _flat(w, p.np_dtype), _bias(p, bias)
+    with slp_vectorize():
+        if p.c_out_per_group < SMALL_M:
             direct_rows(xs, wf, b, out, p.n, p.c_in, p.c_out, p.groups, p.kh, p.kw,
                         p.h_out, p.w_out, p.stride[0], p.dilation[0], p.dilation[1], lay.sw,
                         lay.wq, lay.rowstride, lay.plane)
-    else:
-        jobs = p.n * p.groups * p.h_out * -(-p.w_out // nr)
-        with slp_vectorize():
-            direct_igemm(xs, _flat(w, p.np_dtype), lay.koff, b, out, p.n, p.c_in, p.c_out,
-                         p.groups, p.h_out, p.w_out, p.stride[0], lay.rowstride, lay.plane, nr,
-                         _m_slices(p, jobs))
+        else:
+            direct_igemm(xs, wf, lay.koff, b, out, p.n, p.c_in, p.c_out, p.groups, p.h_out,
+                         p.w_out, p.stride[0], lay.rowstride, lay.plane, nr, mgroups)
     if copy:
         y[...] = out.reshape(y.shape)
 
@@ -382,22 +443,35 @@ def im2col_chunks(problem: ConvProblem, nr: int, budget: int):
     return [(q, 1, c, min(step, npan - c)) for q in range(pairs) for c in range(0, npan, step)]
 
 
+@functools.lru_cache(maxsize=256)
+def _im2col_plan(problem: ConvProblem, threads: int, budget: int):
+    """(nr, layout, packed panels' size, chunks (pair0, npairs, pan0, npans, M slices)) of
+    im2col:numba."""
+    p = problem
+    nr = NR_BY_DTYPE[p.dtype]
+    lay = Layout(p, nr, False)
+    chunks = tuple((q0, nq, c0, nc, _m_slices(p, nq * -(-nc // NC_PANELS), threads))
+                   for q0, nq, c0, nc in im2col_chunks(p, nr, budget))
+    bsize = max(nq * nc for _, nq, _, nc, _ in chunks) * lay.koff.size * nr
+    return nr, lay, bsize, chunks
+
+
 def run_im2col(problem: ConvProblem, x, w, bias, y) -> None:
     set_threads()
-    p = problem
-    nr, lay, xs, out, copy = _gemm_args(p, x, w, bias, y)
-    kk = lay.koff.size
-    chunks = im2col_chunks(p, nr, min(workspace.get_workspace_limit(), IM2COL_CHUNK_BYTES))
-    bsize = max(q * c for _, q, _, c in chunks) * kk * nr
+    p, x = _as_one_row(problem, x)
+    budget = min(workspace.get_workspace_limit(), IM2COL_CHUNK_BYTES)
+    nr, lay, bsize, chunks = _im2col_plan(p, get_num_threads(), budget)
     bpk, = workspace.scratch_arrays(p.np_dtype, bsize)
+    xs = _relayout_input(p, x, lay)
+    out, copy = _out_buffer(y)
     wf, b = _flat(w, p.np_dtype), _bias(p, bias)
+    kk = lay.koff.size
     with slp_vectorize():
-        for pair0, npairs, pan0, npans in chunks:
+        for pair0, npairs, pan0, npans, mgroups in chunks:
             im2col_pack(xs, lay.koff, bpk, p.c_in, p.groups, p.h_out, p.w_out, p.stride[0],
                         lay.rowstride, lay.plane, nr, pair0, npairs, pan0, npans)
-            im2col_gemm(bpk, wf, b, out, p.c_out, p.groups, p.h_out * p.w_out, kk, nr,
-                        _m_slices(p, npairs * -(-npans // NC_PANELS)), pair0, npairs, pan0,
-                        npans)
+            im2col_gemm(bpk, wf, b, out, p.c_out, p.groups, p.h_out * p.w_out, kk, nr, mgroups,
+                        pair0, npairs, pan0, npans)
     if copy:
         y[...] = out.reshape(y.shape)
 

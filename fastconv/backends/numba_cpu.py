@@ -789,18 +789,21 @@ def _transpose(src, dst, rows, cols):
 
 
 @njit(cache=True)
-def _fft2_pair(za_r, za_i, zb_r, zb_i, Fh, Fw, fh, twh_r, twh_i, fw, tww_r, tww_i):
-    """2-D FFT of the (Fh, Fw) plane in (za_r, za_i) into the (Fw, Fh) spectrum, using
-    (zb_r, zb_i) as the other buffer; returns True when the spectrum ended in zb_* (copying
-    it back cost 5-10% of a transform). Forward or inverse by the twiddles passed; the
-    inverse swaps the axis arguments."""
+def _fft2_pair(za_r, za_i, zb_r, zb_i, Fh, Fw, fh, twh_r, twh_i, fw, tww_r, tww_i, kept):
+    """2-D FFT of the (Fh, Fw) plane in (za_r, za_i) into the (Fw, kept) spectrum: only the
+    first ``kept`` (<= Fh) outputs of the first axis go through the second (the forward
+    keeps all Fh; the inverse only the output columns its tile uses, 67 of 81 for a 15 x 15
+    kernel: that much less transposing and second pass). Uses (zb_r, zb_i) as the other
+    buffer; returns True when the spectrum ended in zb_* (copying it back cost 5-10% of a
+    transform). Forward or inverse by the twiddles passed; the inverse swaps the axis
+    arguments."""
     if _fft_axis0(za_r, za_i, zb_r, zb_i, Fh, Fw, fh, twh_r, twh_i):
-        _transpose(zb_r, za_r, Fh, Fw)
-        _transpose(zb_i, za_i, Fh, Fw)
-        return _fft_axis0(za_r, za_i, zb_r, zb_i, Fw, Fh, fw, tww_r, tww_i)
-    _transpose(za_r, zb_r, Fh, Fw)
-    _transpose(za_i, zb_i, Fh, Fw)
-    return not _fft_axis0(zb_r, zb_i, za_r, za_i, Fw, Fh, fw, tww_r, tww_i)
+        _transpose(zb_r, za_r, kept, Fw)
+        _transpose(zb_i, za_i, kept, Fw)
+        return _fft_axis0(za_r, za_i, zb_r, zb_i, Fw, kept, fw, tww_r, tww_i)
+    _transpose(za_r, zb_r, kept, Fw)
+    _transpose(za_i, zb_i, kept, Fw)
+    return not _fft_axis0(zb_r, zb_i, za_r, za_i, Fw, kept, fw, tww_r, tww_i)
 
 
 @njit(cache=True, inline="always")
@@ -824,7 +827,7 @@ def _half_spectra_pair(zr, zi, Fh, Fw, fh, twh_r, twh_i, fw, tww_r, tww_i, pa, h
     pb = pa + 1
     tr = np.empty_like(zr)
     ti = np.empty_like(zi)
-    if _fft2_pair(zr, zi, tr, ti, Fh, Fw, fh, twh_r, twh_i, fw, tww_r, tww_i):
+    if _fft2_pair(zr, zi, tr, ti, Fh, Fw, fh, twh_r, twh_i, fw, tww_r, tww_i, Fh):
         zr = tr
         zi = ti
     # separate: X_a = (S + conj(S~)) / 2, X_b = (S - conj(S~)) / 2i, S~[u, v] = S[-u, -v]
@@ -951,6 +954,7 @@ def ifft_real_planes(sr, si, nplanes, Fh, Fw, fh, twh_r, twh_i, fw, tww_r, tww_i
     F = Fh * Fw
     nf = U * Fh
     scale = 1.0 / F
+    xs = min(Fw, (wo - 1) * sw + 1)   # the columns x = j * sw the outputs read
     for pp in prange((nplanes + 1) // 2):
         zr = np.empty(F, dtype=y.dtype)
         zi = np.empty(F, dtype=y.dtype)
@@ -975,12 +979,22 @@ def ifft_real_planes(sr, si, nplanes, Fh, Fw, fh, twh_r, twh_i, fw, tww_r, tww_i
                 zui[v] = ai[v] + bw * br[v]
         for u in range(U, Fw):
             src = (Fw - u) * Fh
-            for v in range(Fh):
-                vm = Fh - v if v > 0 else 0
-                zr[u * Fh + v] = sr[oa + src + vm] + bw * si[ob + src + vm]
-                zi[u * Fh + v] = -si[oa + src + vm] + bw * sr[ob + src + vm]
-        # The inverse runs the same two passes with the axes swapped: (Fw, Fh) -> (Fh, Fw).
-        if _fft2_pair(zr, zi, tr, ti, Fw, Fh, fw, tww_r, tww_i, fh, twh_r, twh_i):
+            zr[u * Fh] = sr[oa + src] + bw * si[ob + src]
+            zi[u * Fh] = -si[oa + src] + bw * sr[ob + src]
+            # v >= 1 reads index Fh - v: a reversed run without the v = 0 branch, which LLVM
+            # vectorises (reversed loads); the branch kept the loop scalar
+            ar = sr[oa + src:oa + src + Fh]
+            ai = si[oa + src:oa + src + Fh]
+            br = sr[ob + src:ob + src + Fh]
+            bi = si[ob + src:ob + src + Fh]
+            zur = zr[u * Fh:(u + 1) * Fh]
+            zui = zi[u * Fh:(u + 1) * Fh]
+            for v in range(1, Fh):
+                zur[v] = ar[Fh - v] + bw * bi[Fh - v]
+                zui[v] = -ai[Fh - v] + bw * br[Fh - v]
+        # The inverse runs the same two passes with the axes swapped: (Fw, Fh) -> (Fh, xs),
+        # the second pass only on the xs columns the tile's outputs read
+        if _fft2_pair(zr, zi, tr, ti, Fw, Fh, fw, tww_r, tww_i, fh, twh_r, twh_i, xs):
             zr, tr = tr, zr
             zi, ti = ti, zi
         for q in range(2):
@@ -994,12 +1008,12 @@ def ifft_real_planes(sr, si, nplanes, Fh, Fw, fh, twh_r, twh_i, fw, tww_r, tww_i
                 yo = ((ni * c_out + k) * h_out + tii * ho + i) * w_out + tj * wo
                 yrow = y[yo:yo + min(wo, w_out - tj * wo)]
                 if sw == 1:   # a contiguous row: vector loads (a gather for other strides)
-                    zrow = z[(i * sh) * Fw:(i * sh) * Fw + yrow.size]
+                    zrow = z[(i * sh) * xs:(i * sh) * xs + yrow.size]
                     for j in range(yrow.size):
                         yrow[j] = zrow[j] * scale + bv
                 else:
                     for j in range(yrow.size):
-                        yrow[j] = z[(i * sh) * Fw + j * sw] * scale + bv
+                        yrow[j] = z[(i * sh) * xs + j * sw] * scale + bv
 
 
 @njit(parallel=True, cache=True, fastmath={"contract"})

@@ -285,7 +285,7 @@ fc_status fc_f32_stream_triad(float *a, const float *b, const float *c, int64_t 
  * kernel buffer is then not touched and the transform's time counts in multiply. */
 /* The output tile side (2 or 4) that a call with this tile argument uses: tile itself, or for
  * 0 the kernel's rule (the smaller of two counts of products and transform passes, measured
- * per layer: F(2x2) on small images at small batch, e.g. 7 x 7 and 14 x 14 at batch 1). */
+ * per layer: F(2x2) where tiles are few, e.g. 7 x 7 images up to batch 2). */
 fc_status fc_winograd_output_tile(const fc_conv2d_desc *d, int dtype_bytes, int64_t tile,
                                   int64_t *m);
 fc_status fc_winograd_conv_sizes(const fc_conv2d_desc *d, int dtype_bytes, int64_t tile,

@@ -166,10 +166,9 @@ static size_t ws_bytes_of(const fc_conv2d_desc *d, const wg_geometry *g, int dty
 
 fc_status fc_winograd_conv_sizes(const fc_conv2d_desc *d, int dtype_bytes, int64_t tile,
                                  int64_t block_tiles, size_t *kernel_bytes, size_t *ws_bytes) {
-    const fc_status st = check_desc(d, dtype_bytes);
+    int64_t m;
+    const fc_status st = fc_winograd_output_tile(d, dtype_bytes, tile, &m);
     if (st != FC_OK) return st;
-    const int64_t m = output_tile(d, tile);
-    if (m == 0) return FC_ERR_INVALID_ARGUMENT;
     const wg_geometry g = geometry(d, fc_active_isa(), dtype_bytes, m, block_tiles);
     if (kernel_bytes) *kernel_bytes = kernel_bytes_of(d, &g, dtype_bytes);
     if (ws_bytes) *ws_bytes = ws_bytes_of(d, &g, dtype_bytes);
@@ -215,10 +214,9 @@ static void *align64(void *p) { return (void *)(((uintptr_t)p + 63) & ~(uintptr_
     fc_status fc_##TN##_conv2d_winograd_kernel_transform(const fc_conv2d_desc *d, const T *w,  \
                                                          int64_t tile, void *kernel,           \
                                                          size_t kernel_bytes) {                \
-        const fc_status st = check_desc(d, sizeof(T));                                         \
+        int64_t m;                                                                             \
+        const fc_status st = fc_winograd_output_tile(d, sizeof(T), tile, &m);                  \
         if (st != FC_OK) return st;                                                            \
-        const int64_t m = output_tile(d, tile);                                                \
-        if (m == 0) return FC_ERR_INVALID_ARGUMENT;                                            \
         double t = FC_PROFILE_START(d);                                                        \
         const fc_status r = TN##_kernel_transform(d, m, w, kernel, kernel_bytes);              \
         FC_PROFILE_ADD(d, kernel_transform, t);                                                \
@@ -281,10 +279,9 @@ static void *align64(void *p) { return (void *)(((uintptr_t)p + 63) & ~(uintptr_
                                         const T *bias, T *y, int64_t tile,                     \
                                         int64_t block_tiles, void *kernel,                     \
                                         size_t kernel_bytes, void *ws, size_t ws_bytes) {      \
-        const fc_status st = check_desc(d, sizeof(T));                                         \
+        int64_t m;                                                                             \
+        const fc_status st = fc_winograd_output_tile(d, sizeof(T), tile, &m);                  \
         if (st != FC_OK) return st;                                                            \
-        const int64_t m = output_tile(d, tile);                                                \
-        if (m == 0) return FC_ERR_INVALID_ARGUMENT;                                            \
         double t = FC_PROFILE_START(d), t0 = t;                                                \
         fc_status r;                                                                           \
         const fc_isa isa = fc_active_isa();                                                    \

@@ -1,18 +1,18 @@
 """direct:c on depthwise layers and single-channel image filtering against torch, onnxruntime
-and OpenCV (issue 4), float32, batch 1 and 8.
+and OpenCV, float32, batch 1 and 8.
 
     PYTHONPATH=. python bench/bench_depthwise.py [--threads 2] [--rounds 7] [--batches 1,8]
                                                  [--only dw7x7,filter]
 
 Layers: every MobileNetV2 depthwise row of fastconv.testing.SUITES["mobilenet_v2"] (3x3, stride
 1 and 2, 112..7 px), the ConvNeXt 7x7 (NHWC, 56 px) and RepLKNet 31x31 rows of
-SUITES["large_kernel"] (the 31x31 also at 28 px, the size issue 4 names), and the 512x512 7x7
+SUITES["large_kernel"] (the 31x31 also at 28 px), and the 512x512 7x7
 single-channel filter of SUITES["image_filter"]. Peers come from fastconv.peers (the same calls
 as every other benchmark); all run at ``--threads`` threads and are timed interleaved with ours
 (fastconv.timing.interleaved_best: best call of ``--rounds`` rounds of bursts). Our time is a
 full public-API call, fastconv.conv2d(..., algo="direct", backend="c", out=out). The totals sum
 the best times over the rows every listed library ran; "x torch" is our time over torch's
-(issue 4 asks for <= 0.7) and "x ort" over onnxruntime's (<= 1).
+(target: <= 0.7) and "x ort" over onnxruntime's (target: <= 1).
 """
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ PEERS = ("torch", "onnxruntime", "cv2")
 
 
 def layers():
-    """The issue's depthwise and filtering rows at batch 1 (batch set later)."""
+    """The depthwise and filtering rows at batch 1 (batch set later)."""
     rows = [c for c in SUITES["mobilenet_v2"] if ".dw" in c.name]
     for c in SUITES["large_kernel"]:
         if "dw7x7" in c.name:
@@ -87,7 +87,7 @@ def main(argv=None):
             ro = best["ours"] / best["onnxruntime"] if "onnxruntime" in best else float("nan")
             print(f"{base.name:38s} {batch:2d} {flops / 1e6:8.1f} {cells} {rt:8.2f} {ro:6.2f}"
                   + (f"  err {err:.1e}" if args.check else ""), flush=True)
-            if "cv2" not in best:  # depthwise rows: the issue's total is over these
+            if "cv2" not in best:  # depthwise rows: the "x torch" target's total is over these
                 for n in ("ours", "torch", "onnxruntime"):
                     totals[(batch, n)] = totals.get((batch, n), 0.0) + best[n]
     for batch in sorted({bt for bt, _ in totals}):

@@ -1,4 +1,4 @@
-"""direct:c against torch (oneDNN) on issue 4's dense layers, at 1 and 2 threads.
+"""direct:c against torch (oneDNN) on dense layers, at 1 and 2 threads.
 
     PYTHONPATH=. python bench/bench_direct.py [--threads 1,2] [--rounds 7] [--only conv1d]
                                               [--profile]

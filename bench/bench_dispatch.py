@@ -9,7 +9,7 @@ public API (best of several after a warm-up). The heuristic choice is dispatch's
 empty plan cache; the measure-mode choice is fastconv.plan(mode="measure") with another empty
 cache (its own timings, independent of the table's). Regret = the table's time of the chosen
 implementation / the table's fastest time, so both modes are judged on the same numbers.
-Targets (issue 9): heuristic geomean <= 1.10 and worst <= 1.5; measure geomean <= 1.03.
+Targets: heuristic geomean <= 1.10 and worst <= 1.5; measure geomean <= 1.03.
 Also prints the per-call overhead of conv2d(algo="auto") on a tiny layer.
 """
 from __future__ import annotations

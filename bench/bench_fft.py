@@ -1,4 +1,4 @@
-"""fft:c against every installed peer on issue 5's six cases (float32, "same" padding k // 2).
+"""fft:c against every installed peer on six large-kernel cases (float32, "same" padding k // 2).
 
     PYTHONPATH=. python bench/bench_fft.py [--threads 2] [--rounds 7] [--cases 1,5]
 

@@ -9,8 +9,10 @@ same process, interleaved, best of N.
 Sections, per thread count:
   gemm    square 64..2048 and the conv-derived shapes (M x K x N = C_out x C_in*kh*kw x H*W of
           ResNet-50's layers), fastconv.backends.c.gemm vs numpy.matmul, float32
-  1x1     the three 1x1-convolution shapes of issue 3 through fastconv.conv2d(algo="im2col",
+  1x1     three ResNet-50 1x1-convolution shapes through fastconv.conv2d(algo="im2col",
           backend="c") vs numpy.matmul on the same matrices (weight @ input as (C_in, H*W))
+  skinny  1x1 convolutions of 1x1 to 4x4 images (classifier heads), batch 1-8, through
+          fastconv.conv2d next to numpy.matmul on the same matrices and torch's conv2d
   3x3     ResNet-50's 3x3 layers (batch 1) through im2col:c (1 thread only) next to torch's
           conv2d (oneDNN, 1 thread) on the same arrays; the numpy column is matmul on the
           lowered shape alone (no lowering), for scale; "lower" is the share of our time
@@ -36,7 +38,7 @@ import numpy as np
 
 SQUARE = [64, 128, 256, 512, 1024, 2048]
 # (M, K, N) of ResNet-50 (batch 1) lowered to GEMM: 1x1 layers (K = C_in) and 3x3 layers
-# (K = 9 C_in), plus the three 1x1 shapes of issue 3.
+# (K = 9 C_in), plus three 1x1 convolution shapes.
 CONV_SHAPES = [
     (1024, 1024, 1024), (256, 64, 3136), (512, 2048, 196),
     (64, 256, 3136), (128, 512, 784), (256, 1024, 196), (2048, 512, 49),
@@ -151,8 +153,49 @@ def child(threads: int, quick: bool, repeat: int, clock: str) -> None:
         row(f"{m}x{k}x{n}", threads, flops, to, tn,
             f"kernel {flops / tk / 1e9:.1f} ({tn / tk:.2f})")
 
+    skinny(rng, repeat, threads)
     if threads == 1:
         resnet_3x3(rng, repeat)
+
+
+# (batch, C_in, side, C_out): 1x1 convolutions whose output has few pixels: classifier heads
+# (a fully connected layer as a 1x1 convolution of a 1x1 image) and late 2x2 / 4x4 feature maps.
+SKINNY = [(1, 1024, 1, 1000), (8, 1024, 1, 1000), (1, 2048, 1, 1000), (4, 2048, 1, 1000),
+          (1, 512, 2, 512), (2, 256, 4, 512), (8, 512, 4, 256)]
+
+
+def skinny(rng, repeat, threads):
+    """1x1 convolutions of 1x1 to 4x4 images, batch 1-8, through fastconv.conv2d (algo="auto",
+    the whole call) next to numpy.matmul of the same matrices (weight @ input as (C_in, N*H*W),
+    no layout work) and torch.nn.functional.conv2d."""
+    import fastconv
+    try:
+        import torch
+        torch.set_num_threads(threads)
+    except ImportError:
+        torch = None
+    print(f"\nSmall-N products, {threads} thread(s): 1x1 convolution, fastconv.conv2d "
+          "(auto) vs numpy.matmul on the same matrices, and torch" +
+          (" (not installed)" if torch is None else "") + "; ms per call, ratio = ours / numpy")
+    print(f"{'N x C_in x HxW -> C_out':<26} {'ours':>8} {'numpy':>8} {'torch':>8} {'ratio':>6}"
+          "  chosen")
+    for n, c_in, side, c_out in SKINNY:
+        x = rng.standard_normal((n, c_in, side, side)).astype(np.float32)
+        w = rng.standard_normal((c_out, c_in, 1, 1)).astype(np.float32)
+        y = np.empty((n, c_out, side, side), np.float32)
+        wm = w.reshape(c_out, c_in)
+        xm = np.ascontiguousarray(x.transpose(1, 0, 2, 3).reshape(c_in, -1))
+        ym = np.empty((c_out, xm.shape[1]), np.float32)
+        fns = [lambda x=x, w=w, y=y: fastconv.conv2d(x, w, out=y),
+               lambda wm=wm, xm=xm, ym=ym: np.matmul(wm, xm, out=ym)]
+        if torch is not None:
+            tx, tw = torch.from_numpy(x), torch.from_numpy(w)
+            fns.append(lambda tx=tx, tw=tw: torch.nn.functional.conv2d(tx, tw))
+        times = best_of(fns, repeat, threads)
+        tt = f"{times[2] * 1e3:8.4f}" if torch is not None else f"{'-':>8}"
+        chosen = fastconv.plan(x.shape, w.shape).impl.name
+        print(f"{n}x{c_in}x{side}x{side} -> {c_out:<10} {times[0] * 1e3:8.4f} "
+              f"{times[1] * 1e3:8.4f} {tt} {times[0] / times[1]:6.2f}  {chosen}", flush=True)
 
 
 def lowering_share(x, w, stride, repeat):

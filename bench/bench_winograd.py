@@ -8,7 +8,7 @@ winograd:c (a whole call: kernel transform included, as today), winograd:c's app
 call once a plan caches the kernel transform), im2col:c, torch (oneDNN) and onnxruntime (MLAS),
 all float32 NCHW at the same thread count, timed interleaved (fastconv.timing.interleaved_best);
 then ratio = t(winograd:c) / min(t(torch), t(onnxruntime)), the geometric mean of the ratios and
-the total times over the rows per thread count and batch (issue 6 asks for a total <= 0.6x).
+the total times over the rows per thread count and batch (the target: a total <= 0.6x).
 --profile adds winograd:c's per-phase milliseconds (fc_profile).
 --sweep-block times apply alone for the given block sizes in tiles (0: the kernel's rule).
 --tiles also times the whole call with each given output tile size forced (F(2x2, 3x3),
@@ -36,7 +36,7 @@ from fastconv import reference  # noqa: E402
 
 
 def layers():
-    """The 3x3 stride-1 rows of ResNet-50 and every row of VGG-16, as issue 6 lists them."""
+    """The 3x3 stride-1 rows of ResNet-50 and every row of VGG-16."""
     return ([c for c in SUITES["resnet50"] if c.name.endswith(".3x3")]
             + list(SUITES["vgg16"]))
 
@@ -131,7 +131,7 @@ def main():
                         line += f"  err{f' f{m}' if m else ''} {normwise_error(y, ref):.1e}"
                 print(line, flush=True)
     if totals:
-        print("\ntotal time over the rows (issue 6: winograd:c <= 0.6x the faster peer's):")
+        print("\ntotal time over the rows (target: winograd:c <= 0.6x the faster peer's):")
         for (threads, n), (t_wino, t_apply, t_peer) in totals.items():
             print(f"  threads {threads} batch {n}: winograd:c {t_wino * 1e3:8.2f} ms "
                   f"({t_wino / t_peer:.2f}x), plan-cached apply {t_apply * 1e3:8.2f} ms "

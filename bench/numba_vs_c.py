@@ -1,5 +1,5 @@
-"""Issue 7's table: each numba algorithm against its C counterpart, same process, interleaved,
-2 threads, torch not imported (OpenMP pools fight). Prints time ratios numba / C.
+"""Each numba algorithm against its C counterpart (target: <= 2x its time), same process,
+interleaved, 2 threads, torch not imported (OpenMP pools fight). Prints time ratios numba / C.
 
 PYTHONPATH=. NUMBA_CACHE_DIR=/tmp/nbcache python bench/numba_vs_c.py [--rounds N] [--algos fft,...]
     [filter ...]

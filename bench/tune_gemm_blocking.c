@@ -6,7 +6,7 @@
  *   /tmp/tune_gemm M K N THREADS ROUNDS MC,KC,NC [MC,KC,NC ...]
  *   /tmp/tune_gemm 1024 1024 1024 1 30 240,256,4080 240,384,4080 120,384,4080
  *
- * float32, active ISA (AVX2 here); uses the benchmark-only hook fc_gemm_tune_blocking. */
+ * float32, active ISA; sets the blocks with fc_f32_set_gemm_blocking. */
 #define _POSIX_C_SOURCE 200112L
 #define _ISOC11_SOURCE
 #include <stdio.h>
@@ -46,7 +46,10 @@ int main(int argc, char **argv) {
     memset(ws, 0, wsb);
     for (int r = 0; r < rounds; r++)
         for (int i = 0; i < ncfg; i++) {
-            fc_gemm_tune_blocking(4, fc_active_isa(), cfg[i][0], cfg[i][1], cfg[i][2]);
+            fc_gemm_blocking blk;
+            fc_f32_gemm_blocking(fc_active_isa(), &blk);
+            blk.mc = cfg[i][0], blk.kc = cfg[i][1], blk.nc = cfg[i][2];
+            if (fc_f32_set_gemm_blocking(fc_active_isa(), &blk) != FC_OK) return 2;
             const double t0 = now();
             fc_f32_gemm(m, n, k, 1.f, a, k, 1, b, n, 1, 0.f, c, n, 1, nt, ws, wsb);
             const double t = now() - t0;

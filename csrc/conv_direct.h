@@ -30,8 +30,8 @@
 #define FC_DIRECT_AVX512_BKB 2
 #define FC_DIRECT_AVX512_BNW 12
 /* Input bytes a task of the blocked kernel covers (its rows stay in L2 while every output
- * channel block passes over them; half of Zen 4's 1 MiB L2, the rest is for weights). */
-#define FC_DIRECT_CHUNK_BYTES (512.0 * 1024.0)
+ * channel block passes over them): half of this machine's L2, the rest is for weights. */
+#define FC_DIRECT_CHUNK_BYTES ((double)fc_cache_l2() / 2.0)
 
 /* Stack limits of the fast paths (problems beyond them take the generic scalar path):
  * KWMAX: kernel widths whose border masks are precomputed per tile;

@@ -10,7 +10,7 @@
  * vc loads/stores per element and pass); the common scale was fitted to measured times.
  * Machine: AMD EPYC Zen 4 VM, AVX2 (8 float lanes), 2 cores shared with other jobs;
  * 2026-11-29; checked with `PYTHONPATH=. python bench/bench_fft.py --sweep N --threads T` for
- * the six cases of issue 5 (the chosen tiling lies within the measurement noise, about 10%, of
+ * the six cases of bench_fft.py (the chosen tiling lies within the measurement noise, about 10%, of
  * the best one measured, and never in the slow corners: tiles barely larger than the kernel,
  * or working sets beyond L2). They only need to rank tilings; the dispatcher that compares
  * algorithms should refit the scale. */
@@ -26,7 +26,8 @@
 #define COST_CMAC_1D (COST_SCALE * 0.30) /* per vc complex multiply-add, W broadcast */
 #define COST_BARRIER 5000.0 /* per work-shared stage of a 2-D tile when threads > 1 (loaded
                                machine: a barrier waits for the slowest thread) */
-#define COST_L2_BYTES (768.0 * 1024) /* working sets above this pay COST_SPILL per element */
+#define COST_L2_BYTES (0.75 * (double)fc_cache_l2()) /* working sets above this pay COST_SPILL
+                                                      per element */
 #define COST_SPILL 0.6
 
 static int is_smooth(int64_t n) {

@@ -49,6 +49,24 @@ fc_status fc_set_isa_limit(fc_isa isa) {
     return FC_OK;
 }
 
+/* Defaults until the Python layer reports the machine's (fastconv.machine_params): Zen 4's. */
+static fc_cache_sizes cache_sizes = {32 * 1024, 1024 * 1024, 32 * 1024 * 1024};
+
+fc_status fc_set_cache_sizes(const fc_cache_sizes *s) {
+    if (s == NULL || s->l1d < 4096 || s->l2 < s->l1d || s->l2 > ((int64_t)1 << 30) || s->l3 < 0)
+        return FC_ERR_INVALID_ARGUMENT;
+    cache_sizes = *s;
+    return FC_OK;
+}
+
+void fc_get_cache_sizes(fc_cache_sizes *out) {
+    if (out) *out = cache_sizes;
+}
+
+int64_t fc_cache_l1d(void) { return cache_sizes.l1d; }
+int64_t fc_cache_l2(void) { return cache_sizes.l2; }
+int64_t fc_cache_l3(void) { return cache_sizes.l3; }
+
 int fc_have_openmp(void) {
 #if defined(_OPENMP)
     return 1;

@@ -43,6 +43,17 @@ fc_status fc_set_isa_limit(fc_isa isa);
 /* 1 when compiled with OpenMP, else 0 (the kernels then run on one thread). */
 int fc_have_openmp(void);
 
+/* Cache sizes per core, in bytes, that the kernels' block rules read (GEMM, im2col, direct,
+ * winograd and FFT working sets). Defaults: 32 KiB L1d, 1 MiB L2, 32 MiB L3; the Python layer
+ * sets what the OS reports for this CPU when the extension loads. FC_ERR_INVALID_ARGUMENT
+ * unless 4 KiB <= l1d <= l2 <= 1 GiB and l3 >= 0 (0: no L3). Workspace sizes depend on these:
+ * query them after the last change. Not to be called while a kernel runs. */
+typedef struct fc_cache_sizes {
+    int64_t l1d, l2, l3;
+} fc_cache_sizes;
+fc_status fc_set_cache_sizes(const fc_cache_sizes *sizes);
+void fc_get_cache_sizes(fc_cache_sizes *out);
+
 /* One 2-D convolution problem as the kernels see it: the C mirror of fastconv.problem.ConvProblem
  * plus the strides of the concrete arrays. Everything is in logical NCHW order whatever the
  * user's layout: x is (n, c_in, h, w), the weight (c_out, c_in / groups, kh, kw), y is
@@ -100,7 +111,7 @@ fc_status fc_f64_conv2d_direct_blocked(const fc_conv2d_desc *d, const double *x,
                                        const double *bias, double *y, void *workspace,
                                        size_t workspace_bytes);
 
-/* depthwise (issue 4): groups == c_in, c_out = multiplier x c_in (a 1 -> 1 convolution, image
+/* depthwise: groups == c_in, c_out = multiplier x c_in (a 1 -> 1 convolution, image
  * filtering, is the one-channel case); any layout, stride, dilation, kernel size; no workspace.
  * fc_*_conv2d_direct hands such problems here. FC_ERR_UNSUPPORTED when groups != c_in. bias
  * may be NULL; every element of y is written (y is never read). */
@@ -109,7 +120,7 @@ fc_status fc_f32_conv2d_depthwise(const fc_conv2d_desc *d, const float *x, const
 fc_status fc_f64_conv2d_depthwise(const fc_conv2d_desc *d, const double *x, const double *w,
                                   const double *bias, double *y);
 
-/* ==== GEMM and im2col (issue 3) ==========================================================
+/* ==== GEMM and im2col ===================================================================
  * BLIS-style GEMM: C := alpha * A * B + beta * C with A (m x k), B (k x n), C (m x n), each
  * given by element strides (rs: between rows, cs: between columns; any sign, any order, so
  * row-major, column-major and transposed views go in as they are). beta == 0 never reads C
@@ -126,6 +137,13 @@ typedef struct fc_gemm_blocking {
 
 fc_status fc_f32_gemm_blocking(fc_isa isa, fc_gemm_blocking *out);
 fc_status fc_f64_gemm_blocking(fc_isa isa, fc_gemm_blocking *out);
+/* Replaces the cache blocks (mc, kc, nc) of one ISA's table entry; mr and nr must equal the
+ * microkernel's (as fc_*_gemm_blocking reports them). mc is rounded down to a multiple of mr
+ * and nc to a multiple of nr; FC_ERR_INVALID_ARGUMENT unless 1 <= kc <= 65536, mr <= mc <=
+ * 65536 and nr <= nc <= 1 << 20. Results do not depend on the blocks beyond rounding order.
+ * Query workspace sizes after the last change; not to be called while a kernel runs. */
+fc_status fc_f32_set_gemm_blocking(fc_isa isa, const fc_gemm_blocking *blk);
+fc_status fc_f64_set_gemm_blocking(fc_isa isa, const fc_gemm_blocking *blk);
 
 size_t fc_f32_gemm_workspace_size(int64_t m, int64_t n, int64_t k, int nthreads);
 size_t fc_f64_gemm_workspace_size(int64_t m, int64_t n, int64_t k, int nthreads);
@@ -164,7 +182,7 @@ fc_status fc_f32_conv2d_im2col(const fc_conv2d_desc *d, const float *x, const fl
 fc_status fc_f64_conv2d_im2col(const fc_conv2d_desc *d, const double *x, const double *w,
                                const double *bias, double *y, void *ws, size_t ws_bytes);
 
-/* ==== FFT (issue 5): csrc/fft*.c, csrc/conv_fft*.c =========================================
+/* ==== FFT: csrc/fft*.c, csrc/conv_fft*.c ====================================================
  * Own FFT: mixed radix 8/4/2/3/5 Stockham passes (any other prime by a generic O(p^2) pass),
  * vectorised across VL independent transforms, twiddles computed in double and stored in the
  * working dtype inside a plan. The raw transforms below exist for tests and experiments (one
@@ -207,11 +225,12 @@ fc_status fc_f64_irfft2(int64_t h, int64_t w, const double *x, double *y, void *
  * fc_fft_conv_sizes (workspace for nthreads = d->nthreads, enough for steps 2 and 3); plan,
  * spectra and workspace must be 64-byte aligned. tile_h = tile_w = 0 lets the cost model choose;
  * explicit tiles (tests, tuning) must be even and cover the dilated kernel (tile_h is ignored for
- * conv1d problems: h = kh = h_out = 1, no top padding). mode (2-D problems): -1 the cost model's
- * choice, 0 the stages of one tile at a time shared by all threads, 1 whole tiles per thread. Each step checks that d describes the
- * problem the plan was made for (strides may differ between calls). NaN or Inf anywhere in a
+ * conv1d problems: h = kh = h_out = 1, no top padding). mode (2-D problems): -1 the cost
+ * model's choice, 0 the stages of one tile at a time shared by all threads, 1 whole tiles per
+ * thread. Each step checks that d describes the problem the plan was made for (strides may
+ * differ between calls). NaN or Inf anywhere in a
  * tile's input or in the weight spoils every output of that tile (and, through the kernel
- * spectra, of the whole output): see docs/performance.md. */
+ * spectra, of the whole output): see docs/numerics.md. */
 fc_status fc_fft_conv_choose_tiles(const fc_conv2d_desc *d, int dtype_bytes, int64_t *tile_h,
                                    int64_t *tile_w);
 /* The cost model's estimate (ns) for a tiling, negative when the tiling is invalid. */
@@ -244,7 +263,7 @@ fc_status fc_f64_conv2d_fft(const void *plan, const fc_conv2d_desc *d, const dou
                             const double *x, const double *bias, double *y, void *spectra,
                             size_t spectra_bytes, void *ws, size_t ws_bytes);
 
-/* ==== machine microbenchmarks (issue 10): csrc/machine_peak.c ==============================
+/* ==== machine microbenchmarks: csrc/machine_peak.c =========================================
  * What the roofline's ceilings and "fraction of peak" figures are measured with. Both run
  * nthreads OpenMP threads (one without OpenMP), equal work each, and report the work done and
  * the threads' mean CPU seconds in the loop (CLOCK_THREAD_CPUTIME_ID where the platform has it,
@@ -266,7 +285,7 @@ fc_status fc_f32_fma_peak(fc_isa isa, int64_t iterations, int nthreads, double *
 fc_status fc_f32_stream_triad(float *a, const float *b, const float *c, int64_t n,
                               int64_t repeats, int nthreads, double *bytes, double *seconds);
 
-/* ==== Winograd (issue 6): csrc/winograd*.c ================================================
+/* ==== Winograd: csrc/winograd*.c ===========================================================
  * F(m x m, 3x3) (Lavin and Gray 2016), m = 4 (points 0, +-1, +-2) or 2 (points 0, +-1): 3x3
  * kernels, stride 1, dilation 1, any padding, groups, batches, any strides (NCHW, NHWC). tile:
  * the output tile side m, 2 or 4, or 0 for the kernel's rule (winograd.c, measured per layer).

@@ -1,7 +1,7 @@
 /* AVX-512F vocabulary of the FFT templates: 16 floats or 8 doubles per zmm register. The
  * transposes go through memory (fft_vec_generic_transpose.h): they run once per element per
  * 2-D transform, against log(n) butterfly passes. Compiled everywhere, run only where the CPU
- * reports AVX-512 (not on the development machine: see docs/performance.md). */
+ * reports AVX-512. */
 #include <immintrin.h>
 #if FC_FFT_F32
 typedef float FT;

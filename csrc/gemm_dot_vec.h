@@ -5,8 +5,9 @@
  * n <= DK_NMAX, but A must have unit column stride (csa == 1: a row-major A read in place) and
  * the B panel is packed transposed: b[j * k + p]. It vectorises along k (dot products of rows
  * of A with columns of B), so a last panel of 1..NR/4 columns (n = 49 = 3 x 16 + 1) costs its
- * real work instead of a whole NR-wide tile. Two rows at a time share the B loads; with n <= 2
- * two partial sums per row (even / odd vector of k) keep enough FMA chains in flight.
+ * real work instead of a whole NR-wide tile. Two rows at a time (four for n <= 2) share the B
+ * loads; with n <= 2 two partial sums per row (even / odd vector of k) keep enough FMA chains
+ * in flight.
  *
  * The includer defines DK_NAME, DK_T, DK_VT, DK_VLEN, DK_NMAX, DK_ZERO(), DK_LOAD(p),
  * DK_FMA(a, b, c), DK_HSUM(v) (sum of the lanes); this file undefines them. */
@@ -19,30 +20,33 @@ static inline __attribute__((always_inline)) void DK_INNER(
     int64_t k, const DK_T *restrict a, int64_t rsa, const DK_T *restrict b, DK_T alpha,
     DK_T beta, DK_T *restrict c, int64_t rsc, int64_t csc, int64_t m, const int N) {
     const int S = N <= 2 ? 2 : 1; /* partial sums per (row, column) */
+    /* rows at a time: 4 for one or two columns (four A streams in flight: a GEMV is
+     * memory-bound, and two streams left half the L3 bandwidth unused), else 2 */
+    const int R = N <= 2 ? 4 : 2;
     const int64_t kv = k / (DK_VLEN * S) * (DK_VLEN * S);
-    for (int64_t i = 0; i < m; i += 2) {
-        const DK_T *a0 = a + i * rsa, *a1 = a + (i + 1 < m ? i + 1 : i) * rsa;
-        DK_VT acc[2][2][DK_NMAX]; /* [row][partial][column] */
-        for (int r = 0; r < 2; r++)
+    for (int64_t i = 0; i < m; i += R) {
+        const DK_T *ar[4];
+        for (int r = 0; r < R; r++) ar[r] = a + (i + r < m ? i + r : m - 1) * rsa;
+        DK_VT acc[4][2][DK_NMAX]; /* [row][partial][column] */
+        for (int r = 0; r < R; r++)
             for (int s = 0; s < 2; s++)
                 for (int j = 0; j < DK_NMAX; j++) acc[r][s][j] = DK_ZERO();
         for (int64_t p = 0; p < kv; p += DK_VLEN * S) {
             for (int s = 0; s < S; s++) {
                 const int64_t pp = p + s * DK_VLEN;
-                const DK_VT x0 = DK_LOAD(a0 + pp), x1 = DK_LOAD(a1 + pp);
+                DK_VT x[4];
+                for (int r = 0; r < R; r++) x[r] = DK_LOAD(ar[r] + pp);
                 for (int j = 0; j < N; j++) {
                     const DK_VT y = DK_LOAD(b + j * k + pp);
-                    acc[0][s][j] = DK_FMA(x0, y, acc[0][s][j]);
-                    acc[1][s][j] = DK_FMA(x1, y, acc[1][s][j]);
+                    for (int r = 0; r < R; r++) acc[r][s][j] = DK_FMA(x[r], y, acc[r][s][j]);
                 }
             }
         }
-        for (int r = 0; r < 2 && i + r < m; r++) {
-            const DK_T *ar = r ? a1 : a0;
+        for (int r = 0; r < R && i + r < m; r++) {
             for (int j = 0; j < N; j++) {
                 DK_T sum = DK_HSUM(acc[r][0][j]);
                 if (S == 2) sum += DK_HSUM(acc[r][1][j]);
-                for (int64_t p = kv; p < k; p++) sum += ar[p] * b[j * k + p];
+                for (int64_t p = kv; p < k; p++) sum += ar[r][p] * b[j * k + p];
                 DK_T *cp = c + (i + r) * rsc + j * csc;
                 *cp = beta == 0 ? alpha * sum : alpha * sum + beta * *cp;
             }

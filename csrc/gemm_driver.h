@@ -2,7 +2,7 @@
  * guard: included once per dtype). The includer defines
  *   GD_T      element type                   GD_P     symbol prefix token (f32 / f64)
  *   GD_OP     fc_<P>_gemm_op                 GD_UKFN  fc_<P>_ukernel_fn
- *   GD_KERNEL struct { fc_gemm_blocking blk; GD_UKFN uk, dot; } (see gemm.c)
+ *   GD_KERNEL struct { fc_gemm_blocking blk; GD_UKFN uk, dot; pack_a } (see gemm.c)
  *   GD_TABLE  per-ISA table of GD_KERNEL indexed by fc_isa
  * and this file undefines them at its end.
  *
@@ -30,9 +30,10 @@ static inline int64_t GD_SN(col_offset)(int64_t j, int64_t cs, int64_t group, in
 static inline __attribute__((always_inline)) void GD_SN(pack_a_mr)(
     GD_T *restrict dst, const GD_T *restrict a, int64_t rsa, int64_t csa, int64_t mrows,
     int64_t kc, const int64_t MR) {
-    if (mrows == MR && csa == 1) { /* row-major A: MR row streams */
-        for (int64_t p = 0; p < kc; p++)
-            for (int64_t r = 0; r < MR; r++) dst[p * MR + r] = a[r * rsa + p];
+    if (mrows == MR && csa == 1) { /* row-major A: one row at a time, read in sequence (the
+                                    * rows may alias in L1: see rows_per_l1_set) */
+        for (int64_t r = 0; r < MR; r++)
+            for (int64_t p = 0; p < kc; p++) dst[p * MR + r] = a[r * rsa + p];
     } else if (mrows == MR && rsa == 1) { /* column-major A: one contiguous run per column */
         for (int64_t p = 0; p < kc; p++)
             for (int64_t r = 0; r < MR; r++) dst[p * MR + r] = a[p * csa + r];
@@ -43,9 +44,13 @@ static inline __attribute__((always_inline)) void GD_SN(pack_a_mr)(
     }
 }
 
-static void GD_SN(pack_a)(GD_T *restrict dst, const GD_OP *op, int64_t i, int64_t mrows,
-                          int64_t pc, int64_t kc, int64_t MR) {
+static void GD_SN(pack_a)(GD_T *restrict dst, const GD_OP *op, const GD_KERNEL *ek, int64_t i,
+                          int64_t mrows, int64_t pc, int64_t kc, int64_t MR) {
     const GD_T *a = op->a + i * op->rsa + pc * op->csa;
+    if (ek->pack_a != NULL && mrows == MR && op->csa == 1) {
+        ek->pack_a(dst, a, op->rsa, kc);
+        return;
+    }
     switch (MR) {
     case 4: GD_SN(pack_a_mr)(dst, a, op->rsa, op->csa, mrows, kc, 4); break;
     case 6: GD_SN(pack_a_mr)(dst, a, op->rsa, op->csa, mrows, kc, 6); break;
@@ -201,15 +206,16 @@ size_t GD_FN(gemm_op_workspace_size)(int64_t m, int64_t n, int64_t k, int nthrea
  * that. A B block of KC x NC in L3 then costs a trip to L3 for every packed line, written
  * and read back: packing 576 x 3136 fp32 took 0.75 ns per element into a 4.8 MiB block and
  * 0.24 ns into blocks of <= 1/2 L2. So such threads use NC = L2 / 2 / (KC size) (336 for fp32
- * at KC 384). With more rows each B panel is reused by every ic block and the table's NC
- * (few, large B blocks; A packed fewer times) is kept. */
-#define GD_L2_BYTES (1024 * 1024)
+ * at KC 384 and a 1 MiB L2; the L2 is this machine's, fc_set_cache_sizes). With more rows
+ * each B panel is reused by every ic block and the table's NC (few, large B blocks; A packed
+ * fewer times) is kept. */
+#define GD_L2_BYTES ((double)fc_cache_l2())
 static int64_t GD_SN(nc_for)(const fc_gemm_blocking *bk, int64_t m, int64_t k) {
     /* ...and only when A is small enough (<= L2 / 4) to be read once per B block from L2:
      * 128 x 1152 (590 KiB, read in place) measured slower with the small blocks. */
     if (m > bk->mc || (double)m * (double)k * sizeof(GD_T) > GD_L2_BYTES / 4) return bk->nc;
     const int64_t kc = FC_MAX(1, FC_MIN(bk->kc, k));
-    const int64_t nc = (int64_t)(GD_L2_BYTES / 2 / sizeof(GD_T)) / kc / bk->nr * bk->nr;
+    const int64_t nc = (int64_t)(GD_L2_BYTES / 2 / (double)sizeof(GD_T)) / kc / bk->nr * bk->nr;
     return FC_MAX(bk->nr, FC_MIN(bk->nc, nc));
 }
 
@@ -223,18 +229,36 @@ static int GD_SN(prefer_transposed)(int64_t rsc, int64_t csc) {
     return rsc * rsc == 1 && csc * csc != 1;
 }
 
+/* The most rows of an MR-row tile of A, read in place with row stride rsa, that fall in one
+ * set of a 64-set L1d (4 KiB apart: 32 KiB 8-way, 48 KiB 12-way). More than 8 in one set and
+ * the tile's current lines evict each other between k steps: A with a row stride of 1024 or
+ * 2048 floats (the weight of a 1x1 convolution from 1024 or 2048 channels) ran the 14-row
+ * AVX-512 kernel at 66-86 GFLOP/s against 82-107 with the rows padded by 16 floats
+ * (512 x 2048 x 49 / 196, 1 thread, Zen 4). */
+static int GD_SN(rows_per_l1_set)(int64_t rsa, int64_t MR) {
+    int count[64] = {0}, most = 0;
+    for (int64_t i = 0; i < MR; i++) {
+        const uint64_t off = (uint64_t)(i * rsa * (int64_t)sizeof(GD_T));
+        const int set = (int)((off & 4095u) >> 6);
+        if (++count[set] > most) most = count[set];
+    }
+    return most;
+}
+
 /* Packing A costs one copy of A per NC columns of C; the broadcast microkernel can read a
  * unit-stride A in place (MR row streams), so A is packed only when that copy is amortised
- * over many columns or when A has no unit stride. */
+ * over many columns, when A has no unit stride, or when its rows alias in L1. */
 static int GD_SN(wants_packed_a)(int64_t n, int64_t rsa, int64_t csa) {
-    return n >= GD_PACK_A_MIN_N || (csa != 1 && rsa != 1);
+    const int64_t MR = GD_TABLE[fc_active_isa()].blk.mr;
+    return n >= GD_PACK_A_MIN_N || (csa != 1 && rsa != 1) ||
+           (csa == 1 && GD_SN(rows_per_l1_set)(rsa, MR) > 8);
 }
 
 int GD_FN(gemm_narrow_t)(int64_t n, int64_t rsa, int64_t csa) {
     const GD_KERNEL *ek = &GD_TABLE[fc_active_isa()];
     const int64_t NR = ek->blk.nr, last = n - (fc_div_up(n, NR) - 1) * NR;
-    return ek->dot != NULL && csa == 1 && !GD_SN(wants_packed_a)(n, rsa, csa) && n > 0 &&
-           last <= NR / 4;
+    (void)rsa;
+    return ek->dot != NULL && csa == 1 && n > 0 && last <= NR / 4;
 }
 
 /* ---- threads --------------------------------------------------------------------------- *
@@ -250,6 +274,12 @@ int GD_FN(gemm_narrow_t)(int64_t n, int64_t rsa, int64_t csa) {
 /* Below this many flops per thread the OpenMP fork/join costs more than the second core
  * gains (a fork/join is ~5-10 us on this machine; 4 Mflop is ~45 us of one core). */
 #define GD_MIN_FLOPS_PER_THREAD 4.0e6
+/* ...unless the product is memory-bound: a narrow one (n of a few columns: a GEMV, the 1x1
+ * convolution of a 1x1 image) does 2 flops per element of A it streams, so its time is A's
+ * bytes over one core's bandwidth and a second core adds bandwidth. 512 KiB of A is ~10 us
+ * from L3 on one core, twice a fork/join. (1 x 1024 -> 1000 classifier head, float32: 1
+ * thread 0.100 ms, 2 threads ~0.05.) */
+#define GD_MIN_A_BYTES_PER_THREAD (512.0 * 1024.0)
 
 /* A packed element costs about as much time as this many multiply-adds of the microkernel
  * (16 MACs/cycle vs ~2 elements copied/cycle). */
@@ -309,8 +339,8 @@ static void GD_SN(loops)(const GD_OP *op, const GD_KERNEL *ek, int64_t r0, int64
                 int64_t ars = 1, acs = MR, astep = kc;
                 if (pack_a) {
                     for (int64_t ir = 0; ir < mc; ir += MR)
-                        GD_SN(pack_a)(apack + ir * kc, op, ic + ir, FC_MIN(MR, mc - ir), pc, kc,
-                                      MR);
+                        GD_SN(pack_a)(apack + ir * kc, op, ek, ic + ir, FC_MIN(MR, mc - ir), pc,
+                                      kc, MR);
                 } else {
                     ablk = op->a + ic * op->rsa + pc * op->csa;
                     ars = op->rsa, acs = op->csa, astep = op->rsa;
@@ -319,7 +349,8 @@ static void GD_SN(loops)(const GD_OP *op, const GD_KERNEL *ek, int64_t r0, int64
                     const GD_T *bp = bblk + q * NR * kc;
                     const int64_t j = jc + q * NR, ne = FC_MIN(NR, nc - q * NR);
                     /* A narrow last panel (packed transposed) goes to the dot kernel. */
-                    const GD_UKFN kern = narrow_dot && ne <= NR / 4 ? ek->dot : ek->uk;
+                    const int dot = narrow_dot && ne <= NR / 4;
+                    const GD_UKFN kern = dot ? ek->dot : ek->uk;
                     /* The tiles of the next panel's C, fetched into L2 while this panel runs:
                      * C rows are far apart, so no hardware prefetcher sees them coming, and a
                      * short k (1x1 convolutions: k = C_in) leaves too little time to hide a
@@ -330,8 +361,14 @@ static void GD_SN(loops)(const GD_OP *op, const GD_KERNEL *ek, int64_t r0, int64
                         if (pf_next)
                             for (int64_t r = 0; r < FC_MIN(MR, mc - ir); r++)
                                 __builtin_prefetch(cnext + (ic + ir + r) * op->rsc, 1, 2);
-                        GD_SN(tile)(op, kern, kc, ablk + ir * astep, ars, acs, bp, ic + ir, j,
-                                    FC_MIN(MR, mc - ir), ne, first, last, bias_on_cols, tmp, NR);
+                        if (dot) /* the dot kernel reads A in place, packed or not */
+                            GD_SN(tile)(op, kern, kc, op->a + (ic + ir) * op->rsa + pc, op->rsa,
+                                        1, bp, ic + ir, j, FC_MIN(MR, mc - ir), ne, first, last,
+                                        bias_on_cols, tmp, NR);
+                        else
+                            GD_SN(tile)(op, kern, kc, ablk + ir * astep, ars, acs, bp, ic + ir,
+                                        j, FC_MIN(MR, mc - ir), ne, first, last, bias_on_cols,
+                                        tmp, NR);
                     }
                 }
             }
@@ -381,6 +418,61 @@ static void GD_SN(choose_chunks)(const fc_gemm_blocking *bk, int64_t m, int64_t 
     if (tn > 1 && !pack_a) *cn = FC_MAX(tn, FC_MIN(fc_div_up(n, bk->nr), 4 * (int64_t)tn));
 }
 
+/* ---- skinny products ---------------------------------------------------------------------
+ * A product of at most NR/4 columns with a row-major A (a GEMV; the 1x1 convolution of a
+ * 1x1 to 2x2 image, a classifier head) is memory-bound: every element of A is used n times.
+ * The blocked loops would cut k into KC pieces, so every row restarts its stream (and the
+ * prefetcher) k / KC times and C is read back k / KC - 1 times; here each thread runs the dot
+ * kernel over whole rows, full k, on chunks of rows it takes from a shared counter.
+ * Measured, 1000 x 1024 x 1 float32, 1 thread: blocked 0.15 ms, whole rows 0.05 ms. */
+#define GD_SKINNY_CHUNK 32 /* rows per chunk (a multiple of the dot kernel's 2 rows) */
+
+/* Columns of an operand as one stride when they are evenly spaced (group: see col_offset), or
+ * 0 when they are not. */
+static int64_t GD_SN(even_stride)(int64_t n, int64_t cs, int64_t group, int64_t gs) {
+    if (group == 0 || group >= n) return n > 1 ? cs : (cs ? cs : 1);
+    if (group == 1) return gs;
+    return 0;
+}
+
+/* 1 when done (C written), 0 when the problem is not a skinny one for this kernel. */
+static int GD_SN(skinny)(const GD_OP *op, const GD_KERNEL *ek, int nt, char *ws, size_t ws_bytes,
+                         int bias_on_cols) {
+    const int64_t m = op->m, n = op->n, k = op->k, NR = ek->blk.nr;
+    if (ek->dot == NULL || op->b_packed != NULL || op->csa != 1 || n > NR / 4 || k < 16)
+        return 0;
+    const int64_t bcs = GD_SN(even_stride)(n, op->csb, op->b_group, op->b_gs);
+    const int64_t ccs = GD_SN(even_stride)(n, op->csc, op->c_group, op->c_gs);
+    if (bcs == 0 || ccs == 0) return 0;
+    /* B^T (n x k, row j = column j of B): B itself when it is one contiguous column */
+    const GD_T *bt = op->b;
+    if (!(n == 1 && op->rsb == 1)) {
+        if ((size_t)(n * k) * sizeof(GD_T) > ws_bytes) return 0;
+        GD_T *dst = (GD_T *)ws;
+        for (int64_t j = 0; j < n; j++)
+            for (int64_t p = 0; p < k; p++) dst[j * k + p] = op->b[p * op->rsb + j * bcs];
+        bt = dst;
+    }
+    const int64_t chunks = fc_div_up(m, GD_SKINNY_CHUNK);
+    int64_t next = 0;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    for (;;) {
+        int64_t ch;
+#pragma omp atomic capture
+        ch = next++;
+        if (ch >= chunks) break;
+        const int64_t r0 = ch * GD_SKINNY_CHUNK, rows = FC_MIN(GD_SKINNY_CHUNK, m - r0);
+        GD_T *c = op->c + r0 * op->rsc;
+        ek->dot(k, op->a + r0 * op->rsa, op->rsa, 1, bt, op->alpha, op->beta, c, op->rsc, ccs,
+                rows, n);
+        if (op->bias != NULL)
+            for (int64_t r = 0; r < rows; r++)
+                for (int64_t j = 0; j < n; j++)
+                    c[r * op->rsc + j * ccs] += GD_SN(bias_at)(op, bias_on_cols, r0 + r, j);
+    }
+    return 1;
+}
+
 /* C := beta * C (+ bias) when k == 0: no product, and C still not read when beta == 0. */
 static void GD_SN(scale_only)(const GD_OP *op, int bias_on_cols) {
     for (int64_t i = 0; i < op->m; i++)
@@ -423,13 +515,13 @@ fc_status GD_FN(gemm_op_run)(const GD_OP *op_in, int nthreads, void *ws, size_t 
         return FC_OK;
     }
 
-    int pack_a = GD_SN(wants_packed_a)(op.n, op.rsa, op.csa);
+    const int pack_a = GD_SN(wants_packed_a)(op.n, op.rsa, op.csa);
     /* A last panel of at most NR/4 columns is packed transposed for the dot kernel, which
-     * reads A rows along k: only when A is read in place with unit column stride. */
-    int narrow_dot = !pack_a && op.csa == 1 && ek->dot != NULL;
+     * reads the rows of A along k where they lie (unit column stride), also when the other
+     * panels read A packed. */
+    int narrow_dot = op.csa == 1 && ek->dot != NULL;
     if (op.b_packed) { /* the producer packed it as fc_<P>_gemm_narrow_t said */
         narrow_dot = op.b_narrow_t;
-        if (narrow_dot) pack_a = 0;
         if (narrow_dot && (op.csa != 1 || ek->dot == NULL)) return FC_ERR_INVALID_ARGUMENT;
     }
 
@@ -438,12 +530,16 @@ fc_status GD_FN(gemm_op_run)(const GD_OP *op_in, int nthreads, void *ws, size_t 
     nt = 1;
 #endif
     const double flops = 2.0 * (double)op.m * (double)op.n * (double)op.k;
-    nt = (int)FC_MIN((double)nt, FC_MAX(1.0, flops / GD_MIN_FLOPS_PER_THREAD));
+    const double a_bytes = (double)op.m * (double)op.k * (double)sizeof(GD_T);
+    nt = (int)FC_MIN((double)nt, FC_MAX(1.0, FC_MAX(flops / GD_MIN_FLOPS_PER_THREAD,
+                                                     a_bytes / GD_MIN_A_BYTES_PER_THREAD)));
     /* A pre-packed B needs no B buffer: size the per-thread space as for one column. */
     const int64_t n_ws = op.b_packed ? 1 : op.n;
     if (ws == NULL || ws_bytes < GD_SN(ws_bytes)(bk, op.m, n_ws, op.k, nt))
         return FC_ERR_WORKSPACE_TOO_SMALL;
     char *base = (char *)fc_align_up((size_t)ws, FC_GEMM_ALIGN);
+    if (GD_SN(skinny)(&op, ek, nt, base, ws_bytes - (size_t)(base - (char *)ws), bias_on_cols))
+        return FC_OK;
     const size_t per_thread = GD_SN(ws_per_thread)(bk, op.m, n_ws, op.k);
 
     int64_t next = 0; /* the chunk counter the threads share */
@@ -508,6 +604,8 @@ fc_status GD_FN(gemm_ukernel)(fc_isa isa, int64_t k, const GD_T *a_packed, const
 #undef GD_FN
 #undef GD_SN
 #undef GD_MIN_FLOPS_PER_THREAD
+#undef GD_SKINNY_CHUNK
+#undef GD_MIN_A_BYTES_PER_THREAD
 #undef GD_PACK_A_MIN_N
 #undef GD_PACK_COST_MACS
 #undef GD_L2_BYTES

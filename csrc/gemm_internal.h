@@ -40,6 +40,13 @@ FC_DECLARE_UKERNEL(double, fc_f64_gemm_dot_6x2__avx2);
 FC_DECLARE_UKERNEL(float, fc_f32_gemm_dot_14x8__avx512);
 FC_DECLARE_UKERNEL(double, fc_f64_gemm_dot_14x4__avx512);
 
+/* A packing kernels: MR full rows of a row-major A (row stride rsa, unit column stride), kc
+ * columns, into a packed micro-panel dst[p * MR + r]. */
+typedef void (*fc_f32_pack_a_fn)(float *dst, const float *a, int64_t rsa, int64_t kc);
+typedef void (*fc_f64_pack_a_fn)(double *dst, const double *a, int64_t rsa, int64_t kc);
+void fc_f32_gemm_pack_a_14__avx512(float *dst, const float *a, int64_t rsa, int64_t kc);
+void fc_f64_gemm_pack_a_14__avx512(double *dst, const double *a, int64_t rsa, int64_t kc);
+
 /* One GEMM as the loops see it. B and C may be "grouped" along their columns: with group > 0,
  * column j lies at (j / group) * gs + (j % group) * cs, so a batch of NCHW images (each image
  * a run of h*w contiguous columns, images gs apart) is one operand without a copy. With
@@ -89,8 +96,5 @@ size_t fc_f32_gemm_op_workspace_size(int64_t m, int64_t n, int64_t k, int nthrea
 size_t fc_f64_gemm_op_workspace_size(int64_t m, int64_t n, int64_t k, int nthreads);
 fc_status fc_f32_gemm_op_run(const fc_f32_gemm_op *op, int nthreads, void *ws, size_t ws_bytes);
 fc_status fc_f64_gemm_op_run(const fc_f64_gemm_op *op, int nthreads, void *ws, size_t ws_bytes);
-
-/* Benchmark-only: override a table entry's cache blocks (see gemm.c). */
-void fc_gemm_tune_blocking(int dtype_bytes, fc_isa isa, int64_t mc, int64_t kc, int64_t nc);
 
 #endif /* FASTCONV_GEMM_INTERNAL_H */

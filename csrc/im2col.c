@@ -112,10 +112,10 @@ static int lower_by_panels(const fc_conv2d_desc *d, int64_t NR) {
  * it instead of lowering + packing) unless the GEMM will want to transpose the product (an
  * output with unit channel stride, NHWC): then it is a plain K x columns matrix.
  * Block size: at most the budget, and about FC_IM2COL_BLOCK_BYTES of lowered data (half of
- * the 1 MiB L2, so the GEMM reads the block the lowering just wrote from L2, not from L3),
+ * this machine's L2, so the GEMM reads the block the lowering just wrote from L2, not from L3),
  * but at least FC_IM2COL_BLOCK_COLS columns: every block streams A (the weight) once more,
  * which costs little against 2 x 256 flops per weight element. */
-#define FC_IM2COL_BLOCK_BYTES (512 * 1024)
+#define FC_IM2COL_BLOCK_BYTES (fc_cache_l2() / 2)
 #define FC_IM2COL_BLOCK_COLS 256
 
 typedef struct {

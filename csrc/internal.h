@@ -33,6 +33,11 @@
 #include <omp.h>
 #endif
 
+/* Cache sizes per core in bytes (fc_set_cache_sizes; cpu_features.c), for block rules. */
+int64_t fc_cache_l1d(void);
+int64_t fc_cache_l2(void);
+int64_t fc_cache_l3(void);
+
 /* GCC turns short copy and zero loops into memcpy/memset calls (or `rep movs`), which cost
  * more than the few elements they move: a 7-wide row (depthwise packing), 512 bytes a time
  * (the Winograd kernel transform: half its time went to `rep movsq` start-up). Functions with

@@ -19,10 +19,11 @@
  * than of 96 (conv3_2: 152-154 vs 166-195); 512 channels lost 10% at 48 tiles and 40% at 12
  * against 96-384; 64 channels: 12 to 96 within the noise. (Before: the whole L2 for V + M and
  * the 96-tile floor for any U beyond L2, which put 128-channel layers in 96-tile blocks.) */
-#define FC_WINOGRAD_L2_BYTES ((size_t)1 << 20)
+/* The L2 is this machine's (fc_set_cache_sizes); "4 MiB" above is 4 of those L2s. */
+#define FC_WINOGRAD_L2_BYTES ((size_t)fc_cache_l2())
 #define FC_WINOGRAD_BLOCK_BYTES (FC_WINOGRAD_L2_BYTES / 2)
 #define FC_WINOGRAD_MIN_BLOCK 96
-#define FC_WINOGRAD_U_FAR_BYTES ((size_t)4 << 20)
+#define FC_WINOGRAD_U_FAR_BYTES (4 * FC_WINOGRAD_L2_BYTES)
 
 #define FC_WINOGRAD_MAGIC 0x57696e6fu /* "Wino" */
 #define FC_WINOGRAD_HEADER 64         /* bytes before U in the kernel-transform buffer */

@@ -11,7 +11,7 @@ import os
 
 # Numba builds its CPU optimisation pipeline once, when it first compiles anything, and builds
 # it with LLVM's SLP vectoriser off unless NUMBA_SLP_VECTORIZE=1 was set by then. fastconv's
-# numba microkernels need SLP (about 5 against 50 GFLOP/s; docs/performance.md, numba backend),
+# numba microkernels need SLP (about 5 against 50 GFLOP/s; docs/performance/design.md, numba),
 # so it is switched on here, before fastconv imports numba; an explicit user setting wins.
 os.environ.setdefault("NUMBA_SLP_VECTORIZE", "1")
 

@@ -1,50 +1,140 @@
-"""conv2d and conv1d: normalise and validate arguments into a ConvProblem, never compute.
+"""conv2d and conv1d: validate arguments into a ConvProblem, ask the dispatcher, run; never
+compute here.
 
-Everything a user can get wrong is caught here with a one-line TypeError or ValueError that
-names the argument, before any kernel runs. What reaches a kernel is a ConvProblem plus arrays
-in logical NCHW order (views wherever possible: channels-last layouts, flipped kernels and
-conv1d are strides, not copies).
+Everything a user can get wrong is caught (by ``fastconv.arguments``) with a one-line TypeError
+or ValueError that names the argument, before any kernel runs. What reaches a kernel is a
+ConvProblem plus arrays in logical NCHW order (views wherever possible: channels-last layouts,
+flipped kernels and conv1d are strides, not copies).
 """
 from __future__ import annotations
 
-import numbers
-from typing import NamedTuple, Optional
+from typing import Optional
 
 import numpy as np
 
-from . import dispatch, profiling
-from .problem import LAYOUTS_1D, LAYOUTS_2D, ConvProblem
+from . import dispatch, known_calls, profiling
+from . import threads as _threads
+# argument normalisation lives one layer down (shared with fastconv.reference); its names stay
+# reachable as fastconv.api.prepare etc. for the gradients, fastconv.dask, plans and tests
+from .arguments import (  # noqa: F401
+    INT64_MAX,
+    PADDING_MODES,
+    PreparedCall,
+    _as_real_array,
+    _compute_dtype,
+    _kernel_operand,
+    _logical_input,
+    _logical_weight,
+    _nonnegative_int,
+    _operands,
+    _padding,
+    _per_dim,
+    _positive_int,
+    _w_layout_text,
+    _x_layout_text,
+    logical_output,
+    prepare,
+)
+from .known_calls import KnownCall, array_key, values_key
+from .problem import ConvProblem
 
-PADDING_MODES = ("valid", "same", "same_lower")
 BACKEND_NAMES = ("c", "numba", "cuda", "numpy")
-INT64_MAX = 2**63 - 1  # sizes, strides and paddings cross into C as int64_t
-
-
-class PreparedCall(NamedTuple):
-    problem: ConvProblem
-    x: np.ndarray      # (n, c_in, h, w), problem dtype, kernel-ready strides
-    w: np.ndarray      # (c_out, c_in/groups, kh, kw), flip applied
-    bias: Optional[np.ndarray]
 
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, layout="NCHW",
            flip=False, algo="auto", backend="auto", out=None):
     """2-D convolution (cross-correlation, as in PyTorch) of ``x`` with ``weight``.
 
-    x: (N, C_in, H, W), or (N, H, W, C_in) with ``layout="NHWC"``.
-    weight: (C_out, C_in/groups, kH, kW), or (kH, kW, C_in/groups, C_out) ("HWIO") for NHWC.
-    bias: (C_out,) or None.
-    stride, dilation: int or (int, int), each >= 1.
-    padding: int; or per dimension an int or a (before, after) pair; or "valid"; or "same"
-        (output ceil(in/stride), odd extra padding at the end) or "same_lower" (at the start).
-    groups: splits channels into independent groups (groups == C_in: depthwise).
-    flip: True computes the mathematical convolution (kernel flipped in space).
-    algo: "auto", "direct", "im2col", "fft", "reference", or a tuple of them to choose among.
-    backend: "auto", "c", "numba", "cuda" ("numpy" for the reference).
-    out: preallocated output of exactly the result's shape and dtype, not overlapping inputs.
+    Computes what ``torch.nn.functional.conv2d`` computes, on NumPy arrays, with the
+    implementation the dispatcher picks (or the one ``algo`` / ``backend`` ask for).
 
-    Returns the output, (N, C_out, H_out, W_out) or (N, H_out, W_out, C_out) for NHWC, as
-    float32 or float64 (other real dtypes are promoted as np.result_type(x, weight, float32)).
+    Parameters
+    ----------
+    x : array_like
+        Input, ``(N, C_in, H, W)``; ``(N, H, W, C_in)`` with ``layout="NHWC"``. Any real
+        dtype, any strides (non-contiguous, read-only, offset and big-endian arrays work; the
+        input is never modified). A CUDA array (``__cuda_array_interface__``: CuPy, torch
+        CUDA tensors, Numba device arrays) is computed on the GPU by a ``cuda``
+        implementation.
+    weight : array_like
+        Kernel, ``(C_out, C_in/groups, kH, kW)``; ``(kH, kW, C_in/groups, C_out)`` ("HWIO")
+        with ``layout="NHWC"``.
+    bias : array_like or None, optional
+        ``(C_out,)``, added to every output pixel of its channel. Default None.
+    stride : int or (int, int), optional
+        Step between output pixels, per spatial dimension, each >= 1. Default 1.
+    padding : int, tuple or str, optional
+        Zero padding. An int pads every side alike; per dimension, an int or a
+        ``(before, after)`` pair (ONNX-style asymmetric: ``((top, bottom), (left, right))``);
+        ``"valid"`` (none); ``"same"`` (output ``ceil(in / stride)``, an odd extra row or
+        column at the end, as TF/JAX SAME and ONNX SAME_UPPER); ``"same_lower"`` (the extra
+        at the start). Default 0.
+    dilation : int or (int, int), optional
+        Spacing between kernel taps, each >= 1. Default 1.
+    groups : int, optional
+        Channel groups, dividing both C_in and C_out; ``groups == C_in`` is a depthwise
+        convolution. Default 1.
+    layout : {"NCHW", "NHWC"}, optional
+        Memory order of ``x``, ``weight`` and the result. Default "NCHW".
+    flip : bool, optional
+        True computes the mathematical convolution (kernel flipped in space), as
+        ``scipy.signal.convolve2d`` does. Default False (cross-correlation).
+    algo : str or tuple of str, optional
+        ``"auto"`` (the dispatcher chooses, see :func:`fastconv.explain`), ``"direct"``,
+        ``"im2col"``, ``"fft"``, ``"winograd"``, ``"reference"``, or a tuple of names to
+        choose among. Default "auto".
+    backend : str, optional
+        ``"auto"``, ``"c"``, ``"numba"``, ``"cuda"``, or ``"numpy"`` (the float64
+        reference). ``"auto"`` never ships host arrays to the GPU. Default "auto".
+    out : numpy.ndarray, optional
+        Preallocated output of exactly the result's shape and dtype, any strides, not
+        overlapping the inputs. Not supported for CUDA arrays.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, C_out, H_out, W_out)`` (``(N, H_out, W_out, C_out)`` for NHWC) with
+        ``H_out = (H + pad_top + pad_bottom - dilation * (kH - 1) - 1) // stride + 1``, in
+        float32 or float64: other real dtypes are promoted as
+        ``np.result_type(x, weight, np.float32)``. ``out`` when given. For CUDA inputs, a
+        Numba device array.
+
+    Raises
+    ------
+    TypeError
+        An argument of the wrong type (a float stride, a non-bool ``flip``), or an array
+        that is complex, object, string or long double.
+    ValueError
+        Shapes that do not fit together, a value out of range (stride 0, negative padding,
+        groups that do not divide the channels, a kernel larger than the padded input), an
+        unknown ``layout``, ``algo``, ``backend`` or padding mode, or an unusable ``out``
+        (wrong shape or dtype, read-only, overlapping an input). The message names the
+        argument. Raised before any kernel runs.
+    NotImplementedError
+        An explicit ``algo`` / ``backend`` that cannot run this problem (the message says
+        "not supported" and gives each implementation's reason); CUDA arrays with a
+        backend other than ``"cuda"``, or with ``out``.
+    MemoryError
+        The output cannot be allocated (the message gives its size), or an explicitly
+        requested fft / winograd kernel would need more scratch memory than the workspace
+        limit (:func:`fastconv.set_workspace_limit`).
+
+    See Also
+    --------
+    conv1d : the 1-D convolution.
+    plan : validate and choose once, then run many times.
+    explain : why the dispatcher picks what it picks.
+    fastconv.reference.conv2d : the float64 oracle with the same arguments.
+
+    Examples
+    --------
+    >>> import numpy as np, fastconv
+    >>> x = np.random.rand(8, 64, 56, 56).astype(np.float32)
+    >>> w = np.random.rand(128, 64, 3, 3).astype(np.float32)
+    >>> fastconv.conv2d(x, w, padding="same").shape
+    (8, 128, 56, 56)
+    >>> fastconv.conv2d(x, w, stride=2, padding=1, algo="direct", backend="c").shape
+    (8, 128, 28, 28)
     """
     return _convolve(2, x, weight, bias, stride, padding, dilation, groups, layout, flip, algo,
                      backend, out)
@@ -52,80 +142,115 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, l
 
 def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, layout="NCL",
            flip=False, algo="auto", backend="auto", out=None):
-    """1-D convolution: ``x`` (N, C_in, L) or (N, L, C_in) with ``layout="NLC"``; ``weight``
-    (C_out, C_in/groups, K) or (K, C_in/groups, C_out) for NLC. ``padding`` may also be a
-    (before, after) pair. Everything else as :func:`conv2d`."""
+    """1-D convolution (cross-correlation, as in PyTorch) of ``x`` with ``weight``.
+
+    Computes what ``torch.nn.functional.conv1d`` computes; every argument means what it means
+    for :func:`conv2d`, with one spatial dimension.
+
+    Parameters
+    ----------
+    x : array_like
+        Input, ``(N, C_in, L)``; ``(N, L, C_in)`` with ``layout="NLC"``.
+    weight : array_like
+        Kernel, ``(C_out, C_in/groups, K)``; ``(K, C_in/groups, C_out)`` with
+        ``layout="NLC"``.
+    bias : array_like or None, optional
+        ``(C_out,)``. Default None.
+    stride, dilation : int or (int,), optional
+        Each >= 1. Default 1.
+    padding : int, (int, int) or str, optional
+        An int, a ``(before, after)`` pair, ``"valid"``, ``"same"`` or ``"same_lower"``.
+        Default 0.
+    groups : int, optional
+        Channel groups. Default 1.
+    layout : {"NCL", "NLC"}, optional
+        Memory order of ``x``, ``weight`` and the result. Default "NCL".
+    flip : bool, optional
+        True computes the mathematical convolution (kernel reversed), as
+        ``numpy.convolve``. Default False.
+    algo : str or tuple of str, optional
+        As :func:`conv2d` (``"winograd"`` is 2-D only). Default "auto".
+    backend : str, optional
+        As :func:`conv2d`. Default "auto".
+    out : numpy.ndarray, optional
+        Preallocated output of exactly the result's shape and dtype.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, C_out, L_out)`` (``(N, L_out, C_out)`` for NLC), float32 or float64.
+
+    Raises
+    ------
+    TypeError, ValueError, NotImplementedError, MemoryError
+        As :func:`conv2d`.
+
+    See Also
+    --------
+    conv2d, fastconv.reference.conv1d
+
+    Examples
+    --------
+    >>> import numpy as np, fastconv
+    >>> signal = np.random.rand(1, 1, 48000)
+    >>> fastconv.conv1d(signal, np.ones((1, 1, 9)) / 9, padding="same").shape
+    (1, 1, 48000)
+    """
     return _convolve(1, x, weight, bias, stride, padding, dilation, groups, layout, flip, algo,
                      backend, out)
 
 
 def _convolve(spatial_dims, x, weight, bias, stride, padding, dilation, groups, layout, flip,
               algo, backend, out):
-    key = _call_key(spatial_dims, x, weight, bias, stride, padding, dilation, groups, layout,
-                    flip, algo, backend)
-    known = _KNOWN_CALLS.get(key) if key is not None else None
-    if known is not None:  # validated before: only the operands are new
-        problem, algos, backend_name = known
-        call = _operands(problem, _logical_input(x, problem.layout),
-                         _logical_weight(weight, problem.layout), bias)
-    else:
-        algos = _parse_algo(algo)
-        backend_name = _parse_backend(backend)
-        if any(_on_cuda_device(a) for a in (x, weight, bias)):
-            return _convolve_on_device(spatial_dims, x, weight, bias, stride, padding, dilation,
-                                       groups, layout, flip, algos, backend_name, out)
-        call = prepare(spatial_dims, x, weight, bias, stride, padding, dilation, groups, layout,
-                       flip)
+    key = _call_key(spatial_dims, x, weight, bias, out,
+                    (stride, padding, dilation, groups, layout, flip, algo, backend))
+    known = None
+    if key is not None:
+        known = _KNOWN_CALLS.get(key)
+        if known is not None:  # validated and dispatched before: only the data is new
+            result = known(x, weight, bias, out)
+            if result is not None:
+                return result
+    algos = _parse_algo(algo)
+    backend_name = _parse_backend(backend)
+    if any(_on_cuda_device(a) for a in (x, weight, bias)):
+        return _convolve_on_device(spatial_dims, x, weight, bias, stride, padding, dilation,
+                                   groups, layout, flip, algos, backend_name, out)
+    call = prepare(spatial_dims, x, weight, bias, stride, padding, dilation, groups, layout,
+                   flip)
     # the output first: an impossible size fails fast, before the cost model looks at it
     output = _output(call.problem, out, (x, weight, bias))
     impl = dispatch.select(call.problem, algos, backend_name)  # in-memory LRU once known
-    if key is not None and known is None:
-        if len(_KNOWN_CALLS) >= KNOWN_CALLS_MAX:
-            _KNOWN_CALLS.clear()
-        _KNOWN_CALLS[key] = (call.problem, algos, backend_name)
+    if key is not None and known is None and 0 not in call.problem.out_shape:
+        problem = call.problem
+        known = KnownCall(problem, lambda x4, w4, b4, y: impl.bound(problem, x4, w4, b4, y),
+                          x, weight, bias, out)
+        known_calls.remember(_KNOWN_CALLS, key, known)
     return execute(call, impl.name, impl.run, out, (x, weight, bias), output)
 
 
 # ---- repeated calls ------------------------------------------------------------------------
-# Validation costs tens of microseconds of Python per call, as much as a small layer's kernel.
-# A call whose arrays have the shapes, strides and dtypes and whose other arguments have the
-# values (and types) of an earlier valid call describes the same problem: it is looked up here
-# instead of validated again. Only NumPy arrays and plain int / str / bool / tuple arguments
-# make a key (a list or a torch tensor is validated every time), and only calls that passed
-# validation are remembered. Operand conversion (dtype, alignment) still runs per call: it
-# depends on the data's address.
-KNOWN_CALLS_MAX = 1024
-_KNOWN_CALLS: dict[tuple, tuple] = {}
+# A call with the signature of an earlier valid call (fastconv.known_calls: shapes, strides and
+# dtypes of the arrays, the other arguments and their types, the thread count, the dispatcher's
+# generation and the dispatcher itself) is run by the KnownCall remembered for it, without
+# validation, dispatch or descriptor building. Only NumPy arrays and plain int / str / bool /
+# tuple arguments make a key (a list or a torch tensor is validated every time), and none while
+# fastconv.profile() records (its calls take the full, timed path).
+_KNOWN_CALLS: dict[tuple, KnownCall] = {}
 
 
-def _value_key(v):
-    """A hashable key for an argument that distinguishes types (stride=True is invalid where
-    stride=1 is not, though True == 1), or None when the argument is not a plain value."""
-    t = type(v)
-    if t is int or t is str or t is bool or v is None:
-        return (t, v)
-    if t is tuple:
-        parts = tuple(_value_key(e) for e in v)
-        return None if None in parts else (t, parts)
-    return None
-
-
-def _array_key(a):
-    if type(a) is not np.ndarray:
+def _call_key(spatial_dims, x, weight, bias, out, values):
+    if type(x) is not np.ndarray or type(weight) is not np.ndarray \
+            or profiling.recorder is not None:
         return None
-    return (a.shape, a.strides, a.dtype)
-
-
-def _call_key(spatial_dims, x, weight, bias, stride, padding, dilation, groups, layout, flip,
-              algo, backend):
-    arrays = (_array_key(x), _array_key(weight), (None if bias is None else _array_key(bias)))
-    if arrays[0] is None or arrays[1] is None or (bias is not None and arrays[2] is None):
+    b = () if bias is None else array_key(bias)
+    o = () if out is None else array_key(out)
+    v = values_key(values)
+    if b is None or o is None or v is None:
         return None
-    values = tuple(_value_key(v) for v in (stride, padding, dilation, groups, layout, flip,
-                                           algo, backend))
-    if None in values:
-        return None
-    return (spatial_dims, arrays, values)
+    return (spatial_dims, x.shape, x.strides, x.dtype, weight.shape, weight.strides,
+            weight.dtype, b, o, v, _threads._num_threads or _threads.get_num_threads(),
+            dispatch.generation, dispatch.select)
 
 
 def execute(call: PreparedCall, impl_name: str, run, out, inputs, output=None):
@@ -176,213 +301,6 @@ def _convolve_on_device(spatial_dims, x, weight, bias, stride, padding, dilation
                       dtype=dtype).problem
     impl = dispatch.select(problem, algos, "cuda")
     return numba_cuda.run_on_device(impl, problem, x, weight, bias)
-
-
-# ---- argument normalisation ----------------------------------------------------------------
-def prepare(spatial_dims, x, weight, bias, stride, padding, dilation, groups, layout, flip,
-            dtype=None) -> PreparedCall:
-    """Validate every argument and build the problem plus kernel-ready logical arrays."""
-    layouts = LAYOUTS_2D if spatial_dims == 2 else LAYOUTS_1D
-    if not isinstance(layout, str) or layout not in layouts:
-        raise ValueError(f"layout must be one of {layouts}, got {layout!r}")
-    if not isinstance(flip, (bool, np.bool_)):
-        raise TypeError(f"flip must be a bool, got {type(flip).__name__}")
-    x = _as_real_array(x, "x")
-    weight = _as_real_array(weight, "weight")
-    bias = None if bias is None else _as_real_array(bias, "bias")
-    dtype = _compute_dtype(x, weight, bias) if dtype is None else np.dtype(dtype)
-
-    ndim = spatial_dims + 2
-    if x.ndim != ndim:
-        raise ValueError(f"x must be {ndim}-D {_x_layout_text(layout)}, got shape {x.shape}")
-    if weight.ndim != ndim:
-        raise ValueError(f"weight must be {ndim}-D {_w_layout_text(layout)}, got shape "
-                         f"{weight.shape}")
-    x4, w4 = _logical_input(x, layout), _logical_weight(weight, layout)
-    n, c_in, h, w = x4.shape
-    c_out, c_in_g, kh, kw = w4.shape
-
-    groups = _positive_int(groups, "groups")
-    if c_in == 0:
-        raise ValueError(f"x has no input channels (shape {x.shape})")
-    if h == 0 or w == 0:
-        raise ValueError(f"x has an empty spatial dimension (shape {x.shape})")
-    if kh == 0 or kw == 0:
-        raise ValueError(f"weight has an empty kernel dimension (shape {weight.shape})")
-    if c_in % groups or c_out % groups:
-        raise ValueError(f"groups={groups} must divide both C_in={c_in} and C_out={c_out}")
-    if c_in_g != c_in // groups:
-        raise ValueError(f"weight expects {c_in_g} input channels per group but x has "
-                         f"C_in={c_in} with groups={groups} ({c_in // groups} per group)")
-    if bias is not None and bias.shape != (c_out,):
-        raise ValueError(f"bias must have shape ({c_out},) (C_out), got {bias.shape}")
-
-    stride2 = _per_dim(stride, "stride", spatial_dims)
-    dilation2 = _per_dim(dilation, "dilation", spatial_dims)
-    pads = _padding(padding, spatial_dims, (h, w), (kh, kw), stride2, dilation2)
-    for axis, (size, k, s, d, before, after) in enumerate(
-            zip((h, w), (kh, kw), stride2, dilation2, pads[0::2], pads[1::2])):
-        if size + before + after < d * (k - 1) + 1:
-            name = ("length" if spatial_dims == 1 else ("height", "width")[axis])
-            raise ValueError(f"weight's kernel {name} {k} (dilation {d}: spans "
-                             f"{d * (k - 1) + 1}) is larger than the padded input {name} "
-                             f"{size + before + after} (x: {size}, padding: {before} + {after})")
-
-    problem = ConvProblem(n=n, c_in=c_in, h=h, w=w, c_out=c_out, kh=kh, kw=kw, stride=stride2,
-                          dilation=dilation2, padding=pads, groups=groups, dtype=dtype.name,
-                          layout=layout, flip=bool(flip), spatial_dims=spatial_dims)
-    return _operands(problem, x4, w4, bias)
-
-
-def _operands(problem: ConvProblem, x4: np.ndarray, w4: np.ndarray,
-              bias: Optional[np.ndarray]) -> PreparedCall:
-    """The validated logical views of ``problem`` (_logical_input, _logical_weight) as kernels
-    take them: flip applied, compute dtype, aligned."""
-    dtype = problem.np_dtype
-    if problem.flip:
-        w4 = w4[:, :, ::-1, ::-1]
-    return PreparedCall(problem, _kernel_operand(x4, dtype), _kernel_operand(w4, dtype),
-                        None if bias is None else _kernel_operand(bias, dtype))
-
-
-def _as_real_array(a, name: str) -> np.ndarray:
-    try:
-        arr = np.asarray(a)
-    except Exception as exc:  # ragged lists and the like
-        raise TypeError(f"{name} must be an array of real numbers: {exc}") from None
-    if arr.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold real numbers (float, int or bool), got dtype "
-                        f"{arr.dtype}")
-    return arr
-
-
-def _compute_dtype(x, weight, bias) -> np.dtype:
-    for name, arr in (("x", x), ("weight", weight), ("bias", bias)):
-        if arr is not None and np.result_type(arr.dtype, np.float32) not in (np.float32,
-                                                                              np.float64):
-            raise TypeError(f"{name} has dtype {arr.dtype}, which is not supported: fastconv "
-                            f"computes in float32 or float64 (cast {name} explicitly)")
-    # The output dtype follows x and weight alone (bias is cast to it), as the API promises.
-    return np.result_type(x.dtype, weight.dtype, np.float32)
-
-
-def _x_layout_text(layout: str) -> str:
-    return {"NCHW": "(N, C_in, H, W)", "NHWC": "(N, H, W, C_in)", "NCL": "(N, C_in, L)",
-            "NLC": "(N, L, C_in)"}[layout]
-
-
-def _w_layout_text(layout: str) -> str:
-    return {"NCHW": "(C_out, C_in/groups, kH, kW)", "NHWC": "(kH, kW, C_in/groups, C_out)",
-            "NCL": "(C_out, C_in/groups, K)", "NLC": "(K, C_in/groups, C_out)"}[layout]
-
-
-def _logical_input(x: np.ndarray, layout: str) -> np.ndarray:
-    """x as a (n, c, h, w) view, whatever the layout (conv1d: h = 1)."""
-    if layout == "NHWC":
-        return x.transpose(0, 3, 1, 2)
-    if layout == "NCL":
-        return x[:, :, None, :]
-    if layout == "NLC":
-        return x.transpose(0, 2, 1)[:, :, None, :]
-    return x
-
-
-def _logical_weight(w: np.ndarray, layout: str) -> np.ndarray:
-    """weight as a (c_out, c_in/groups, kh, kw) view (HWIO and WIO are transposed views)."""
-    if layout == "NHWC":
-        return w.transpose(3, 2, 0, 1)
-    if layout == "NCL":
-        return w[:, :, None, :]
-    if layout == "NLC":
-        return w.transpose(2, 1, 0)[:, :, None, :]
-    return w
-
-
-def logical_output(problem: ConvProblem, out: np.ndarray) -> np.ndarray:
-    """The user's output array as a (n, c_out, h_out, w_out) view."""
-    return _logical_input(out, problem.layout)
-
-
-def _kernel_operand(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """``a`` as kernels take it: the compute dtype, native byte order, aligned, strides in whole
-    elements. Views that already are pass through; anything else is copied once. Never
-    written to, so read-only inputs are fine."""
-    if (a.dtype == dtype and a.flags.aligned
-            and all(s % dtype.itemsize == 0 for s in a.strides)):
-        return a
-    # a fresh copy: np.ascontiguousarray would hand back a contiguous but misaligned array
-    # unchanged (misaligned float loads are undefined behaviour in C; UBSan caught it)
-    return np.array(a, dtype=dtype, order="C", copy=True)
-
-
-def _positive_int(value, name: str) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} ({value!r})")
-    if not 1 <= value <= INT64_MAX:
-        raise ValueError(f"{name} must be >= 1 and fit in int64, got {value}")
-    return int(value)
-
-
-def _per_dim(value, name: str, spatial_dims: int) -> tuple[int, int]:
-    """An int or one int per spatial dimension -> (height, width) values (conv1d: height 1)."""
-    if isinstance(value, (list, tuple)):
-        if len(value) != spatial_dims:
-            raise ValueError(f"{name} must be an int or {spatial_dims} ints, got {value!r}")
-        values = tuple(_positive_int(v, name) for v in value)
-    else:
-        values = (_positive_int(value, name),) * spatial_dims
-    return values if spatial_dims == 2 else (1,) + values
-
-
-def _nonnegative_int(value, name: str) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} ({value!r})")
-    if not 0 <= value <= INT64_MAX:
-        raise ValueError(f"{name} must be >= 0 and fit in int64, got {value}")
-    return int(value)
-
-
-def _padding(padding, spatial_dims, sizes, kernel, stride, dilation) -> tuple[int, int, int, int]:
-    """Resolve ``padding`` to (top, bottom, left, right); conv1d gets top = bottom = 0."""
-    if isinstance(padding, str):
-        if padding not in PADDING_MODES:
-            raise ValueError(f"padding must be an int, per-dimension ints or (before, after) "
-                             f"pairs, or one of {PADDING_MODES}; got {padding!r}")
-        pairs = []
-        for size, k, s, d in zip(sizes, kernel, stride, dilation):
-            if padding == "valid":
-                pairs.append((0, 0))
-                continue
-            out = -(-size // s)  # ceil(size / stride)
-            total = max((out - 1) * s + d * (k - 1) + 1 - size, 0)
-            small, large = total // 2, total - total // 2
-            pairs.append((small, large) if padding == "same" else (large, small))
-        return pairs[0] + pairs[1]
-
-    if isinstance(padding, (list, tuple)):
-        entries = list(padding)
-        if spatial_dims == 1 and len(entries) == 2 and all(
-                not isinstance(e, (list, tuple)) for e in entries):
-            entries = [tuple(entries)]  # conv1d: (before, after)
-        if len(entries) != spatial_dims:
-            raise ValueError(f"padding must have {spatial_dims} entries (one per spatial "
-                             f"dimension), got {padding!r}")
-        pairs = []
-        for entry in entries:
-            if isinstance(entry, (list, tuple)):
-                if len(entry) != 2:
-                    raise ValueError(f"padding entries must be an int or a (before, after) "
-                                     f"pair, got {entry!r}")
-                pairs.append(tuple(_nonnegative_int(e, "padding") for e in entry))
-            else:
-                p = _nonnegative_int(entry, "padding")
-                pairs.append((p, p))
-    else:
-        p = _nonnegative_int(padding, "padding")
-        pairs = [(p, p)] * spatial_dims
-    if spatial_dims == 1:
-        pairs = [(0, 0)] + pairs
-    return pairs[0] + pairs[1]
 
 
 def _parse_algo(algo) -> Optional[tuple[str, ...]]:

@@ -112,6 +112,7 @@ def cmd_info(args) -> int:
     print(f"Numba:    {numba_summary()}")
     print(f"CUDA:     {cuda_summary()}")
     print(f"Threads:  {threads}  (set_num_threads / FASTCONV_NUM_THREADS)")
+    print(machine_params_summary())
     print()
     rows = [(impl.name, "yes" if impl.available else "no", impl.reason or "")
             for impl in implementations()]
@@ -215,7 +216,7 @@ def bench_case(suite: str, case: Case, impls, peers: list[str], threads: int, ti
     intensity = problem.flops / problem.min_bytes
     for name, kind in kinds.items():
         row = dict(suite=suite, layer=case.name or case.id, problem=problem.id,
-                   implementation=name, kind=kind, flops=problem.flops,
+                   count=case.count, implementation=name, kind=kind, flops=problem.flops,
                    min_bytes=problem.min_bytes, intensity=intensity, seconds=None, times=[],
                    gflops=None, peak_fraction=None, skipped=skipped.get(name))
         if name in times:
@@ -258,7 +259,37 @@ def suite_table(rows: list[dict], columns: list[str]) -> str:
         geo = math.exp(sum(math.log(r) for r in ratios) / len(ratios))
         text += (f"\ngeometric mean of ours / fastest peer over {len(ratios)} layer(s): "
                  f"{geo:.2f}x")
+    totals = net_totals(by_layer)
+    if totals:
+        text += "\n" + totals
     return text
+
+
+def net_totals(by_layer: dict) -> str:
+    """The whole net's time (each layer's best call x how often the layer occurs in the net)
+    for fastconv's best implementation per layer and for each peer, over the layers every one
+    of them ran; "" when no peer ran."""
+    peers = sorted({n for cells in by_layer.values() for n, c in cells.items()
+                    if c["kind"] == "peer" and c["seconds"] is not None})
+    if not peers:
+        return ""
+    ours_total, peer_totals, layers, count = 0.0, dict.fromkeys(peers, 0.0), 0, 0
+    for cells in by_layer.values():
+        ours = [c["seconds"] for c in cells.values()
+                if c["kind"] == "fastconv" and c["seconds"] is not None]
+        if not ours or any(cells.get(p, {}).get("seconds") is None for p in peers):
+            continue
+        n = next(iter(cells.values())).get("count", 1)
+        ours_total += n * min(ours)
+        for p in peers:
+            peer_totals[p] += n * cells[p]["seconds"]
+        layers, count = layers + 1, count + n
+    if not layers:
+        return ""
+    parts = ", ".join(f"{p} {t * 1e3:.2f} ms ({ours_total / t:.2f}x)"
+                      for p, t in peer_totals.items())
+    return (f"whole net ({count} convolutions, {layers} distinct layers; time ratio ours / "
+            f"peer): fastconv {ours_total * 1e3:.2f} ms, {parts}")
 
 
 def rate_text(value: float) -> str:
@@ -492,6 +523,15 @@ def cmd_tune(args) -> int:
     from . import plan_cache, tune
     if args.threads:
         set_num_threads(args.threads)
+    if args.reset:
+        from .tune_machine import reset_machine
+        from .machine_params import tuning_path
+        print(f"fastconv: removed {tuning_path()}" if reset_machine() else
+              f"fastconv: no tuning file at {tuning_path()}")
+        print(machine_params_summary())
+        return 0
+    if args.machine:
+        return tune_machine_command(args)
     suites = _cases_from(args)
     if not suites:
         raise SystemExit("fastconv: no layer matches")
@@ -509,6 +549,58 @@ def cmd_tune(args) -> int:
         print(f"\n== {suite}")
         print(format_table(("layer", "chosen", "ms", "source"), rows))
     return 0
+
+
+def tune_machine_command(args) -> int:
+    from .tune_machine import tune_machine
+    progress = (lambda text: None) if args.quiet else \
+        (lambda text: print(text, file=sys.stderr, flush=True))
+    print(f"fastconv {__version__} tune --machine: {cpu_model()}, {get_num_threads()} "
+          f"thread(s), budget {args.budget:.0f} s")
+    report = tune_machine(budget_s=args.budget, progress=progress,
+                          calibrate=not args.no_calibrate)
+    rows = []
+    for key, tuned in report.gemm.items():
+        derived = report.gemm_derived[key]
+        d_score, t_score = report.gemm_score[key]
+        rows.append([key, "{mc}/{kc}/{nc}".format(**derived), "{mc}/{kc}/{nc}".format(**tuned),
+                     f"{d_score / t_score:.3f}"])
+    print("\nGEMM cache blocks (mc/kc/nc); speed-up = derived geomean time / tuned")
+    print(format_table(("dtype:isa", "derived", "tuned", "speed-up"), rows))
+    if report.cost:
+        rows = [[name, f"{cal['call'] * 1e6:.1f}", f"{cal['scale']:.3f}",
+                 str(report.cost_fit[name][0]), f"{report.cost_fit[name][1]:.3f}"]
+                for name, cal in report.cost.items()]
+        print("\nCost model calibration: estimate = call + scale x (fitted model - its call)")
+        print(format_table(("implementation", "call us", "scale", "layers", "geomean error"),
+                           rows))
+    for note in report.notes:
+        print(f"note: {note}")
+    print(f"\nstored in {report.path} ({report.seconds:.0f} s); `fastconv tune --machine "
+          "--reset` removes it")
+    return 0
+
+
+def machine_params_summary() -> str:
+    """The parameters the C kernels run with and where each set came from."""
+    from .backends import c
+    if c.unavailable_reason():
+        return "Params:   none (the C extension is not built)"
+    c._native()  # applies them
+    from . import machine_params
+    active = machine_params.active()
+    caches = active.caches
+    lines = [f"Caches:   L1d {caches.l1d // 1024} KiB, L2 {caches.l2 // 1024} KiB, "
+             f"L3 {caches.l3 // 1024} KiB per core ({caches.source})"]
+    isa = c.active_isa()
+    for key, blk in active.gemm.items():
+        if key.endswith(":" + isa):
+            lines.append(f"GEMM:     {key} mr {blk['mr']} nr {blk['nr']} mc {blk['mc']} "
+                         f"kc {blk['kc']} nc {blk['nc']} ({active.gemm_source[key]})")
+    lines.append(f"Cost:     {active.cost_source}"
+                 + (f" ({', '.join(sorted(active.cost))})" if active.cost else
+                    " (fastconv/cost_constants.py)"))
+    return "\n".join(lines)
 
 
 def cmd_explain(args) -> int:
@@ -590,6 +682,16 @@ def add_tune_arguments(parser) -> None:
     parser.add_argument("--remeasure", action="store_true",
                         help="time again even where the plan cache has an answer")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    parser.add_argument("--machine", action="store_true",
+                        help="instead of layers: measure this CPU's GEMM cache blocks and "
+                        "calibrate the cost model, stored in the cache directory for every "
+                        "later process")
+    parser.add_argument("--budget", type=float, default=180.0, metavar="SECONDS",
+                        help="time budget of --machine (default 180)")
+    parser.add_argument("--no-calibrate", action="store_true",
+                        help="--machine: GEMM blocks only, no cost calibration")
+    parser.add_argument("--reset", action="store_true",
+                        help="remove the --machine tuning file (back to derived parameters)")
 
 
 def add_explain_arguments(parser) -> None:
@@ -621,7 +723,8 @@ COMMANDS: dict[str, Command] = {
                      add_bench_arguments, cmd_bench),
     "profile": Command("per-phase times of the chosen kernels per layer",
                        add_profile_arguments, cmd_profile),
-    "tune": Command("measure every layer of a suite and remember the winners (plan cache)",
+    "tune": Command("measure every layer of a suite and remember the winners (plan cache); "
+                    "--machine: this CPU's GEMM blocks and cost calibration",
                     add_tune_arguments, cmd_tune),
     "explain": Command("every implementation for a problem: reasons, estimates, the choice",
                        add_explain_arguments, cmd_explain),

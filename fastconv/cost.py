@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from typing import Callable, Optional
 
+from . import machine_params
 from .problem import ConvProblem
 
 # The GEMM microkernel's register tile (gemm_ukernel_avx2.c: 6 rows x 16 columns); padding the
@@ -54,15 +55,24 @@ def direct_features(p: ConvProblem, backend: str) -> dict[str, float]:
             "out": _out_elems(p), "in": _in_elems(p)}
 
 
+def _gemm_columns(n: int) -> int:
+    """Columns the GEMM computes for n: whole NR-wide panels, except that a last panel of at
+    most NR/4 columns goes to the dot kernel at its real width (gemm_driver.h)."""
+    full = n // GEMM_TILE_N * GEMM_TILE_N
+    rest = n - full
+    return full + (rest if rest <= GEMM_TILE_N // 4 else GEMM_TILE_N)
+
+
 def im2col_features(p: ConvProblem, backend: str) -> dict[str, float]:
     """Lowering + one GEMM per (image, group): C_out/g x (H_out W_out) x (C_in/g kH kW). The
-    GEMM's multiply-adds are counted padded to the microkernel tile; the lowered matrix is
-    written once and read once (none for a pointwise problem, whose input is the operand)."""
+    GEMM's multiply-adds are counted padded to the microkernel tile (rows; columns as
+    _gemm_columns says); the lowered matrix is written once and read once (none for a
+    pointwise problem, whose input is the operand)."""
     k = p.c_in_per_group * p.kh * p.kw
     pixels = p.h_out * p.w_out
     gemms = p.n * p.groups
     padded = float(gemms * _padded(p.c_out_per_group, GEMM_TILE_M) * k
-                   * _padded(pixels, GEMM_TILE_N))
+                   * _gemm_columns(pixels))
     lowered = 0.0 if p.is_pointwise else float(gemms * k * pixels)
     return {"call": 1.0, "mac_padded": padded, "lowered": lowered, "gemms": float(gemms),
             "out": _out_elems(p), "in": _in_elems(p)}
@@ -165,13 +175,22 @@ def constants(name: str) -> tuple[dict[str, float], bool]:
 
 
 def estimate(problem: ConvProblem, algo: str, backend: str) -> float:
-    """Estimated seconds of one call of ``algo:backend`` on ``problem``."""
-    coeffs, _ = constants(f"{algo}:{backend}")
+    """Estimated seconds of one call of ``algo:backend`` on ``problem``: the fitted model, or,
+    after ``fastconv tune --machine``, its calibration to this machine (a per-call time and
+    one scale on the rest of the estimate, fitted on a calibration suite;
+    fastconv.machine_params)."""
+    name = f"{algo}:{backend}"
+    coeffs, _ = constants(name)
     feats = features(problem, algo, backend)
     # an unfitted pair's conservative rates apply to the direct count whatever its features
     if coeffs is CONSERVATIVE:
         feats = generic_features(problem, backend)
-    return sum(coeffs.get(name, 0.0) * value for name, value in feats.items())
+    seconds = sum(coeffs.get(f, 0.0) * value for f, value in feats.items())
+    calibration = machine_params.cost_calibration(name)
+    if calibration is not None and coeffs is not CONSERVATIVE:
+        work = max(seconds - coeffs.get("call", 0.0), 0.0)
+        seconds = calibration["call"] + calibration["scale"] * work
+    return seconds
 
 
 # ---- accuracy guards (algo="auto" only) ------------------------------------------------------

@@ -54,12 +54,54 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, l
            flip=False, algo="auto", backend="auto"):
     """:func:`fastconv.conv2d` of a dask array ``x``, as a lazy dask array.
 
-    ``x`` is (N, C_in, H, W), or (N, H, W, C_in) with ``layout="NHWC"``, chunked along N, H and
-    W in any way (channels must be one chunk: they are rechunked, with a warning, otherwise);
-    a NumPy array is taken as one chunk. ``weight`` and ``bias`` are small: they are made NumPy
-    arrays (a dask array is computed) and stored once in the graph. Every other argument is as
-    :func:`fastconv.conv2d`, ``out=`` aside. The result is chunked along N like ``x``, along
-    H_out and W_out at ``x``'s chunk boundaries divided by the stride, and has one channel chunk.
+    One task per output chunk; each cuts the input window its outputs need from the chunks
+    it touches and pads only what lies outside the image, so the result equals the single
+    call on the whole array, for images and batches larger than memory.
+
+    Parameters
+    ----------
+    x : dask.array.Array or array_like
+        ``(N, C_in, H, W)``, or ``(N, H, W, C_in)`` with ``layout="NHWC"``, chunked along N,
+        H and W in any way. The channels must be one chunk (they are rechunked, with a
+        warning, otherwise). A NumPy array is taken as one chunk.
+    weight : array_like
+        The kernel, as :func:`fastconv.conv2d` takes it. Made a NumPy array (a dask array is
+        computed) and stored once in the graph.
+    bias : array_like or None, optional
+        ``(C_out,)``, stored once in the graph. Default None.
+    stride, padding, dilation, groups, layout, flip, algo, backend : optional
+        As :func:`fastconv.conv2d` (any stride, every padding form, dilation, groups,
+        both layouts, ``flip``). There is no ``out``.
+
+    Returns
+    -------
+    dask.array.Array
+        Lazy, chunked along N like ``x``, along H_out and W_out at ``x``'s chunk boundaries
+        moved by the leading padding and divided by the stride, with one channel chunk.
+
+    Raises
+    ------
+    TypeError, ValueError
+        When the graph is built, for any argument :func:`fastconv.conv2d` refuses (the same
+        validation on a zero-stride placeholder of ``x``: nothing is read).
+    NotImplementedError, MemoryError
+        When a chunk is computed, as :func:`fastconv.conv2d` on that chunk.
+
+    Warns
+    -----
+    UserWarning
+        When ``x`` has several chunks along the channels and is rechunked.
+
+    Examples
+    --------
+    >>> import dask.array as da, numpy as np, fastconv.dask
+    >>> x = da.random.random((1, 8, 4096, 4096), chunks=(1, 8, 1024, 1024))
+    >>> w = np.random.rand(4, 8, 15, 15)
+    >>> y = fastconv.dask.conv2d(x, w, padding="same", stride=2)
+    >>> y.shape
+    (1, 4, 2048, 2048)
+    >>> y.chunks[2]   # input boundaries 1024, 2048, 3072 moved by the padding (6), halved
+    (515, 512, 512, 509)
     """
     return _convolve(2, x, weight, bias, stride, padding, dilation, groups, layout, flip, algo,
                      backend)
@@ -67,8 +109,30 @@ def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, l
 
 def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, layout="NCL",
            flip=False, algo="auto", backend="auto"):
-    """:func:`fastconv.conv1d` of a dask array ``x`` ((N, C_in, L) or (N, L, C_in) with
-    ``layout="NLC"``), as a lazy dask array; chunking as :func:`conv2d`."""
+    """:func:`fastconv.conv1d` of a dask array ``x``, as a lazy dask array.
+
+    Parameters
+    ----------
+    x : dask.array.Array or array_like
+        ``(N, C_in, L)``, or ``(N, L, C_in)`` with ``layout="NLC"``, chunked along N and L
+        in any way (the channels one chunk).
+    weight : array_like
+        The kernel, as :func:`fastconv.conv1d` takes it.
+    bias : array_like or None, optional
+        ``(C_out,)``. Default None.
+    stride, padding, dilation, groups, layout, flip, algo, backend : optional
+        As :func:`fastconv.conv1d`.
+
+    Returns
+    -------
+    dask.array.Array
+        Lazy, chunked as :func:`conv2d` describes.
+
+    Raises
+    ------
+    TypeError, ValueError, NotImplementedError, MemoryError
+        As :func:`conv2d`.
+    """
     return _convolve(1, x, weight, bias, stride, padding, dilation, groups, layout, flip, algo,
                      backend)
 

@@ -12,7 +12,8 @@ Order of concerns (as in scipy's choose_conv_method and oneDNN's dispatch list):
 
 ``select`` remembers its answers in memory (an LRU keyed by problem, request and thread count),
 so repeated calls pay one dictionary lookup. ``select.cache_clear()`` forgets them (after
-changing FASTCONV_ALGO / FASTCONV_BACKEND, or the registry in tests).
+changing FASTCONV_ALGO / FASTCONV_BACKEND, or the registry in tests) and bumps ``generation``,
+which the API's remembered call signatures key on.
 """
 from __future__ import annotations
 
@@ -23,8 +24,9 @@ from typing import NamedTuple, Optional
 
 from . import cost, plan_cache, workspace
 from . import threads as _threads
+from .backends import c as c_backend
 from .problem import ConvProblem
-from .registry import REFERENCE, REGISTRY, Implementation
+from .registry import NOT_IMPLEMENTED, REFERENCE, REGISTRY, Implementation
 from .threads import get_num_threads
 
 
@@ -97,9 +99,10 @@ def candidates(problem: ConvProblem, algos: Optional[tuple[str, ...]],
 
 
 def _rejection(impl: Implementation, problem: ConvProblem, algos, backend) -> Optional[str]:
-    why = impl.rejection(problem)
-    if why is None and backend is None and impl.backend == "cuda":
-        why = AUTO_SKIPS_CUDA
+    if backend is None and impl.backend == "cuda":
+        # decided without probing for a GPU (importing numba.cuda takes most of a second)
+        return NOT_IMPLEMENTED if impl.run is None else AUTO_SKIPS_CUDA
+    why = impl.likely_rejection(problem)  # confirmed by choose() for the one chosen
     if why is None and algos is None:
         why = cost.guard(problem, impl.algo)
     return why
@@ -129,6 +132,19 @@ def choose(problem: ConvProblem, algos: Optional[tuple[str, ...]], backend: Opti
     NotImplementedError (with every reason) when nothing can run, MemoryError when only the
     workspace limit stands in the way."""
     opts = tuple(options(problem, algos, backend))
+    while True:
+        choice = _choose_among(problem, algos, backend, threads, use_cache, opts)
+        # options() ranked on a cheap availability check (numba installed, not imported):
+        # the full probe confirms the one chosen, and a failure rejects it and chooses again
+        reason = choice.impl.reason
+        if reason is None:
+            return choice
+        opts = tuple(Option(o.impl, reason, None) if o.impl is choice.impl else o
+                     for o in opts)
+
+
+def _choose_among(problem: ConvProblem, algos, backend, threads: int, use_cache: bool,
+                  opts: tuple[Option, ...]) -> Choice:
     accepted = [o for o in opts if o.reason is None]
     if not accepted:
         wanted = " or ".join(filter(None, ["/".join(algos) if algos else None, backend])) or "any"
@@ -168,5 +184,22 @@ def select(problem: ConvProblem, algos: Optional[tuple[str, ...]],
     return _select(problem, algos, backend, _threads._num_threads or get_num_threads())
 
 
-select.cache_clear = _select.cache_clear
+# Bumped whenever remembered choices are forgotten (select.cache_clear: FASTCONV_ALGO /
+# FASTCONV_BACKEND changed, a measured plan stored, the workspace limit, the ISA cap or the C
+# kernels' machine parameters changed): the API's and the plans' remembered call signatures
+# (fastconv.known_calls) key on it, so none outlives a change.
+generation = 0
+
+
+def _cache_clear() -> None:
+    global generation
+    _select.cache_clear()
+    generation += 1
+
+
+select.cache_clear = _cache_clear
 select.cache_info = _select.cache_info
+# the workspace limit decides which kernels fit (workspace.over_limit), and the ISA cap and
+# machine parameters the C kernels' workspaces and speed: forget on a change
+workspace.on_limit_change(_cache_clear)
+c_backend.on_isa_change(_cache_clear)

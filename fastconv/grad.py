@@ -37,10 +37,50 @@ from .problem import ConvProblem
 # ---- public functions ----------------------------------------------------------------------
 def conv2d_grad_input(grad_out, weight, input_shape, stride=1, padding=0, dilation=1, groups=1,
                       *, layout="NCHW", flip=False, algo="auto", backend="auto"):
-    """Gradient of ``conv2d(x, weight, ...)`` with respect to ``x``, for ``x`` of
-    ``input_shape``, given ``grad_out`` (the output's gradient, the output's shape).
+    """Gradient of ``conv2d(x, weight, ...)`` with respect to ``x`` (torch's semantics).
 
-    Arguments as :func:`fastconv.conv2d`; returns an array of ``input_shape`` in ``layout``.
+    A correlation of ``grad_out`` with the flipped, channel-transposed kernel; with stride s,
+    split into the s x s phases of the input (each a stride-1 correlation with the taps that
+    reach it), so no zeros are inserted and no multiply is wasted.
+
+    Parameters
+    ----------
+    grad_out : array_like
+        Gradient of the loss with respect to the convolution's output: the output's shape,
+        in ``layout``.
+    weight : array_like
+        The forward kernel, as :func:`fastconv.conv2d` takes it.
+    input_shape : tuple of 4 ints
+        Shape of the forward input ``x``, in ``layout`` (it cannot always be inferred: with
+        stride > 1 several input sizes give the same output size).
+    stride, padding, dilation, groups, layout, flip : optional
+        The forward convolution's arguments, with the meaning, defaults and checks of
+        :func:`fastconv.conv2d` (every padding form, layout and ``flip``).
+    algo, backend : str, optional
+        Which forward implementations compute it (as :func:`fastconv.conv2d`); "auto"
+        lets the dispatcher choose for each call it makes.
+
+    Returns
+    -------
+    numpy.ndarray
+        The gradient with respect to ``x``: ``input_shape``, float32 or float64.
+
+    Raises
+    ------
+    TypeError
+        An argument of the wrong type, or an array that does not hold real numbers.
+    ValueError
+        ``grad_out`` not of the forward output's shape, or any argument
+        :func:`fastconv.conv2d` would refuse for the forward problem (the message is the
+        forward API's).
+    NotImplementedError
+        An explicit ``algo`` / ``backend`` that cannot run one of the convolutions needed.
+    MemoryError
+        The result or a workspace cannot be allocated within the limits.
+
+    See Also
+    --------
+    conv2d_grad_weight, conv_transpose2d, fastconv.torch.Conv2d
     """
     return _grad_input(2, grad_out, weight, input_shape, stride, padding, dilation, groups,
                        layout, flip, algo, backend)
@@ -48,18 +88,96 @@ def conv2d_grad_input(grad_out, weight, input_shape, stride=1, padding=0, dilati
 
 def conv1d_grad_input(grad_out, weight, input_shape, stride=1, padding=0, dilation=1, groups=1,
                       *, layout="NCL", flip=False, algo="auto", backend="auto"):
-    """Gradient of ``conv1d(x, weight, ...)`` with respect to ``x`` (see conv2d_grad_input)."""
+    """Gradient of ``conv1d(x, weight, ...)`` with respect to ``x``.
+
+    Parameters
+    ----------
+    grad_out : array_like
+        Gradient with respect to the output: ``(N, C_out, L_out)`` (NCL) or
+        ``(N, L_out, C_out)`` (NLC).
+    weight : array_like
+        The forward kernel, as :func:`fastconv.conv1d` takes it.
+    input_shape : tuple of 3 ints
+        Shape of the forward input ``x``, in ``layout``.
+    stride, padding, dilation, groups, layout, flip : optional
+        The forward convolution's arguments, with the meaning, defaults and checks of
+        :func:`fastconv.conv1d` (every padding form, layout and ``flip``).
+    algo, backend : str, optional
+        Which forward implementations compute it (as :func:`fastconv.conv1d`); "auto"
+        lets the dispatcher choose for each call it makes.
+
+    Returns
+    -------
+    numpy.ndarray
+        The gradient with respect to ``x``: ``input_shape``.
+
+    Raises
+    ------
+    TypeError
+        An argument of the wrong type, or an array that does not hold real numbers.
+    ValueError
+        ``grad_out`` not of the forward output's shape, or any argument
+        :func:`fastconv.conv1d` would refuse for the forward problem (the message is the
+        forward API's).
+    NotImplementedError
+        An explicit ``algo`` / ``backend`` that cannot run one of the convolutions needed.
+    MemoryError
+        The result or a workspace cannot be allocated within the limits.
+
+    See Also
+    --------
+    conv2d_grad_input
+    """
     return _grad_input(1, grad_out, weight, input_shape, stride, padding, dilation, groups,
                        layout, flip, algo, backend)
 
 
 def conv2d_grad_weight(x, grad_out, weight_shape, stride=1, padding=0, dilation=1, groups=1,
                        *, layout="NCHW", flip=False, algo="auto", backend="auto"):
-    """Gradient of ``conv2d(x, weight, ...)`` with respect to ``weight``, for ``weight`` of
-    ``weight_shape`` (in the layout's weight order: OIHW, or HWIO for NHWC).
+    """Gradient of ``conv2d(x, weight, ...)`` with respect to ``weight`` (torch's semantics).
 
-    Arguments as :func:`fastconv.conv2d`. The bias gradient is ``grad_out.sum((0, 2, 3))``
+    For ungrouped problems under ``algo="auto"``, a GEMM of ``grad_out`` with the lowered
+    ``x`` (fastconv's GEMM, batch chunks within the workspace limit); otherwise ``x``
+    correlated with ``grad_out`` with roles swapped (channels as the batch, stride and
+    dilation exchanged). The bias gradient needs no call: it is ``grad_out.sum((0, 2, 3))``
     (NCHW) or ``grad_out.sum((0, 1, 2))`` (NHWC).
+
+    Parameters
+    ----------
+    x : array_like
+        The forward input, as :func:`fastconv.conv2d` takes it.
+    grad_out : array_like
+        Gradient with respect to the output: the output's shape, in ``layout``.
+    weight_shape : tuple of 4 ints
+        Shape of the forward kernel in the layout's weight order: OIHW, or HWIO for NHWC.
+    stride, padding, dilation, groups, layout, flip : optional
+        The forward convolution's arguments, with the meaning, defaults and checks of
+        :func:`fastconv.conv2d` (every padding form, layout and ``flip``).
+    algo, backend : str, optional
+        Which forward implementations compute it (as :func:`fastconv.conv2d`); "auto"
+        lets the dispatcher choose for each call it makes.
+
+    Returns
+    -------
+    numpy.ndarray
+        The gradient with respect to ``weight``: ``weight_shape``.
+
+    Raises
+    ------
+    TypeError
+        An argument of the wrong type, or an array that does not hold real numbers.
+    ValueError
+        ``grad_out`` not of the forward output's shape, or any argument
+        :func:`fastconv.conv2d` would refuse for the forward problem (the message is the
+        forward API's).
+    NotImplementedError
+        An explicit ``algo`` / ``backend`` that cannot run one of the convolutions needed.
+    MemoryError
+        The result or a workspace cannot be allocated within the limits.
+
+    See Also
+    --------
+    conv2d_grad_input
     """
     return _grad_weight(2, x, grad_out, weight_shape, stride, padding, dilation, groups, layout,
                         flip, algo, backend)
@@ -67,8 +185,48 @@ def conv2d_grad_weight(x, grad_out, weight_shape, stride=1, padding=0, dilation=
 
 def conv1d_grad_weight(x, grad_out, weight_shape, stride=1, padding=0, dilation=1, groups=1,
                        *, layout="NCL", flip=False, algo="auto", backend="auto"):
-    """Gradient of ``conv1d(x, weight, ...)`` with respect to ``weight`` (see
-    conv2d_grad_weight; the bias gradient is ``grad_out.sum((0, 2))`` for NCL)."""
+    """Gradient of ``conv1d(x, weight, ...)`` with respect to ``weight``.
+
+    The bias gradient is ``grad_out.sum((0, 2))`` (NCL) or ``grad_out.sum((0, 1))`` (NLC).
+
+    Parameters
+    ----------
+    x : array_like
+        The forward input, as :func:`fastconv.conv1d` takes it.
+    grad_out : array_like
+        Gradient with respect to the output, in ``layout``.
+    weight_shape : tuple of 3 ints
+        Shape of the forward kernel: ``(C_out, C_in/groups, K)``, or ``(K, C_in/groups,
+        C_out)`` for NLC.
+    stride, padding, dilation, groups, layout, flip : optional
+        The forward convolution's arguments, with the meaning, defaults and checks of
+        :func:`fastconv.conv1d` (every padding form, layout and ``flip``).
+    algo, backend : str, optional
+        Which forward implementations compute it (as :func:`fastconv.conv1d`); "auto"
+        lets the dispatcher choose for each call it makes.
+
+    Returns
+    -------
+    numpy.ndarray
+        The gradient with respect to ``weight``: ``weight_shape``.
+
+    Raises
+    ------
+    TypeError
+        An argument of the wrong type, or an array that does not hold real numbers.
+    ValueError
+        ``grad_out`` not of the forward output's shape, or any argument
+        :func:`fastconv.conv1d` would refuse for the forward problem (the message is the
+        forward API's).
+    NotImplementedError
+        An explicit ``algo`` / ``backend`` that cannot run one of the convolutions needed.
+    MemoryError
+        The result or a workspace cannot be allocated within the limits.
+
+    See Also
+    --------
+    conv2d_grad_weight
+    """
     return _grad_weight(1, x, grad_out, weight_shape, stride, padding, dilation, groups, layout,
                         flip, algo, backend)
 
@@ -77,10 +235,52 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
                      dilation=1, *, algo="auto", backend="auto"):
     """Transposed 2-D convolution with ``torch.nn.functional.conv_transpose2d``'s semantics.
 
-    x: (N, C_in, H, W); weight: (C_in, C_out/groups, kH, kW); bias: (C_out,) or None.
-    Output (N, C_out, H_out, W_out) with H_out = (H - 1) * stride - 2 * padding
-    + dilation * (kH - 1) + output_padding + 1. ``padding`` may also give (before, after)
-    pairs per dimension (then H_out uses before + after instead of 2 * padding).
+    The gradient with respect to the input of the convolution it transposes, plus the bias.
+
+    Parameters
+    ----------
+    x : array_like
+        ``(N, C_in, H, W)`` (NCHW only).
+    weight : array_like
+        ``(C_in, C_out/groups, kH, kW)``, as torch lays out a transposed convolution's kernel.
+    bias : array_like or None, optional
+        ``(C_out,)``. Default None.
+    stride, dilation : int or (int, int), optional
+        Each >= 1. Default 1.
+    padding : int or tuple, optional
+        An int, one int per dimension, or ``(before, after)`` pairs per dimension (then
+        ``H_out`` uses ``before + after`` instead of ``2 * padding``). String modes are
+        refused. Default 0.
+    output_padding : int or (int, int), optional
+        Extra rows / columns at the end of the output, each smaller than stride or
+        dilation, as in torch. Default 0.
+    groups : int, optional
+        Channel groups, dividing C_in. Default 1.
+    algo, backend : str, optional
+        Which forward implementations compute it (as :func:`fastconv.conv2d`).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, C_out, H_out, W_out)`` with ``H_out = (H - 1) * stride - 2 * padding +
+        dilation * (kH - 1) + output_padding + 1``.
+
+    Raises
+    ------
+    TypeError
+        An argument of the wrong type, or an array that does not hold real numbers.
+    ValueError
+        Wrong dimensions, ``weight.shape[0] != C_in``, groups not dividing C_in, a string
+        padding, ``output_padding`` not below stride or dilation, padding that leaves no
+        output, or a bias of the wrong shape.
+    NotImplementedError
+        An explicit ``algo`` / ``backend`` that cannot run the convolutions needed.
+    MemoryError
+        The result or a workspace cannot be allocated within the limits.
+
+    See Also
+    --------
+    conv_transpose1d, conv2d_grad_input
     """
     return _conv_transpose(2, x, weight, bias, stride, padding, output_padding, groups,
                            dilation, algo, backend)
@@ -88,8 +288,32 @@ def conv_transpose2d(x, weight, bias=None, stride=1, padding=0, output_padding=0
 
 def conv_transpose1d(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
                      dilation=1, *, algo="auto", backend="auto"):
-    """Transposed 1-D convolution (``torch.nn.functional.conv_transpose1d``): x (N, C_in, L),
-    weight (C_in, C_out/groups, K); otherwise as :func:`conv_transpose2d`."""
+    """Transposed 1-D convolution with ``torch.nn.functional.conv_transpose1d``'s semantics.
+
+    Parameters
+    ----------
+    x : array_like
+        ``(N, C_in, L)``.
+    weight : array_like
+        ``(C_in, C_out/groups, K)``.
+    bias : array_like or None, optional
+        ``(C_out,)``. Default None.
+    stride, padding, output_padding, groups, dilation : optional
+        As :func:`conv_transpose2d`, one value (or one pair) for the one dimension.
+    algo, backend : str, optional
+        As :func:`fastconv.conv1d`.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(N, C_out, L_out)``, ``L_out = (L - 1) * stride - 2 * padding + dilation * (K - 1)
+        + output_padding + 1``.
+
+    Raises
+    ------
+    TypeError, ValueError, NotImplementedError, MemoryError
+        As :func:`conv_transpose2d`.
+    """
     return _conv_transpose(1, x, weight, bias, stride, padding, output_padding, groups,
                            dilation, algo, backend)
 

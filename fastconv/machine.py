@@ -9,26 +9,13 @@ a second, and are measured once per process for each (threads, ISA).
 from __future__ import annotations
 
 import functools
-import platform
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from .backends import c as c_backend
+from .machine_params import cpu_model  # noqa: F401  (re-exported: fastconv.machine.cpu_model)
 from .threads import get_num_threads
-
-
-@functools.cache
-def cpu_model() -> str:
-    """The CPU's model name (/proc/cpuinfo), else what the platform module knows."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 # FMA loop: ~10-20 ms per run at a few GHz (24 flops per cycle-ish x 2e6 iterations x 12

@@ -16,7 +16,9 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from . import api, dispatch, plan_cache
+from . import api, dispatch, known_calls, plan_cache, profiling
+from . import threads as _threads
+from .known_calls import KnownCall, array_key
 from .problem import ConvProblem
 from .registry import REFERENCE, Implementation
 from .threads import get_num_threads
@@ -77,8 +79,19 @@ def _ms(seconds: Optional[float]) -> str:
 class ConvPlan:
     """A chosen implementation for one problem, optionally with prepared weights.
 
-    ``plan(x)`` runs with the weights given at plan time (pre-transformed where the
-    implementation can); ``plan(x, w, bias)`` runs with other weights of the same shape.
+    Made by :func:`fastconv.plan`, not constructed directly. ``p(x)`` runs with the weights
+    given at plan time (pre-transformed where the implementation can: fft:c keeps its kernel
+    spectra, winograd:c its transformed kernel); ``p(x, w, bias)`` runs with other weights of
+    the same shape. A plan may be shared by threads.
+
+    Attributes
+    ----------
+    problem : ConvProblem
+        The problem planned for.
+    impl : Implementation
+        The implementation chosen (``p.impl.name``: ``"algo:backend"``).
+    x_shape, weight_shape : tuple of int
+        The shapes given to :func:`fastconv.plan`.
     """
 
     def __init__(self, problem: ConvProblem, impl: Implementation, explanation: Explanation,
@@ -90,12 +103,21 @@ class ConvPlan:
         self.x_shape, self.weight_shape = tuple(x_shape), tuple(weight_shape)
         self._placeholder_w = np.broadcast_to(np.zeros((), problem.np_dtype), weight_shape)
         self._apply = None if weight is None else impl.prepared(problem, weight)
+        self._known: dict = {}  # call signature -> KnownCall (fastconv.known_calls)
 
     @property
     def has_weights(self) -> bool:
+        """Whether the plan was made with ``weight=`` (``p(x)`` then needs no weights)."""
         return self._apply is not None
 
     def explain(self) -> Explanation:
+        """Every implementation considered: status, reason, estimate, measured time.
+
+        Returns
+        -------
+        Explanation
+            ``str()`` of it is the table :func:`fastconv.explain` prints.
+        """
         return self._explanation
 
     def _validated(self, x, w, bias) -> api.PreparedCall:
@@ -109,17 +131,72 @@ class ConvPlan:
         return call
 
     def __call__(self, x, w=None, bias=None, *, out=None):
-        """The convolution of ``x`` (the plan's shape) with the plan's weights, or with ``w``;
-        ``bias`` and ``out`` as in conv2d. Inputs are cast to the plan's dtype."""
+        """Run the convolution.
+
+        Parameters
+        ----------
+        x : array_like
+            Input of the plan's ``x_shape`` (any strides; cast to the plan's dtype).
+        w : array_like, optional
+            Weights of the plan's ``weight_shape``; default: the weights prepared at plan
+            time.
+        bias : array_like or None, optional
+            ``(C_out,)``.
+        out : numpy.ndarray, optional
+            As :func:`fastconv.conv2d`.
+
+        Returns
+        -------
+        numpy.ndarray
+            As :func:`fastconv.conv2d`.
+
+        Raises
+        ------
+        ValueError
+            The plan has no weights and ``w`` is not given, or the arguments describe
+            another problem than the plan's (shape, dtype), or any argument
+            :func:`fastconv.conv2d` would refuse.
+        TypeError
+            As :func:`fastconv.conv2d`.
+        """
+        key = known = None
+        if type(x) is np.ndarray and profiling.recorder is None:
+            wk = () if w is None else array_key(w)
+            bk = () if bias is None else array_key(bias)
+            ok = () if out is None else array_key(out)
+            if wk is not None and bk is not None and ok is not None:
+                key = (x.shape, x.strides, x.dtype, wk, bk, ok,
+                       _threads._num_threads or get_num_threads(), dispatch.generation)
+                known = self._known.get(key)
+                if known is not None:  # validated before: only the data is new
+                    result = known(x, w, bias, out)
+                    if result is not None:
+                        return result
         if w is None and self._apply is None:
             raise ValueError("this plan was made without weight=: pass w (and bias) per call")
         call = self._validated(x, w, bias)
         run = self._run_prepared if w is None else self.impl.run
+        if key is not None and known is None and 0 not in self.problem.out_shape:
+            known_calls.remember(self._known, key, KnownCall(
+                self.problem, self._bind_prepared if w is None else self._bind, x, w, bias, out))
         return api.execute(call, self.impl.name, run, out, (x, w, bias))
 
     def _run_prepared(self, problem, x4, w4, b4, y):
         """run() with the weights prepared at plan time (``w4`` is the placeholder)."""
         self._apply(x4, b4, y)
+
+    def _bind(self, x4, w4, b4, y):
+        """A KnownCall's runner for weights given per call."""
+        return self.impl.bound(self.problem, x4, w4, b4, y)
+
+    def _bind_prepared(self, x4, w4, b4, y):
+        """A KnownCall's runner with the prepared weights (``w4`` is None): the prepared
+        state's own binding where it has one (``bind(x, bias, y)``), else its apply."""
+        bind = getattr(self._apply, "bind", None)
+        if bind is not None:
+            return bind(x4, b4, y)
+        apply = self._apply
+        return lambda x4, w4, b4, y: apply(x4, b4, y)
 
     def __repr__(self) -> str:
         weights = ", weights prepared" if self._apply is not None else ""
@@ -162,8 +239,11 @@ def _measure(problem: ConvProblem, x_shape, weight_shape, opts, weight, prune):
     accepted = [o for o in opts if o.reason is None]
     compiled = [o for o in accepted if o.impl is not REFERENCE] or accepted
     best_estimate = min(o.estimate for o in compiled)
+    # (o.impl.reason: the full availability probe, which the dispatcher's ranking skipped for
+    # candidates it did not choose: numba is imported here, to time its kernels)
     to_time = [o for o in compiled
-               if prune is None or o.estimate <= prune * best_estimate]
+               if (prune is None or o.estimate <= prune * best_estimate)
+               and o.impl.reason is None] or [o for o in accepted if o.impl is REFERENCE]
     rng = np.random.default_rng(0)
     dtype = problem.np_dtype
     x = rng.standard_normal(x_shape).astype(dtype)
@@ -174,25 +254,80 @@ def _measure(problem: ConvProblem, x_shape, weight_shape, opts, weight, prune):
     call = api.prepare(p.spatial_dims, x, w, b, *_user_geometry(p), p.groups, p.layout, p.flip,
                        dtype=dtype)
     y = api.logical_output(p, np.empty(p.user_out_shape, dtype))
+    # each bound to these operands, as a repeated conv2d call runs it (fastconv.known_calls)
+    runs = {o.impl.name: o.impl.bound(p, call.x, call.w, call.bias, y) for o in to_time}
     # In turns rather than one after the other: a candidate timed right after another backend's
     # (numba's, OpenMP's) worker threads went idle would otherwise meet them still spinning on
     # the cores, and a disturbance from another process hits every candidate alike.
-    return interleaved_best({o.impl.name: (lambda impl=o.impl: impl.run(p, call.x, call.w,
-                                                                        call.bias, y))
-                             for o in to_time}, rounds=4, burst=3, slow=0.5)
+    return interleaved_best({name: (lambda run=run: run(call.x, call.w, call.bias, y))
+                             for name, run in runs.items()}, rounds=4, burst=3, slow=0.5)
 
 
 def plan(x_shape: Sequence[int], weight_shape: Sequence[int], *, dtype="float32", stride=1,
          padding=0, dilation=1, groups=1, layout=None, flip=False, algo="auto", backend="auto",
          mode="heuristic", weight=None, prune: Optional[float] = PRUNE,
          remeasure: bool = False) -> ConvPlan:
-    """Plan a convolution of an ``x_shape`` input with a ``weight_shape`` kernel.
+    """Validate a convolution once, choose its implementation, and prepare its weights.
 
-    Arguments as conv2d / conv1d (``layout`` defaults to NCHW, or NCL for 3-D shapes).
-    mode="heuristic": a measured choice from the plan cache if one exists, else the cost
-    model's. mode="measure": the candidates are timed (unless the plan cache already holds a
-    measurement for this key and ``remeasure`` is False) and the winner is stored.
-    ``weight=`` prepares the weights once, so that ``plan(x)`` runs without them.
+    Planning is kept apart from execution (as in opt_einsum, FFTW and cuDNN's find): the
+    returned :class:`ConvPlan` runs the chosen implementation with no further checks of the
+    geometry, and prints every candidate with ``.explain()``.
+
+    Parameters
+    ----------
+    x_shape : sequence of int
+        Shape of the input: 4 ints (conv2d) or 3 (conv1d), in ``layout``.
+    weight_shape : sequence of int
+        Shape of the kernel, in ``layout``'s weight order.
+    dtype : {"float32", "float64"}, optional
+        Compute dtype. Default "float32".
+    stride, padding, dilation, groups, flip, algo, backend : optional
+        As :func:`fastconv.conv2d` / :func:`fastconv.conv1d`.
+    layout : str, optional
+        Default "NCHW", or "NCL" for 3-D shapes.
+    mode : {"heuristic", "measure"}, optional
+        "heuristic" (default): a measured choice from the plan cache if one exists for this
+        problem, request, thread count, CPU, ISA and version, else the cost model's lowest
+        estimate. "measure": the candidates are timed on random data (unless the plan cache
+        already holds a measurement and ``remeasure`` is False) and the winner is stored in
+        the plan cache, where later ``algo="auto"`` calls find it.
+    weight : array_like, optional
+        The weights, prepared once (``p(x)`` then runs without them). Must have
+        ``weight_shape``.
+    prune : float or None, optional
+        Measure mode times only candidates whose estimate is within this factor of the best
+        estimate (default 5.0); None times every accepted candidate.
+    remeasure : bool, optional
+        Measure mode: time again even when the plan cache has an entry. Default False.
+
+    Returns
+    -------
+    ConvPlan
+
+    Raises
+    ------
+    ValueError
+        An unknown ``mode``, shapes of the wrong length, ``weight`` not of ``weight_shape``,
+        or any argument :func:`fastconv.conv2d` would refuse.
+    TypeError
+        A dtype other than float32 / float64, or an argument of the wrong type.
+    NotImplementedError
+        An explicit ``algo`` / ``backend`` that cannot run the problem.
+    MemoryError
+        Every implementation the request allows needs more workspace than the limit.
+
+    See Also
+    --------
+    explain, tune
+
+    Examples
+    --------
+    >>> import numpy as np, fastconv
+    >>> w = np.random.rand(64, 64, 3, 3).astype(np.float32)
+    >>> p = fastconv.plan((1, 64, 56, 56), w.shape, padding=1, weight=w)
+    >>> y = p(np.random.rand(1, 64, 56, 56).astype(np.float32))
+    >>> y.shape
+    (1, 64, 56, 56)
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -235,12 +370,37 @@ def plan(x_shape: Sequence[int], weight_shape: Sequence[int], *, dtype="float32"
 
 
 def explain(x_shape: Sequence[int], weight_shape: Sequence[int], **kwargs) -> Explanation:
-    """The table of every implementation for a problem (arguments as :func:`plan`)."""
+    """Why the dispatcher picks what it picks for a problem.
+
+    Parameters
+    ----------
+    x_shape, weight_shape : sequence of int
+        As :func:`plan`.
+    **kwargs
+        Every other argument of :func:`plan` (``padding``, ``stride``, ``dtype``, ``algo``,
+        ``mode``, ...).
+
+    Returns
+    -------
+    Explanation
+        ``print()`` it for a table: the problem id and GFLOP, the request, mode and threads,
+        the choice and where it came from (heuristic, plan cache, measured, only option),
+        then one row per implementation with its status (chosen, accepted, rejected,
+        pruned), the cost model's estimate, the measured time, and the reason for a
+        rejection. ``.chosen`` is the chosen name, ``.rows`` the rows.
+
+    Raises
+    ------
+    ValueError, TypeError, NotImplementedError, MemoryError
+        As :func:`plan`.
+    """
     return plan(x_shape, weight_shape, **kwargs).explain()
 
 
 @dataclasses.dataclass(frozen=True)
 class TuneResult:
+    """One layer tuned by :func:`tune`: ``case`` (its id), ``impl`` (the winner), ``seconds``
+    (its measured time), ``source`` ("measured", or "plan cache" when already known)."""
     case: str
     impl: str
     seconds: Optional[float]
@@ -249,8 +409,33 @@ class TuneResult:
 
 def tune(cases, *, remeasure: bool = False, prune: Optional[float] = PRUNE,
          progress=None) -> list[TuneResult]:
-    """Measure-mode plans for every ``testing.Case`` in ``cases`` (e.g. testing.SUITES[name]),
-    filling the plan cache; ``progress(result)`` is called after each case (a CLI prints)."""
+    """Measure the implementations for every layer of a table and remember the winners.
+
+    Runs :func:`plan` with ``mode="measure"`` for each case, filling the on-disk plan cache
+    that later ``algo="auto"`` calls read (``fastconv tune --suite NAME`` from the shell).
+
+    Parameters
+    ----------
+    cases : iterable of fastconv.testing.Case
+        Layers, e.g. ``fastconv.testing.SUITES["resnet50"]``.
+    remeasure : bool, optional
+        Time again layers the plan cache already holds. Default False.
+    prune : float or None, optional
+        As :func:`plan`.
+    progress : callable, optional
+        Called with each :class:`TuneResult` as it is made.
+
+    Returns
+    -------
+    list of TuneResult
+        Per case: ``case`` (its id), ``impl`` (the winner), ``seconds`` (its measured time),
+        ``source`` ("measured", or "plan cache" when it was already known).
+
+    Raises
+    ------
+    ValueError, TypeError, MemoryError
+        As :func:`plan`, for a case that cannot be planned.
+    """
     results = []
     for case in cases:
         p = plan(case.x_shape, case.weight_shape, dtype=case.dtype, mode="measure",

@@ -28,7 +28,7 @@ import warnings
 from pathlib import Path
 from typing import NamedTuple, Optional
 
-from .machine import cpu_model
+from .machine_params import cache_dir, cpu_model
 
 FILE_NAME = "plans.sqlite"
 BUSY_TIMEOUT_S = 30.0
@@ -47,14 +47,6 @@ class Entry(NamedTuple):
     impl: str                   # "algo:backend" chosen
     seconds: float              # its measured time
     timings: dict[str, float]   # every candidate measured, seconds
-
-
-def cache_dir() -> Path:
-    env = os.environ.get("FASTCONV_CACHE_DIR", "").strip()
-    if env:
-        return Path(env)
-    base = os.environ.get("XDG_CACHE_HOME", "").strip()
-    return (Path(base) if base else Path.home() / ".cache") / "fastconv"
 
 
 def cache_path() -> Path:

@@ -20,6 +20,43 @@ DTYPES = ("float32", "float64")
 
 @dataclass(frozen=True)
 class ConvProblem:
+    """One convolution, as every layer of fastconv sees it: frozen and hashable.
+
+    Sizes are in logical NCHW order whatever the user's layout (conv1d is the
+    ``h = kh = 1`` case). Made by argument validation (:func:`fastconv.conv2d`,
+    :func:`fastconv.plan`); ``ConvPlan.problem`` and ``Explanation.problem`` hold one.
+
+    Attributes
+    ----------
+    n, c_in, h, w : int
+        Batch, input channels, input height and width.
+    c_out, kh, kw : int
+        Output channels, kernel height and width.
+    stride, dilation : tuple of 2 ints
+        Per spatial dimension (height, width).
+    padding : tuple of 4 ints
+        Top, bottom, left, right, resolved ("same" already turned into numbers).
+    groups : int
+        Channel groups.
+    dtype : str
+        "float32" or "float64".
+    layout : str
+        The user's layout: "NCHW", "NHWC", "NCL" or "NLC".
+    flip : bool
+        Mathematical convolution (kernel flipped) rather than correlation.
+    spatial_dims : int
+        2, or 1 for conv1d problems.
+    h_out, w_out : int
+        Output height and width (derived).
+    id : str
+        A short name after oneDNN benchdnn's descriptors, e.g.
+        ``n1c64h56w56k64r3s3_s1p1``: the pytest id, the benchmark name, the plan-cache key
+        and the string to paste into a bug report.
+    flops : int
+        2 x the multiply-adds of the direct definition (what GFLOP/s figures count,
+        whatever the algorithm).
+    """
+
     n: int
     c_in: int
     h: int

@@ -152,9 +152,38 @@ _lock = threading.Lock()
 
 
 class profile:
-    """Context manager recording every fastconv convolution made inside it, in any thread;
-    ``__enter__`` returns the :class:`ProfileSummary`, filled as calls happen and printed to
-    ``file`` (default stdout) on exit unless ``quiet``."""
+    """Record every fastconv convolution made inside a ``with`` block, in any thread.
+
+    Each call's problem id, implementation, wall time and GFLOP/s are recorded, with the
+    phases the C kernels report (input transform, kernel transform, multiply, output
+    transform; phases run on several threads are shares of the call's wall time). On exit a
+    table with one row per (problem, implementation) is printed. Outside a block the cost is
+    one global lookup per call.
+
+    Parameters
+    ----------
+    quiet : bool, optional
+        Do not print the table on exit. Default False.
+    file : file-like, optional
+        Where the table goes. Default ``sys.stdout``.
+
+    Returns
+    -------
+    ProfileSummary
+        From ``__enter__`` (the ``as`` target): ``.calls`` (a list of records with
+        ``problem``, ``implementation``, ``seconds``, ``phases`` and ``gflops``),
+        ``.total_seconds``, ``.total_flops``, ``.rows()`` and ``.table()``; filled as calls
+        happen.
+
+    Examples
+    --------
+    >>> import numpy as np, fastconv
+    >>> x, w = np.random.rand(1, 16, 32, 32), np.random.rand(16, 16, 3, 3)
+    >>> with fastconv.profile(quiet=True) as prof:
+    ...     y = fastconv.conv2d(x, w, padding=1)
+    >>> len(prof.calls)
+    1
+    """
 
     def __init__(self, quiet: bool = False, file=None):
         self.quiet = quiet

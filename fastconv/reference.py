@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import arguments
 from .problem import ConvProblem
 
 
@@ -42,22 +43,57 @@ def run_problem(problem: ConvProblem, x, w, bias, y) -> None:
 
 def conv2d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, layout="NCHW",
            flip=False) -> np.ndarray:
-    """fastconv.conv2d's semantics, computed by the oracle, returned in float64."""
+    """:func:`fastconv.conv2d`'s semantics, computed by the oracle, in float64.
+
+    Slow and obviously correct: zero-pad, then for every kernel tap add the strided input
+    window times that tap's weight matrix, group by group, in float64. Every kernel is
+    tested against it.
+
+    Parameters
+    ----------
+    x, weight, bias, stride, padding, dilation, groups, layout, flip
+        As :func:`fastconv.conv2d` (validated by the same code, with the same messages).
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, the shape :func:`fastconv.conv2d` returns.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`fastconv.conv2d`.
+    """
     return _oracle(2, x, weight, bias, stride, padding, dilation, groups, layout, flip)
 
 
 def conv1d(x, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, *, layout="NCL",
            flip=False) -> np.ndarray:
-    """fastconv.conv1d's semantics, computed by the oracle, returned in float64."""
+    """:func:`fastconv.conv1d`'s semantics, computed by the oracle, in float64.
+
+    Parameters
+    ----------
+    x, weight, bias, stride, padding, dilation, groups, layout, flip
+        As :func:`fastconv.conv1d`.
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, the shape :func:`fastconv.conv1d` returns.
+
+    Raises
+    ------
+    TypeError, ValueError
+        As :func:`fastconv.conv1d`.
+    """
     return _oracle(1, x, weight, bias, stride, padding, dilation, groups, layout, flip)
 
 
 def _oracle(spatial_dims, x, weight, bias, stride, padding, dilation, groups, layout, flip):
-    from . import api  # the API's argument handling defines the semantics being checked
-
-    call = api.prepare(spatial_dims, x, weight, bias, stride, padding, dilation, groups,
-                       layout, flip, dtype=np.float64)
+    # the API's own argument handling (fastconv.arguments) defines the semantics being checked
+    call = arguments.prepare(spatial_dims, x, weight, bias, stride, padding, dilation, groups,
+                             layout, flip, dtype=np.float64)
     out = np.empty(call.problem.user_out_shape, dtype=np.float64)
-    api.logical_output(call.problem, out)[...] = conv_logical(call.problem, call.x, call.w,
-                                                              call.bias)
+    arguments.logical_output(call.problem, out)[...] = conv_logical(call.problem, call.x,
+                                                                    call.w, call.bias)
     return out

@@ -65,22 +65,54 @@ class Implementation:
         """Why this implementation cannot compute ``problem`` (None when it can)."""
         return self.reason or self.supports(problem)
 
+    def likely_rejection(self, problem: ConvProblem) -> Optional[str]:
+        """``rejection`` without importing the backend's package where a cheap check exists
+        (backends.likely_unavailable_reason: numba installed, not imported): what the
+        dispatcher ranks on; it confirms the implementation it chooses with ``reason``."""
+        if self.run is None:
+            return NOT_IMPLEMENTED
+        return backends.likely_unavailable_reason(self.backend) or self.supports(problem)
+
     def prepared(self, problem: ConvProblem, w: np.ndarray) -> ApplyFn:
         """``apply(x, bias, y)`` with the weights ``w`` (logical, flip applied) fixed: the
         entry's prepare hook (weights transformed once), else a private copy of ``w`` and run
         (a plan's result must not change when the caller later writes to ``w``)."""
         if self.prepare is not None:
             return self.prepare(problem, w)
-        kept = np.array(w, copy=True)
-        run = self.run
+        return _KeptWeights(self, problem, np.array(w, copy=True))
 
-        def apply(x, bias, y):
-            run(problem, x, kept, bias, y)
-        return apply
+    def bound(self, problem: ConvProblem, x, w, bias, y, fixed_w: bool = False) -> RunFn:
+        """``run(x, w, bias, y)`` for operands with the dtypes and strides of these (``w``
+        itself when ``fixed_w``: run then ignores its ``w``): the backend's binding where
+        ``run`` has one (``run.bind``: the C backend makes its descriptor, finds the kernel
+        and sizes the workspace once), else ``run`` with the problem filled in."""
+        run = self.run
+        bind = getattr(run, "bind", None)
+        if bind is not None:
+            return bind(problem, x, w, bias, y, fixed_w)
+        if fixed_w:
+            kept = w
+            return lambda x, _w, bias, y: run(problem, x, kept, bias, y)
+        return lambda x, w, bias, y: run(problem, x, w, bias, y)
 
     def __repr__(self) -> str:
         state = "available" if self.available else f"unavailable: {self.reason}"
         return f"<Implementation {self.name} ({state})>"
+
+
+class _KeptWeights:
+    """A plan's weights for an implementation without a prepare hook: a private copy and
+    ``run``. ``bind(x, bias, y)`` gives ``run(x, w, bias, y)`` (w ignored) for operands like
+    these (Implementation.bound with the kept weights)."""
+
+    def __init__(self, impl: Implementation, problem: ConvProblem, w: np.ndarray):
+        self.impl, self.problem, self.w = impl, problem, w
+
+    def __call__(self, x, bias, y) -> None:
+        self.impl.run(self.problem, x, self.w, bias, y)
+
+    def bind(self, x, bias, y) -> RunFn:
+        return self.impl.bound(self.problem, x, self.w, bias, y, fixed_w=True)
 
 
 def prepare_fft_c(problem: ConvProblem, w: np.ndarray):
@@ -106,7 +138,7 @@ REGISTRY: tuple[Implementation, ...] = (
     Implementation("direct", "cuda", cuda_backend.run_direct, cuda_backend.supports_direct),
     Implementation("im2col", "cuda", cuda_backend.run_im2col, cuda_backend.supports_im2col),
     Implementation("fft", "cuda", cuda_backend.run_fft, cuda_backend.supports_fft),
-    # winograd F(2x2, 3x3) / F(4x4, 3x3) (issue 6): only the C kernel is written so far.
+    # winograd F(2x2, 3x3) / F(4x4, 3x3): only the C kernel is written so far.
     Implementation("winograd", "c", c_backend.conv2d_winograd, c_backend.supports_winograd,
                    prepare_winograd_c),
     Implementation("winograd", "numba"),
@@ -118,5 +150,21 @@ BY_NAME = {impl.name: impl for impl in REGISTRY}
 
 
 def implementations() -> list[Implementation]:
-    """Every registered implementation, in priority order, with ``.available`` and ``.reason``."""
+    """Every registered implementation, in priority order.
+
+    Returns
+    -------
+    list of Implementation
+        One entry per ``algo:backend`` pair (``direct:c``, ``fft:numba``, ``im2col:cuda``,
+        ..., ``reference:numpy`` last), each with ``.name``, ``.algo``, ``.backend``,
+        ``.available`` (can it run in this process) and ``.reason`` (why not: no compiler,
+        no GPU, not written yet; None when available), and ``.rejection(problem)`` (why it
+        cannot compute a given :class:`ConvProblem`, or None).
+
+    Examples
+    --------
+    >>> import fastconv
+    >>> [i.name for i in fastconv.implementations() if i.available][:3]
+    ['direct:c', 'im2col:c', 'fft:c']
+    """
     return list(REGISTRY)

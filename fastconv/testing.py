@@ -38,7 +38,7 @@ from .problem import ConvProblem
 # (dtype, algo). ONE table: tests and benchmarks both read it through tolerance().
 #
 # Where the numbers come from:
-# - float32 direct / im2col: 2e-6, the acceptance bound of issue 2. Rounding error of a float32
+# - float32 direct / im2col: 2e-6, the acceptance bound for them. Rounding error of a float32
 #   dot product of length K = C_in/groups * kH * kW summed in order grows like u * sqrt(K)
 #   (u = 2**-24 ~ 6e-8). Measured with the naive sequential direct:c kernel on standard-normal
 #   data (3x3, 8x8 output): K = 576 -> 4.0e-7, 2304 -> 7.6e-7, 4608 -> 1.2e-6, 9216 -> 1.6e-6;
@@ -48,11 +48,11 @@ from .problem import ConvProblem
 # - float64 direct / im2col: 1e-12, the same growth with u = 2**-53 ~ 1.1e-16 (~2e-15 at
 #   K = 4608) leaves more than two orders of magnitude of margin.
 # - reference: the oracle itself, stored in the output dtype: one rounding (u32 / u64).
-# - fft: PROVISIONAL placeholder suggested in issue 2 (float32 1e-5; float64 scaled alike), to
+# - fft: PROVISIONAL placeholder (float32 1e-5; float64 scaled alike), to
 #   be replaced by measured values. FFT error grows like u * log2(FFT size) relative to the
 #   largest term rather than each output.
 # - winograd (F(4x4, 3x3), points 0, +-1, +-2; F(2x2, 3x3), points 0, +-1): the bound of
-#   issue 6, 1e-4. Measured on N(0,1) data (bench/bench_winograd.py --check --tiles 2,4,
+#   Winograd kernels, 1e-4. Measured on N(0,1) data (bench/bench_winograd.py --check --tiles 2,4,
 #   tests/test_winograd.py): F(4x4) float32 7.7e-7 (VGG-16 conv1_1, C = 3) to 4.5e-6
 #   (conv4_x, C = 512), ~20x margin; F(2x2) 1.2e-7 to 7.0e-7; float64 F(4x4) 1.4e-15 to
 #   7.9e-15, F(2x2) 2.5e-16 to 1.5e-15 against 1e-10. F(4x4)'s transforms amplify rounding
@@ -118,6 +118,7 @@ class Case:
     flip: bool = False
     bias: bool = True
     name: str = ""            # model layer name; prefixes the id
+    count: int = 1            # times the layer occurs in its network (benchmarks' net totals)
 
     def __post_init__(self):
         if len(self.size) != len(self.kernel) or len(self.size) not in (1, 2):
@@ -277,19 +278,26 @@ EDGES: tuple[Case, ...] = (
 
 
 def _resnet50() -> list[Case]:
-    """ResNet-50 v1.5 (torchvision: stride on the 3x3), 224x224; one row per distinct shape."""
+    """ResNet-50 v1.5 (torchvision: stride on the 3x3), 224x224; one row per distinct shape,
+    with how often it occurs (the 53 convolutions of the net)."""
     rows = [c2(1, 3, 224, 224, 64, 7, 7, stride=2, padding=3, name="resnet50.conv1")]
-    # stage: (input size, mid channels, input channels of the first block, first-block stride)
-    for stage, size, mid, c_first, stride in ((2, 56, 64, 64, 1), (3, 56, 128, 256, 2),
-                                              (4, 28, 256, 512, 2), (5, 14, 512, 1024, 2)):
+    # stage: (input size, mid channels, input channels of the first block, first-block stride,
+    # blocks)
+    for stage, size, mid, c_first, stride, blocks in ((2, 56, 64, 64, 1, 3),
+                                                      (3, 56, 128, 256, 2, 4),
+                                                      (4, 28, 256, 512, 2, 6),
+                                                      (5, 14, 512, 1024, 2, 3)):
         out, inner = 4 * mid, size // stride
         p = f"resnet50.res{stage}"
         rows += [c2(1, c_first, size, size, mid, 1, 1, name=f"{p}.1x1_reduce_first")]
         if stride > 1:
             rows += [c2(1, mid, size, size, mid, 3, 3, stride=2, padding=1, name=f"{p}.3x3_s2")]
-        rows += [c2(1, mid, inner, inner, mid, 3, 3, padding=1, name=f"{p}.3x3"),
-                 c2(1, mid, inner, inner, out, 1, 1, name=f"{p}.1x1_expand"),
-                 c2(1, out, inner, inner, mid, 1, 1, name=f"{p}.1x1_reduce")]
+        # stage 2's stride-1 downsample (64 -> 256 on 56x56) has 1x1_expand's shape
+        rows += [c2(1, mid, inner, inner, mid, 3, 3, padding=1, name=f"{p}.3x3",
+                    count=blocks - (stride > 1)),
+                 c2(1, mid, inner, inner, out, 1, 1, name=f"{p}.1x1_expand",
+                    count=blocks + (stride == 1)),
+                 c2(1, out, inner, inner, mid, 1, 1, name=f"{p}.1x1_reduce", count=blocks - 1)]
         if stride > 1:
             rows += [c2(1, c_first, size, size, out, 1, 1, stride=2, name=f"{p}.downsample")]
     return rows
@@ -319,6 +327,49 @@ def _mobilenet_v2() -> list[Case]:
                                    (960, 7, 1, 14)):
         rows.append(c2(1, c, size, size, c, 3, 3, stride=stride, padding=1, groups=c,
                        name=f"mobilenet_v2.b{block}.dw" + ("_s2" if stride > 1 else "")))
+    return rows
+
+
+def _shufflenet_v1_g3() -> list[Case]:
+    """ShuffleNet v1 1x, g = 3, 224x224: every distinct convolution with its count (stem,
+    grouped 1x1s, depthwise 3x3s, the classifier as a 1x1 of a 1x1 image). A unit is 1x1 g3
+    -> depthwise 3x3 -> 1x1 g3 with a quarter of the output channels in the bottleneck; the
+    first unit of a stage has stride 2 and outputs out - in channels (concatenated with the
+    pooled shortcut); stage 2's first 1x1 is not grouped (24 input channels)."""
+    rows = [c2(1, 3, 224, 224, 24, 3, 3, stride=2, padding=1, name="shufflenet_g3.stem")]
+    c_in = 24
+    for stage, size, out, units in ((2, 56, 240, 4), (3, 28, 480, 8), (4, 14, 960, 4)):
+        mid, p, half = out // 4, f"shufflenet_g3.s{stage}", size // 2
+        rows += [c2(1, c_in, size, size, mid, 1, 1, groups=1 if stage == 2 else 3,
+                    name=f"{p}.u1.reduce"),
+                 c2(1, mid, size, size, mid, 3, 3, stride=2, padding=1, groups=mid,
+                    name=f"{p}.u1.dw_s2"),
+                 c2(1, mid, half, half, out - c_in, 1, 1, groups=3, name=f"{p}.u1.expand"),
+                 c2(1, out, half, half, mid, 1, 1, groups=3, name=f"{p}.reduce",
+                    count=units - 1),
+                 c2(1, mid, half, half, mid, 3, 3, padding=1, groups=mid, name=f"{p}.dw",
+                    count=units - 1),
+                 c2(1, mid, half, half, out, 1, 1, groups=3, name=f"{p}.expand",
+                    count=units - 1)]
+        c_in = out
+    rows.append(c2(1, 960, 1, 1, 1000, 1, 1, name="shufflenet_g3.classifier"))
+    return rows
+
+
+def _squeezenet_1_1() -> list[Case]:
+    """SqueezeNet 1.1, 224x224: the stem, each fire module's squeeze 1x1, expand 1x1 and
+    expand 3x3, and the 1x1 classifier (conv10) on 13x13."""
+    rows = [c2(1, 3, 224, 224, 64, 3, 3, stride=2, name="squeezenet1_1.conv1")]
+    # fire: (number, input channels, squeeze, expand (each of 1x1 and 3x3), size)
+    for fire, c_in, squeeze, expand, size in ((2, 64, 16, 64, 55), (3, 128, 16, 64, 55),
+                                              (4, 128, 32, 128, 27), (5, 256, 32, 128, 27),
+                                              (6, 256, 48, 192, 13), (7, 384, 48, 192, 13),
+                                              (8, 384, 64, 256, 13), (9, 512, 64, 256, 13)):
+        p = f"squeezenet1_1.fire{fire}"
+        rows += [c2(1, c_in, size, size, squeeze, 1, 1, name=f"{p}.squeeze"),
+                 c2(1, squeeze, size, size, expand, 1, 1, name=f"{p}.expand1x1"),
+                 c2(1, squeeze, size, size, expand, 3, 3, padding=1, name=f"{p}.expand3x3")]
+    rows.append(c2(1, 512, 13, 13, 1000, 1, 1, name="squeezenet1_1.conv10"))
     return rows
 
 
@@ -372,6 +423,8 @@ SUITES: dict[str, tuple[Case, ...]] = {
     "resnet50": tuple(_resnet50()),
     "vgg16": tuple(_vgg16()),
     "mobilenet_v2": tuple(_mobilenet_v2()),
+    "shufflenet_v1": tuple(_shufflenet_v1_g3()),
+    "squeezenet1_1": tuple(_squeezenet_1_1()),
     "convnext_dw": tuple(_convnext_dw()),
     "large_kernel": tuple(_large_kernels()),
     "audio": tuple(_audio_1d()),
@@ -544,3 +597,29 @@ def check_against_oracle(impl, case: Case, rng: Optional[np.random.Generator] = 
         raise OracleMismatch(f"{label}: normwise error {err:.3g} > {tol:.3g}; worst element "
                              f"{worst}: {y[worst]!r} vs {expected[worst]!r}")
     return err
+
+
+def time_every_phase(call, phases, max_calls: int = 50):
+    """``(profile, calls)``: a fresh fc_profile into which ``call(profile)`` (C kernel calls
+    whose descriptors carry ``profile``, e.g. under backends.c.profile_into) ran on one
+    thread, repeated until each of ``phases`` (fc_profile fields) reads > 0, at most
+    ``max_calls`` times.
+
+    What the tests ask of a profile this way is whether each phase is instrumented and runs,
+    not a clock reading: C kernels report their first thread's phase times, and with work
+    taken dynamically that thread may do none of a phase (on one thread it does all of it);
+    and a clock coarser than a short phase reads 0 for it now and then (one that runs
+    registers after enough calls)."""
+    from . import threads
+    from .backends import c as c_backend
+    previous = threads._num_threads
+    threads.set_num_threads(1)
+    profile = c_backend.new_profile()
+    try:
+        for calls in range(1, max_calls + 1):
+            call(profile)
+            if all(getattr(profile, k) > 0 for k in phases):
+                break
+    finally:
+        threads._num_threads = previous
+    return profile, calls

@@ -29,7 +29,19 @@ def _default_threads() -> int:
 
 
 def get_num_threads() -> int:
-    """Threads fastconv's kernels use."""
+    """The number of threads every fastconv kernel uses.
+
+    Returns
+    -------
+    int
+        The value of the last :func:`set_num_threads`; else ``FASTCONV_NUM_THREADS``; else
+        every core this process may run on (its CPU affinity).
+
+    Raises
+    ------
+    ValueError
+        ``FASTCONV_NUM_THREADS`` is set to something other than a positive integer.
+    """
     global _num_threads
     if _num_threads is None:
         _num_threads = _default_threads()
@@ -37,7 +49,25 @@ def get_num_threads() -> int:
 
 
 def set_num_threads(n: int) -> None:
-    """Set the threads fastconv's kernels use (an int >= 1)."""
+    """Set the number of threads every fastconv kernel uses, process-wide.
+
+    C kernels receive the count in their problem descriptor (an OpenMP ``num_threads``
+    clause), so this never touches other libraries' thread pools. Remembered dispatcher
+    choices are per thread count.
+
+    Parameters
+    ----------
+    n : int
+        Threads, >= 1. With several dask or other worker threads per machine, give each
+        kernel one thread.
+
+    Raises
+    ------
+    TypeError
+        ``n`` is not an int.
+    ValueError
+        ``n`` < 1.
+    """
     global _num_threads
     if isinstance(n, bool) or not isinstance(n, numbers.Integral):
         raise TypeError(f"set_num_threads: n must be an int, got {type(n).__name__}")

@@ -78,12 +78,68 @@ class _Convolution(torch.autograd.Function):
 
 
 def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """``torch.nn.functional.conv2d`` computed by fastconv, differentiable."""
+    """``torch.nn.functional.conv2d`` computed by fastconv, differentiable.
+
+    Forward runs :func:`fastconv.conv2d`; backward :func:`fastconv.conv2d_grad_input` and
+    :func:`fastconv.conv2d_grad_weight` (and a sum for the bias). The tensors' memory is shared
+    with NumPy, not copied.
+
+    Parameters
+    ----------
+    input : torch.Tensor
+        ``(N, C_in, H, W)``, or one unbatched sample ``(C_in, H, W)``; a CPU tensor of
+        float32 or float64.
+    weight : torch.Tensor
+        ``(C_out, C_in/groups, kH, kW)``, same dtype.
+    bias : torch.Tensor or None, optional
+        ``(C_out,)``. Default None.
+    stride, padding, dilation, groups : optional
+        As ``torch.nn.functional.conv2d`` ('zeros' padding: an int, per-dimension ints,
+        ``"valid"`` or ``"same"``); fastconv's asymmetric pairs are accepted too.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N, C_out, H_out, W_out)`` (unbatched in, unbatched out), with a gradient function
+        when an input requires grad.
+
+    Raises
+    ------
+    TypeError
+        A dtype other than float32 / float64.
+    NotImplementedError
+        A tensor on a device other than the CPU (CUDA included): the gradients are written
+        on host arrays.
+    ValueError
+        Arguments :func:`fastconv.conv2d` refuses (same messages).
+    """
     return _apply(2, input, weight, bias, stride, padding, dilation, groups)
 
 
 def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """``torch.nn.functional.conv1d`` computed by fastconv, differentiable."""
+    """``torch.nn.functional.conv1d`` computed by fastconv, differentiable.
+
+    Parameters
+    ----------
+    input : torch.Tensor
+        ``(N, C_in, L)`` or one unbatched sample ``(C_in, L)``; CPU float32 or float64.
+    weight : torch.Tensor
+        ``(C_out, C_in/groups, K)``, same dtype.
+    bias : torch.Tensor or None, optional
+        ``(C_out,)``. Default None.
+    stride, padding, dilation, groups : optional
+        As ``torch.nn.functional.conv1d``.
+
+    Returns
+    -------
+    torch.Tensor
+        ``(N, C_out, L_out)``.
+
+    Raises
+    ------
+    TypeError, NotImplementedError, ValueError
+        As :func:`conv2d`.
+    """
     return _apply(1, input, weight, bias, stride, padding, dilation, groups)
 
 
@@ -103,8 +159,30 @@ def _arg(value):
 
 
 class Conv2d(torch.nn.Conv2d):
-    """``torch.nn.Conv2d`` whose convolution runs in fastconv (same arguments, parameters,
-    state_dict; see the module docstring)."""
+    """``torch.nn.Conv2d`` whose convolution runs in fastconv.
+
+    A subclass that replaces only the convolution call: the constructor takes
+    ``torch.nn.Conv2d``'s arguments (``in_channels, out_channels, kernel_size, stride=1,
+    padding=0, dilation=1, groups=1, bias=True, padding_mode='zeros', device=None,
+    dtype=None``), initialises the parameters the same way, has the same ``state_dict`` keys
+    and repr, and passes ``isinstance(m, torch.nn.Conv2d)``, so a model can swap one for the
+    other and load the other's checkpoints. Every ``padding_mode`` works: 'zeros' inside the
+    kernels; 'reflect', 'replicate' and 'circular' padded by torch first, as nn.Conv2d does.
+
+    Raises
+    ------
+    TypeError
+        In forward: an input or parameter dtype other than float32 / float64.
+    NotImplementedError
+        In forward: tensors on a device other than the CPU.
+
+    Examples
+    --------
+    >>> import torch, fastconv.torch
+    >>> conv = fastconv.torch.Conv2d(1, 16, 3, padding=1)
+    >>> conv(torch.rand(4, 1, 8, 8)).shape
+    torch.Size([4, 16, 8, 8])
+    """
 
     def _conv_forward(self, input, weight, bias):
         if self.padding_mode != "zeros":
@@ -117,7 +195,11 @@ class Conv2d(torch.nn.Conv2d):
 
 
 class Conv1d(torch.nn.Conv1d):
-    """``torch.nn.Conv1d`` whose convolution runs in fastconv (see :class:`Conv2d`)."""
+    """``torch.nn.Conv1d`` whose convolution runs in fastconv.
+
+    Constructor arguments, parameters, ``state_dict``, padding modes and errors as
+    :class:`Conv2d`, with one spatial dimension.
+    """
 
     def _conv_forward(self, input, weight, bias):
         if self.padding_mode != "zeros":

@@ -49,8 +49,20 @@ def _parse_limit(text: str) -> int:
 
 
 def get_workspace_limit() -> int:
-    """Bytes of scratch memory one kernel call may use (default RAM / 16, within
-    256 MiB .. 4 GiB; see the module docstring)."""
+    """Bytes of scratch memory one kernel call may use.
+
+    Returns
+    -------
+    int
+        The last :func:`set_workspace_limit`; else ``FASTCONV_WORKSPACE_LIMIT`` (a plain
+        number is MiB; or with a unit: ``512K``, ``64M``, ``1G``, ``1048576B``); else
+        RAM / 16, at least 256 MiB and at most 4 GiB.
+
+    Raises
+    ------
+    ValueError
+        ``FASTCONV_WORKSPACE_LIMIT`` is not a size.
+    """
     global _limit
     if _limit is None:
         env = os.environ.get("FASTCONV_WORKSPACE_LIMIT", "").strip()
@@ -59,12 +71,28 @@ def get_workspace_limit() -> int:
 
 
 def set_workspace_limit(nbytes) -> None:
-    """Set the scratch budget in bytes (an int >= 0; None restores the default/env value).
-    Kernels that need more lower their work in blocks (im2col, direct's blocked kernel); a
-    budget below a kernel's minimum still grants that minimum (e.g. one output row of
-    im2col). Kernels that cannot (fft:c's spectra, winograd:c's kernel transform) are not
-    chosen when they would need more (over_limit); asked for explicitly, they raise
-    MemoryError."""
+    """Set the scratch memory one kernel call may use.
+
+    Kernels that need more cut their work into blocks that fit (im2col:c, direct:c's
+    blocked kernel); a budget below a kernel's minimum still grants that minimum (one output
+    row of im2col). Kernels whose memory cannot be cut (fft:c's kernel spectra, winograd:c's
+    kernel transform) are not chosen by ``algo="auto"`` when they would need more, and raise
+    :class:`MemoryError` before allocating when asked for explicitly. Choices the dispatcher
+    remembered under the old limit are forgotten.
+
+    Parameters
+    ----------
+    nbytes : int or None
+        Bytes, >= 0; None restores the default (``FASTCONV_WORKSPACE_LIMIT``, else RAM / 16
+        within 256 MiB .. 4 GiB).
+
+    Raises
+    ------
+    TypeError
+        ``nbytes`` is not an int (or None).
+    ValueError
+        ``nbytes`` < 0.
+    """
     global _limit
     if nbytes is None:
         _limit = None
@@ -80,11 +108,21 @@ def set_workspace_limit(nbytes) -> None:
     _forget_choices()
 
 
+# Which implementations accept a problem depends on the budget (over_limit), so choices made
+# under the old budget must be forgotten when it changes. The layers above that remember
+# choices (fastconv.dispatch) register a callback here; this module imports nothing above it.
+_limit_listeners: list = []
+
+
+def on_limit_change(callback) -> None:
+    """Call ``callback()`` (no arguments) whenever the workspace limit changes."""
+    if callback not in _limit_listeners:
+        _limit_listeners.append(callback)
+
+
 def _forget_choices() -> None:
-    """Which implementations accept a problem depends on the budget (over_limit): choices the
-    dispatcher remembered under the old one are dropped."""
-    from . import dispatch
-    dispatch.select.cache_clear()
+    for callback in _limit_listeners:
+        callback()
 
 
 class OverLimit(str):

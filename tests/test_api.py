@@ -313,7 +313,7 @@ def test_algo_and_backend_forms_give_the_same_result():
 def test_dtype_promotion(x_dtype, w_dtype, expected):
     x = (X * 3).astype(x_dtype)
     w = (W * 3).astype(w_dtype)
-    assert np.result_type(x, w, np.float32) == expected  # the rule the issue states
+    assert np.result_type(x, w, np.float32) == expected  # the promotion rule the API states
     y = fastconv.conv2d(x, w, groups=2)
     assert y.dtype == expected
     ref = reference.conv2d(x, w, groups=2)
@@ -513,11 +513,9 @@ def test_output_too_large_raises_memory_error_quickly(c_out, no_kernel_runs):
     so nothing large exists before the output is requested."""
     x = np.broadcast_to(np.float32(1), (2 ** 24, 1, 2 ** 16, 2 ** 16))
     w = np.ones((c_out, 1, 1, 1), np.float32)
-    import time
-    start = time.perf_counter()
+    # quickly: refused before any kernel runs (no_kernel_runs), not timed (no clock reading)
     with pytest.raises(MemoryError) as info:
         fastconv.conv2d(x, w)
-    assert time.perf_counter() - start < 5
     message = str(info.value)
     assert "GiB" in message and "\n" not in message and "output" in message
 

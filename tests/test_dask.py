@@ -23,7 +23,7 @@ import fastconv  # noqa: E402
 import fastconv.dask as fcd  # noqa: E402
 from fastconv.testing import Case, make_inputs, normwise_error  # noqa: E402
 
-TOL = 1e-6  # normwise, float64 inputs (issue 12)
+TOL = 1e-6  # normwise, float64 inputs
 
 
 def dask_conv(case: Case):

@@ -99,7 +99,7 @@ def test_profile_filled():
     """fc_profile: one call adds its total and multiply time and one call."""
     import numpy as np
 
-    from fastconv.testing import case_rng, make_inputs
+    from fastconv.testing import case_rng, make_inputs, time_every_phase
     case = dw(8, 20, 21, 3, padding=1)
     ffi, lib = c_backend._native()
     x, w, b = make_inputs(case, case_rng(case))
@@ -109,5 +109,12 @@ def test_profile_filled():
     d.profile = prof
     ptr = c_backend.pointer
     assert lib.fc_f32_conv2d_depthwise(d, ptr(x), ptr(w), ptr(b), ptr(y)) == 0
-    assert prof.calls == 1 and prof.total > 0 and 0 < prof.multiply <= prof.total
+    assert prof.calls == 1 and 0 <= prof.multiply <= prof.total
     assert not np.isnan(y).any()
+
+    def call(p):  # one thread, until timed (no clock reading asserted: time_every_phase)
+        d1 = c_backend.conv2d_desc(case.problem, x, w, b, y)
+        d1.profile = p
+        assert lib.fc_f32_conv2d_depthwise(d1, ptr(x), ptr(w), ptr(b), ptr(y)) == 0
+    timed, calls = time_every_phase(call, ("multiply",))
+    assert timed.calls == calls and 0 < timed.multiply <= timed.total

@@ -203,3 +203,33 @@ def test_wrapper_errors():
     with pytest.raises(ValueError, match="overlap"):
         big = np.ones((4, 4), np.float32)
         cb.gemm(big, big, out=big)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("nthreads", [1, 2])
+def test_skinny_products(isa, dtype, nthreads):
+    """Products of at most NR/4 columns with a row-major A take the whole-row dot path
+    (gemm_driver.h, skinny): every column count up to NR/4 + 1, m around its 32-row chunks
+    and the dot kernel's row groups, k with a remainder, B a contiguous column or strided, C
+    strided, alpha and beta; NaN in C with beta == 0 must not propagate."""
+    blk = cb.gemm_blocking(isa, dtype)
+    rng = np.random.default_rng(11)
+    cb.set_isa(isa)
+    try:
+        for n in range(1, blk["nr"] // 4 + 2):
+            for m, k in [(1, 17), (3, 16), (33, 100), (70, 1030)]:
+                a = rand(rng, (m, k + 3), dtype)[:, 1:k + 1]  # row-major, padded rows
+                b_full = rand(rng, (2 * k, 3 * n), dtype)
+                for b in (b_full[:k, :n], b_full[::2, ::3]):
+                    want = a.astype(np.float64) @ b
+                    c = np.full((m, 2 * n), np.nan, dtype)[:, ::2]
+                    cb.gemm(a, b, out=c, nthreads=nthreads)
+                    assert rel_err(c, want, a, b) <= TOL[dtype], (isa, m, n, k)
+                    c0 = rand(rng, (m, n), dtype)
+                    c = c0.copy()
+                    cb.gemm(a, b, out=c, alpha=-0.5, beta=2.0, nthreads=nthreads)
+                    extra = 2.0 * np.linalg.norm(c0)
+                    assert rel_err(c, -0.5 * want + 2.0 * c0, 0.5 * a, b, extra) <= \
+                        TOL[dtype], (isa, m, n, k, "alpha/beta")
+    finally:
+        cb.set_isa(None)

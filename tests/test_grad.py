@@ -25,7 +25,7 @@ torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
 CATALOG = SMOKE + EDGES + SMALL_MODEL_LAYERS
-# The bound is 1e-6; float64 results land near 1e-15, so a real bug cannot hide in it.
+# The bound is 1e-6; float64 results land near 1e-15, so a real bug cannot hide in it.
 TOL = 1e-6
 
 

@@ -11,6 +11,7 @@ import pytest
 import fastconv
 from fastconv import reference
 from fastconv.backends import c as cb
+from fastconv.testing import time_every_phase
 
 pytestmark = pytest.mark.skipif(cb.unavailable_reason() is not None,
                                 reason=str(cb.unavailable_reason()))
@@ -248,9 +249,41 @@ def test_profile_phases(kh):
                                                  ffi.NULL, cb.pointer(y), cb.pointer(ws),
                                                  ws.nbytes), "im2col:c")
         assert prof.calls == calls
-    assert prof.multiply > 0 and prof.total > 0
-    assert (prof.input_transform > 0) == (kh > 1)
+    assert prof.multiply >= 0 and prof.total >= 0
     assert prof.input_transform + prof.multiply + prof.kernel_transform <= prof.total * 1.001
     assert prof.output_transform == 0
+    if kh == 1:
+        assert prof.input_transform == 0  # no lowering on the 1x1 path
+    # which phases are timed, on one thread until they are (no clock reading asserted)
+    timed_phases = ("multiply", "input_transform") if kh > 1 else ("multiply",)
+
+    def run_once(p):
+        d1 = cb.conv2d_desc(call.problem, call.x, call.w, None, y)
+        d1.profile = p
+        ws1 = np.empty(lib.fc_f32_conv2d_im2col_workspace_size(d1, 2**30) + 64, np.uint8)
+        cb.check_status(lib.fc_f32_conv2d_im2col(d1, cb.pointer(call.x), cb.pointer(call.w),
+                                                 ffi.NULL, cb.pointer(y), cb.pointer(ws1),
+                                                 ws1.nbytes), "im2col:c")
+    timed, calls = time_every_phase(run_once, timed_phases)
+    assert timed.calls == calls and all(getattr(timed, k) > 0 for k in timed_phases)
+    assert (timed.input_transform > 0) == (kh > 1) and timed.output_transform == 0
     ref = reference.conv2d(x, w, padding=kh // 2)
     assert np.linalg.norm(y - ref) / np.linalg.norm(ref) <= TOL[np.float32]
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+@pytest.mark.parametrize("n,hw", [(1, 1), (3, 1), (8, 1), (2, 2), (1, 4)])
+def test_pointwise_on_few_pixels(n, hw, layout):
+    """1x1 convolutions of images of 1 to 16 pixels (classifier heads: the GEMM's skinny
+    path), with bias, batch 1-8, both layouts, against the oracle."""
+    rng = np.random.default_rng(n * 10 + hw)
+    x = rng.standard_normal((n, 70, hw, hw)).astype(np.float32)
+    w = rng.standard_normal((45, 70, 1, 1)).astype(np.float32)
+    b = rng.standard_normal(45).astype(np.float32)
+    want = reference.conv2d(x, w, b)
+    if layout == "NHWC":
+        got = fastconv.conv2d(x.transpose(0, 2, 3, 1), w.transpose(2, 3, 1, 0), b,
+                              layout="NHWC", algo="im2col", backend="c").transpose(0, 3, 1, 2)
+    else:
+        got = fastconv.conv2d(x, w, b, algo="im2col", backend="c")
+    assert np.linalg.norm(got - want) / np.linalg.norm(want) <= TOL[np.float32]

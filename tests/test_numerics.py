@@ -90,7 +90,7 @@ F64_CASES = [c for c in SMOKE + EDGES if np.dtype(c.dtype) == np.float64] + [
 @pytest.mark.parametrize("case", F64_CASES, ids=str)
 @pytest.mark.parametrize("impl", _impls())
 def test_float64_within_1e12(impl, case):
-    """Every float64 path is within 1e-12 normwise relative error of the oracle (issue 13),
+    """Every float64 path is within 1e-12 normwise relative error of the oracle,
     transform algorithms included."""
     if impl.backend == "cuda":
         pytest.skip("the GPU paths are float32-first; their float64 bound is the catalog's")

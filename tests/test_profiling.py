@@ -9,7 +9,8 @@ import fastconv
 from fastconv import machine, profiling
 from fastconv.backends import c as c_backend
 from fastconv.registry import BY_NAME
-from fastconv.testing import c1, c2, case_rng, check_against_oracle, make_inputs
+from fastconv.testing import (c1, c2, case_rng, check_against_oracle, make_inputs,
+                              time_every_phase)
 
 needs_c = pytest.mark.skipif(c_backend.unavailable_reason() is not None,
                              reason="the C extension is not built")
@@ -32,10 +33,12 @@ def run(case, impl_name):
 
 
 def check_phases(record, wall_slack=1e-3):
+    """The structure of a record's phases: present, non-negative, inside the kernel's total,
+    which is inside the timed call (whether each phase is timed: time_every_phase)."""
     phases = record.phases
     assert phases is not None, f"{record.implementation} reported no phases"
     assert all(phases[k] >= 0 for k in profiling.PHASES)
-    assert phases["total"] > 0
+    assert phases["total"] >= 0
     assert phases["total"] <= record.seconds + wall_slack  # inside the timed call
     parts = sum(phases[k] for k in profiling.PHASES)
     assert parts <= phases["total"] * (1 + 1e-9) + 1e-9
@@ -50,9 +53,10 @@ def test_records_every_call_with_time_and_rate(capsys):
         run(IM2COL_CASE, "im2col:c")
     assert [r.implementation for r in prof.calls] == ["fft:c"] * 3 + ["im2col:c"]
     assert [r.problem for r in prof.calls] == [case.problem] * 3 + [IM2COL_CASE.problem]
-    for r in prof.calls:
-        assert 0 < r.seconds < 60
-        assert r.gflops == pytest.approx(r.problem.flops / r.seconds / 1e9)
+    for r in prof.calls:  # (no clock reading asserted: a coarse clock may read 0)
+        assert r.seconds >= 0
+        if r.seconds > 0:
+            assert r.gflops == pytest.approx(r.problem.flops / r.seconds / 1e9)
     rows = prof.rows()
     assert [(g["problem"].id, g["implementation"], g["calls"]) for g in rows] == [
         (case.problem.id, "fft:c", 3), (IM2COL_CASE.problem.id, "im2col:c", 1)]
@@ -68,17 +72,27 @@ def test_fft_c_phases(case):
         run(case, "fft:c")
     (record,) = prof.calls
     check_phases(record)
-    # every data phase takes time (the kernel transform too, unless a plan cached the
-    # spectra), and the phases add up to the kernel's total
-    assert all(record.phases[k] > 0 for k in ("input_transform", "multiply",
-                                               "output_transform")), record.phases
+    # the phases add up to the kernel's total
     assert sum(record.phases[k] for k in profiling.PHASES) == pytest.approx(
         record.phases["total"], rel=1e-9)
+    # every data phase is timed (the kernel transform too, unless a plan cached the spectra)
+    data_phases = ("input_transform", "multiply", "output_transform")
+
+    def call(p):
+        with c_backend.profile_into(p):
+            run(case, "fft:c")
+    timed, calls = time_every_phase(call, data_phases)
+    assert timed.calls == calls
+    assert all(getattr(timed, k) > 0 for k in data_phases)
 
 
 def _profiled(fn, *args, **kwargs):
     """Call a C backend function with a fresh fc_profile attached; returns the profile."""
-    prof = c_backend.new_profile()
+    return _profiled_into(c_backend.new_profile(), fn, *args, **kwargs)
+
+
+def _profiled_into(prof, fn, *args, **kwargs):
+    """Call a C backend function with the fc_profile ``prof`` attached; returns it."""
     c_backend.PROFILE_SLOT.profile = prof
     try:
         fn(*args, **kwargs)
@@ -97,8 +111,12 @@ def test_fft_c_phases_in_each_threading_mode(mode):
     y = np.full(p.out_shape, np.nan, np.float32)
     prof = _profiled(c_backend.conv2d_fft, p, x, w, b, y, mode=mode)
     assert prof.calls == 1
-    assert all(getattr(prof, k) > 0 for k in profiling.PHASES)
+    assert all(getattr(prof, k) >= 0 for k in profiling.PHASES)
     assert sum(getattr(prof, k) for k in profiling.PHASES) == pytest.approx(prof.total)
+    timed, calls = time_every_phase(
+        lambda prof: _profiled_into(prof, c_backend.conv2d_fft, p, x, w, b, y, mode=mode),
+        profiling.PHASES)
+    assert timed.calls == calls and all(getattr(timed, k) > 0 for k in profiling.PHASES)
     ref = fastconv.reference.conv2d(x, w, b, **case.kwargs)
     assert np.allclose(y, ref, rtol=1e-4, atol=1e-3)
 
@@ -114,9 +132,12 @@ def test_fft_c_apply_with_cached_spectra_has_no_kernel_phase(case):
     y = np.full(p.out_shape, np.nan, np.float32)
     prof = _profiled(prepared.apply, x4, b, y)
     assert prof.calls == 1 and prof.kernel_transform == 0
-    assert all(getattr(prof, k) > 0 for k in ("input_transform", "multiply",
-                                               "output_transform"))
     assert not np.isnan(y).any()
+    data_phases = ("input_transform", "multiply", "output_transform")
+    timed, calls = time_every_phase(
+        lambda prof: _profiled_into(prof, prepared.apply, x4, b, y), data_phases)
+    assert timed.calls == calls and timed.kernel_transform == 0
+    assert all(getattr(timed, k) > 0 for k in data_phases)
 
 
 @needs_c
@@ -126,7 +147,12 @@ def test_c_kernels_report_phases(impl_name):
     with fastconv.profile(quiet=True) as prof:
         run(case, impl_name)
     check_phases(prof.calls[0])
-    assert prof.calls[0].phases["multiply"] > 0
+
+    def call(p):
+        with c_backend.profile_into(p):
+            run(case, impl_name)
+    timed, calls = time_every_phase(call, ("multiply",))
+    assert timed.calls == calls and timed.multiply > 0
 
 
 @needs_c

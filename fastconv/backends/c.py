@@ -12,7 +12,7 @@ from typing import Optional
 
 import numpy as np
 
-from .. import workspace
+from .. import machine_params, workspace
 from ..problem import ConvProblem
 from ..threads import get_num_threads
 
@@ -21,9 +21,82 @@ ISA_NAMES = ("scalar", "avx2", "avx512")  # index = fc_isa value
 
 @functools.cache
 def _native():
-    """(ffi, lib) of the compiled extension; raises ImportError when it was not built."""
+    """(ffi, lib) of the compiled extension, with this machine's parameters applied (cache
+    sizes, GEMM blocks: fastconv.machine_params); raises ImportError when it was not built."""
     from .. import _native as native
+    apply_machine_params(native.ffi, native.lib)
     return native.ffi, native.lib
+
+
+_DTYPE_KEYS = (("float32", "f32", 4), ("float64", "f64", 8))
+
+
+def apply_machine_params(ffi, lib) -> machine_params.Active:
+    """Push the cache sizes and GEMM blocks into the extension: for every ISA this CPU runs
+    and both dtypes, the tuned blocks when the tuning file holds them for this machine, else
+    those derived from the OS's cache sizes, else the built-in table's. Recorded in
+    machine_params.active() for ``fastconv info``."""
+    caches = machine_params.read_cache_sizes()
+    if caches.source != "built in":
+        sizes = ffi.new("fc_cache_sizes *", (caches.l1d, caches.l2, caches.l3))
+        if lib.fc_set_cache_sizes(sizes) != 0:  # sizes the kernels refuse: keep their own
+            caches = machine_params.BUILT_IN_CACHES
+    best = ISA_NAMES[lib.fc_cpu_isa()]
+    tuned = machine_params.load_tuned(best)
+    gemm, source = {}, {}
+    for isa_index in range(lib.fc_cpu_isa() + 1):
+        for dtype, prefix, itemsize in _DTYPE_KEYS:
+            key = f"{dtype}:{ISA_NAMES[isa_index]}"
+            blk = ffi.new("fc_gemm_blocking *")
+            check_status(getattr(lib, f"fc_{prefix}_gemm_blocking")(isa_index, blk), "blocking")
+            want, origin = None, "built in"
+            stored = tuned.gemm.get(key) if tuned else None
+            if stored and (stored["mr"], stored["nr"]) == (blk.mr, blk.nr):
+                want, origin = stored, f"tuned on {tuned.date}"
+            elif caches.source != "built in":
+                want = machine_params.derive_gemm_blocking(blk.mr, blk.nr, itemsize, caches)
+                origin = "derived from this CPU's caches"
+            if want is not None:
+                new = ffi.new("fc_gemm_blocking *", (blk.mr, blk.nr, want["mc"], want["kc"],
+                                                      want["nc"]))
+                if getattr(lib, f"fc_{prefix}_set_gemm_blocking")(isa_index, new) != 0:
+                    origin = "built in"  # out of the kernel's bounds: the table's stay
+                check_status(getattr(lib, f"fc_{prefix}_gemm_blocking")(isa_index, blk),
+                             "blocking")
+            gemm[key] = {f: int(getattr(blk, f)) for f in ("mr", "nr", "mc", "kc", "nc")}
+            source[key] = origin
+    active = machine_params.Active(
+        caches=caches, gemm=gemm, gemm_source=source, cost=dict(tuned.cost) if tuned else {},
+        cost_source=f"tuned on {tuned.date}" if tuned and tuned.cost else "built in")
+    machine_params.set_active(active)
+    return active
+
+
+def reload_machine_params() -> machine_params.Active:
+    """Apply the parameters again (after ``fastconv tune --machine`` wrote or removed the
+    tuning file) and tell the layers that remember workspace sizes or choices."""
+    ffi, lib = _native()
+    active = apply_machine_params(ffi, lib)
+    for callback in _isa_listeners:
+        callback()
+    return active
+
+
+def set_gemm_blocking(dtype, isa: Optional[str] = None, *, mc: int, kc: int, nc: int) -> None:
+    """Replace the GEMM cache blocks of ``dtype`` on ``isa`` (default: the active one) for
+    this process (``fastconv tune --machine`` and tests use it; results do not depend on the
+    blocks beyond rounding order). ValueError outside the kernel's bounds."""
+    ffi, lib = _native()
+    prefix = _PREFIX[np.dtype(dtype)]
+    blk = ffi.new("fc_gemm_blocking *")
+    index = _isa_index(isa)
+    check_status(getattr(lib, f"fc_{prefix}_gemm_blocking")(index, blk), "gemm_blocking")
+    new = ffi.new("fc_gemm_blocking *", (blk.mr, blk.nr, mc, kc, nc))
+    if getattr(lib, f"fc_{prefix}_set_gemm_blocking")(index, new) != 0:
+        raise ValueError(f"GEMM blocks mc={mc}, kc={kc}, nc={nc} are outside the kernel's "
+                         f"bounds (mr {blk.mr}, nr {blk.nr})")
+    for callback in _isa_listeners:
+        callback()
 
 
 def unavailable_reason() -> Optional[str]:
@@ -78,6 +151,21 @@ def set_isa(name: Optional[str]) -> None:
         raise ValueError(f"isa must be one of {ISA_NAMES}, got {name!r}")
     if lib.fc_set_isa_limit(ISA_NAMES.index(name)) != 0:
         raise ValueError(f"isa {name!r} is not supported by this CPU (best: {cpu_isa()})")
+    for callback in _isa_listeners:
+        callback()
+
+
+# Workspace sizes and the cost of each kernel depend on the ISA and the GEMM blocks: the layers
+# above that remember choices or bound calls (fastconv.dispatch) register a callback here
+# (imports run one way).
+_isa_listeners: list = []
+
+
+def on_isa_change(callback) -> None:
+    """Call ``callback()`` (no arguments) whenever the ISA cap (``set_isa``) or the kernels'
+    machine parameters (GEMM blocks, cache sizes) change."""
+    if callback not in _isa_listeners:
+        _isa_listeners.append(callback)
 
 
 def have_openmp() -> bool:
@@ -173,20 +261,102 @@ def kernel(problem: ConvProblem, op: str):
     return getattr(_native()[1], f"fc_{_PREFIX[problem.np_dtype]}_{op}")
 
 
-# ---- implementations -----------------------------------------------------------------------
+# ---- bound calls -----------------------------------------------------------------------------
+# A call repeated with operands of the same dtypes and strides (fastconv.known_calls) needs the
+# descriptor, the kernel function and the workspace size only once: a ``bind_*`` function
+# settles them and returns ``run(x, w, bias, y)``, which only takes the pointers. Valid while
+# the thread count, workspace limit and ISA cap stay as they were (the callers' signatures key
+# on them). A run made while a profile is recording (PROFILE_SLOT) gets a copy of the
+# descriptor that carries it.
+_ARRAY_TYPES = {np.dtype(np.float32): "float[]", np.dtype(np.float64): "double[]"}
+
+
+def bound_desc(problem: ConvProblem, x, w, bias, y):
+    """conv2d_desc for a bound call: never carries a profile (run adds one per call)."""
+    d = conv2d_desc(problem, x, w, bias, y)
+    d.profile = _native()[0].NULL
+    return d
+
+
+def _profiled_desc(d):
+    """A copy of descriptor ``d`` carrying this thread's recording fc_profile."""
+    copy = _native()[0].new("fc_conv2d_desc *", d[0])
+    copy.profile = PROFILE_SLOT.profile
+    return copy
+
+
+def pointer_function(a: Optional[np.ndarray]):
+    """``pointer`` for arrays of ``a``'s dtype and strides, as fast as they allow: a
+    C-contiguous array's buffer (ffi.from_buffer: no ctypes object, about 4x faster), else
+    ``pointer``; NULL for None."""
+    ffi = _native()[0]
+    if a is None:
+        null = ffi.NULL
+        return lambda _: null
+    if a.flags.c_contiguous and a.dtype in _ARRAY_TYPES:
+        from_buffer, ctype = ffi.from_buffer, ffi.typeof(_ARRAY_TYPES[a.dtype])
+        return lambda a: from_buffer(ctype, a)
+    return pointer
+
+
+def bound_pointers(x, w, bias, y, fixed_w: bool = False):
+    """``pointers(x, w, bias, y)``: the four pointers of a bound call, for operands with the
+    dtypes and strides of these; ``fixed_w``: w's pointer made once here (the function keeps
+    ``w`` alive and ignores its ``w`` argument). The common case (C-contiguous operands, no
+    bias) is one function call."""
+    ffi = _native()[0]
+    kept = w
+    if fixed_w:
+        w_pointer = pointer_function(w)(w)
+    if (bias is None and x.dtype in _ARRAY_TYPES and x.flags.c_contiguous
+            and y.flags.c_contiguous and (fixed_w or w.flags.c_contiguous)):
+        from_buffer, ctype, null = ffi.from_buffer, ffi.typeof(_ARRAY_TYPES[x.dtype]), ffi.NULL
+        if fixed_w:
+            return lambda x, w, bias, y, kept=kept: (from_buffer(ctype, x), w_pointer, null,
+                                                     from_buffer(ctype, y))
+        return lambda x, w, bias, y: (from_buffer(ctype, x), from_buffer(ctype, w), null,
+                                      from_buffer(ctype, y))
+    px, pw, pb, py = (pointer_function(a) for a in (x, w, bias, y))
+    if fixed_w:
+        return lambda x, w, bias, y, kept=kept: (px(x), w_pointer, pb(bias), py(y))
+    return lambda x, w, bias, y: (px(x), pw(w), pb(bias), py(y))
+
+
 def conv2d_direct(problem: ConvProblem, x, w, bias, y) -> None:
     """direct:c: the channel-blocked kernel when its workspace query answers a size (dense
     problems within the workspace budget), else the w-vectorised kernel that needs none."""
+    bind_direct(problem, x, w, bias, y)(x, w, bias, y)
+
+
+def bind_direct(problem: ConvProblem, x, w, bias, y, fixed_w: bool = False):
+    """direct:c bound to operands with the dtypes and strides of ``x``, ``w``, ``bias``, ``y``
+    (see ``bound_pointers``): ``run(x, w, bias, y)``. The descriptor, the kernel and its
+    workspace size are settled here once; ``fixed_w``: ``w`` itself is kept and run ignores
+    its ``w`` argument (a plan's weights)."""
     size_fn, blocked_fn, plain_fn = _direct_functions(problem.np_dtype)
-    d = conv2d_desc(problem, x, w, bias, y)
+    d = bound_desc(problem, x, w, bias, y)
     nbytes = size_fn(d, workspace.get_workspace_limit())
+    pointers = bound_pointers(x, w, bias, y, fixed_w)
+    slot, call_desc = PROFILE_SLOT, _profiled_desc
     if nbytes:
-        ws = workspace.scratch(nbytes)
-        status = blocked_fn(d, pointer(x), pointer(w), pointer(bias), pointer(y), pointer(ws),
-                            ws.nbytes)
+        scratch, bytes_pointer = workspace.scratch, _native()[0].from_buffer
+
+        def run(x, w, bias, y):
+            ws = scratch(nbytes)
+            status = blocked_fn(d if slot.profile is None else call_desc(d),
+                                *pointers(x, w, bias, y), bytes_pointer(ws), ws.nbytes)
+            if status:
+                check_status(status, "direct:c")
     else:
-        status = plain_fn(d, pointer(x), pointer(w), pointer(bias), pointer(y))
-    check_status(status, "direct:c")
+        def run(x, w, bias, y):
+            status = plain_fn(d if slot.profile is None else call_desc(d),
+                              *pointers(x, w, bias, y))
+            if status:
+                check_status(status, "direct:c")
+    return run
+
+
+conv2d_direct.bind = bind_direct
 
 
 @functools.cache
@@ -200,11 +370,28 @@ def _direct_functions(dtype: np.dtype):
 
 def conv2d_im2col(problem: ConvProblem, x, w, bias, y) -> None:
     """im2col:c: lowering + GEMM, in blocks of output rows under the workspace budget."""
+    bind_im2col(problem, x, w, bias, y)(x, w, bias, y)
+
+
+def bind_im2col(problem: ConvProblem, x, w, bias, y, fixed_w: bool = False):
+    """im2col:c bound to operands like these, as ``bind_direct``: ``run(x, w, bias, y)``."""
     size_fn, run_fn = _im2col_functions(problem.np_dtype)
-    d = conv2d_desc(problem, x, w, bias, y)
-    ws = workspace.scratch(size_fn(d, workspace.get_workspace_limit()))
-    status = run_fn(d, pointer(x), pointer(w), pointer(bias), pointer(y), pointer(ws), ws.nbytes)
-    check_status(status, "im2col:c")
+    d = bound_desc(problem, x, w, bias, y)
+    nbytes = size_fn(d, workspace.get_workspace_limit())
+    pointers = bound_pointers(x, w, bias, y, fixed_w)
+    slot, call_desc = PROFILE_SLOT, _profiled_desc
+    scratch, bytes_pointer = workspace.scratch, _native()[0].from_buffer
+
+    def run(x, w, bias, y):
+        ws = scratch(nbytes)
+        status = run_fn(d if slot.profile is None else call_desc(d), *pointers(x, w, bias, y),
+                        bytes_pointer(ws), ws.nbytes)
+        if status:
+            check_status(status, "im2col:c")
+    return run
+
+
+conv2d_im2col.bind = bind_im2col
 
 
 @functools.cache
@@ -300,7 +487,7 @@ def gemm_ukernel(isa: str, a_packed: np.ndarray, b_packed: np.ndarray, c: np.nda
         sc[0], sc[1], c.shape[0], c.shape[1])
     check_status(status, "gemm_ukernel")
 
-# ---- fft:c (issue 5) -----------------------------------------------------------------------
+# ---- fft:c ---------------------------------------------------------------------------------
 # Plan, kernel spectra and workspace are NumPy buffers; the C side builds the plan (tile sizes,
 # root tables) in the first, transforms the weight into the second, and works in the third.
 # A bare call makes all three (the kernel spectra are part of its time); a fastconv.plan with
@@ -519,7 +706,7 @@ def irfft2(X, h: int) -> np.ndarray:
     return y
 
 
-# ---- winograd:c (issue 6) --------------------------------------------------------------------
+# ---- winograd:c --------------------------------------------------------------------------------
 # F(2x2, 3x3) or F(4x4, 3x3), the tile size chosen per problem by the C side's rule unless a
 # caller asks for one (``tile``): the kernel transform (U, with a header naming its ISA, tile
 # size and channels) and the

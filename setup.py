@@ -31,4 +31,7 @@ class OptionalBuildExt(build_ext):
               "will be unavailable", file=sys.stderr)
 
 
-setup(cffi_modules=["csrc/build_ffi.py:ffibuilder"], cmdclass={"build_ext": OptionalBuildExt})
+# cffi builds the module against CPython's stable ABI (fastconv/_native.abi3.so: Py_LIMITED_API),
+# so the wheel is tagged abi3 and one binary serves every CPython from requires-python's 3.10 on.
+setup(cffi_modules=["csrc/build_ffi.py:ffibuilder"], cmdclass={"build_ext": OptionalBuildExt},
+      options={"bdist_wheel": {"py_limited_api": "cp310"}})

@@ -11,6 +11,8 @@ then ratio = t(winograd:c) / min(t(torch), t(onnxruntime)), the geometric mean o
 the total times over the rows per thread count and batch (the target: a total <= 0.6x).
 --profile adds winograd:c's per-phase milliseconds (fc_profile).
 --sweep-block times apply alone for the given block sizes in tiles (0: the kernel's rule).
+--isa-cap avx2 also times the whole call with the C kernels capped at AVX2 beside the uncapped
+one (the ratio < 1: the wider ISA is faster).
 --tiles also times the whole call with each given output tile size forced (F(2x2, 3x3),
 F(4x4, 3x3)) instead of the kernel's tile-size rule, and the apply of a plan made for each:
 the columns f2, f4 and a2, a4 (effective GFLOP/s); with --check, the error of each.
@@ -65,6 +67,9 @@ def main():
     ap.add_argument("--check", action="store_true", help="print winograd:c's error vs the oracle")
     ap.add_argument("--sweep-block", default="")
     ap.add_argument("--tiles", default="", help="comma-separated output tile sizes to force")
+    ap.add_argument("--isa-cap", default="", metavar="ISA",
+                    help="also time the whole call with the C kernels capped at ISA (e.g. avx2) "
+                    "next to the uncapped one (columns cap / full, and their time ratio)")
     args = ap.parse_args()
     import torch
     wanted = [s for s in args.layers.split(",") if s]
@@ -96,6 +101,15 @@ def main():
                     for nb in [int(s) for s in args.sweep_block.split(",")]:
                         p = cb.WinogradPrepared(problem, w, block_tiles=nb)
                         fns[f"nb{nb}"] = (lambda p=p: p.apply(x, b, y))
+                if args.isa_cap:
+                    def capped():
+                        cb.set_isa(args.isa_cap)
+                        try:
+                            cb.conv2d_winograd(problem, x, w, b, y)
+                        finally:
+                            cb.set_isa(None)
+                    fns["full"] = lambda: cb.conv2d_winograd(problem, x, w, b, y)
+                    fns["cap"] = capped
                 for m in tiles:
                     fns[f"f{m}"] = (lambda m=m: cb.conv2d_winograd(problem, x, w, b, y, tile=m))
                     p = cb.WinogradPrepared(problem, w, tile=m)
@@ -115,6 +129,10 @@ def main():
                 if args.sweep_block:
                     line += "  " + " ".join(f"{k}:{v:.0f}" for k, v in gf.items()
                                             if k.startswith("nb"))
+                if args.isa_cap:
+                    line += (f"  {cb.cpu_isa()} {gf['full']:.0f} {args.isa_cap} {gf['cap']:.0f}"
+                             f" t {cb.cpu_isa()}/{args.isa_cap} "
+                             f"{best['full'] / best['cap']:.2f}")
                 if tiles:
                     line += "  " + " ".join(f"{k}{m}:{gf[f'{k}{m}']:.0f}"
                                             for k in "fa" for m in tiles)

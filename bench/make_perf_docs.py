@@ -42,8 +42,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_OUT = os.path.join(ROOT, "docs", "performance")
 # The model tables of fastconv.testing.SUITES plus the quick suite, in the order a reader meets
 # them: the quick overview first, then dense CNNs, depthwise, large kernels, signals, filters.
-DEFAULT_SUITES = ("quick", "resnet50", "vgg16", "mobilenet_v2", "convnext_dw", "large_kernel",
-                  "audio", "image_filter")
+DEFAULT_SUITES = ("quick", "resnet50", "vgg16", "mobilenet_v2", "shufflenet_v1",
+                  "squeezenet1_1", "convnext_dw", "large_kernel", "audio", "image_filter")
 # distribution names of the peers (and of what runs them), for the page's version line
 PEER_DISTRIBUTIONS = (("torch", "torch"), ("onnxruntime", "onnxruntime"), ("onnx", "onnx"),
                       ("scipy", "scipy"), ("opencv", "opencv-python-headless"),
@@ -145,8 +145,8 @@ def layer_rows(results: list[dict]) -> list[dict]:
     layers: dict[str, dict] = {}
     for r in results:
         row = layers.setdefault(r["layer"], dict(layer=r["layer"], problem=r["problem"],
-                                                 flops=r["flops"], rates={}, kinds={},
-                                                 skipped={}))
+                                                 flops=r["flops"], count=r.get("count", 1),
+                                                 rates={}, kinds={}, skipped={}))
         row["kinds"][r["implementation"]] = r["kind"]
         if r.get("gflops") is not None:
             row["rates"][r["implementation"]] = r["gflops"]
@@ -211,6 +211,9 @@ def suite_section(suite: str, doc: dict, slug: str) -> tuple[str, list[dict]]:
                      f"**{geo:.2f}**; fastconv is slower than the fastest peer on {lost} of "
                      f"them.")
         lines.append("")
+    total = net_total(rows)
+    if total:
+        lines += [total, ""]
     skipped = sorted({(n, why) for r in rows for n, why in r["skipped"].items()})
     if skipped:
         reasons: dict[str, set] = {}
@@ -222,6 +225,31 @@ def suite_section(suite: str, doc: dict, slug: str) -> tuple[str, list[dict]]:
     for row in rows:
         row["suite"] = suite
     return "\n".join(lines), rows
+
+
+def net_total(rows: list[dict]) -> str:
+    """The whole net's time: each layer's best call x how often it occurs in the net, for
+    fastconv's best implementation per layer and for each peer, over the layers all of them
+    ran ("" when no peer ran)."""
+    peers = sorted({n for r in rows for n, k in r["kinds"].items()
+                    if k == "peer" and n in r["rates"]})
+    if not peers:
+        return ""
+    ours, theirs, count = 0.0, dict.fromkeys(peers, 0.0), 0
+    for r in rows:
+        if not r["ours"] or any(p not in r["rates"] for p in peers):
+            continue
+        seconds = lambda name: r["flops"] / (r["rates"][name] * 1e9)  # noqa: E731
+        ours += r["count"] * seconds(r["ours"])
+        for p in peers:
+            theirs[p] += r["count"] * seconds(p)
+        count += r["count"]
+    if not count:
+        return ""
+    return (f"Whole net ({count} convolutions, each layer's best call times its count): "
+            f"fastconv {ours * 1e3:.2f} ms; " + "; ".join(
+                f"{p} {t * 1e3:.2f} ms (fastconv / {p}: **{ours / t:.2f}**)"
+                for p, t in theirs.items()) + ".")
 
 
 def doc_kind(doc: dict, name: str) -> str:

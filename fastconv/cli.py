@@ -574,6 +574,9 @@ def tune_machine_command(args) -> int:
         print("\nCost model calibration: estimate = call + scale x (fitted model - its call)")
         print(format_table(("implementation", "call us", "scale", "layers", "geomean error"),
                            rows))
+        before, after = report.cost_regret
+        print(f"choices on the calibration suite: regret {before:.3f} -> {after:.3f} "
+              "(geometric mean of t(chosen) / t(fastest))")
     for note in report.notes:
         print(f"note: {note}")
     print(f"\nstored in {report.path} ({report.seconds:.0f} s); `fastconv tune --machine "

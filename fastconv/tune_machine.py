@@ -32,6 +32,7 @@ from . import cost, machine_params, testing
 from .backends import c as c_backend
 from .registry import REGISTRY
 from .threads import get_num_threads
+from .timing import best_time
 
 # (M, K, N): square sizes and ResNet-50's layers lowered to GEMM (1x1: K = C_in; 3x3: K = 9
 # C_in), as in bench/bench_gemm.py.
@@ -44,7 +45,7 @@ TIE = 0.01          # a candidate must be 1% faster (geomean) than the incumbent
 GEMM_ROUNDS = 7
 DTYPES = ("float32", "float64")
 CALIBRATION_ROUNDS = 5
-SLOW_CALL = 0.25    # seconds: slower first calls are timed once more, not in rounds
+SLOW_CALL = 0.25    # seconds of timed calls per layer and implementation at most
 
 
 @dataclass
@@ -155,21 +156,10 @@ def calibration_cases() -> tuple[testing.Case, ...]:
 
 
 def _time_case(call: Callable[[], object], rounds: int) -> float:
-    start = time.perf_counter()
-    call()
-    first = time.perf_counter() - start
-    if first > SLOW_CALL:
-        start = time.perf_counter()
-        call()
-        return min(first, time.perf_counter() - start)
-    best = math.inf
-    for _ in range(rounds):
-        reps = max(1, min(50, int(0.02 / max(first, 1e-6))))
-        start = time.perf_counter()
-        for _ in range(reps):
-            call()
-        best = min(best, (time.perf_counter() - start) / reps)
-    return best
+    """Best single call after a warm-up: at least ``rounds`` calls and 20 ms, at most 100
+    calls or SLOW_CALL seconds (a slow layer: one timed call)."""
+    return best_time(call, min_repeats=rounds, max_repeats=100, min_total=0.02,
+                     max_total=SLOW_CALL)
 
 
 def fit_calibration(estimates: list[float], calls: list[float],

@@ -180,17 +180,22 @@ def estimate(problem: ConvProblem, algo: str, backend: str) -> float:
     one scale on the rest of the estimate, fitted on a calibration suite;
     fastconv.machine_params)."""
     name = f"{algo}:{backend}"
-    coeffs, _ = constants(name)
-    feats = features(problem, algo, backend)
-    # an unfitted pair's conservative rates apply to the direct count whatever its features
-    if coeffs is CONSERVATIVE:
-        feats = generic_features(problem, backend)
-    seconds = sum(coeffs.get(f, 0.0) * value for f, value in feats.items())
+    seconds = fitted_estimate(problem, algo, backend)
+    coeffs, fitted = constants(name)
     calibration = machine_params.cost_calibration(name)
-    if calibration is not None and coeffs is not CONSERVATIVE:
+    if calibration is not None and fitted:
         work = max(seconds - coeffs.get("call", 0.0), 0.0)
         seconds = calibration["call"] + calibration["scale"] * work
     return seconds
+
+
+def fitted_estimate(problem: ConvProblem, algo: str, backend: str) -> float:
+    """The fitted model's seconds for ``algo:backend`` on ``problem``, before any calibration
+    (what ``fastconv tune --machine`` calibrates against)."""
+    coeffs, fitted = constants(f"{algo}:{backend}")
+    # an unfitted pair's conservative rates apply to the direct count whatever its features
+    feats = features(problem, algo, backend) if fitted else generic_features(problem, backend)
+    return sum(coeffs.get(f, 0.0) * value for f, value in feats.items())
 
 
 # ---- accuracy guards (algo="auto" only) ------------------------------------------------------

@@ -237,10 +237,9 @@ def calibrate_costs(deadline: float, progress: Callable[[str], None]) -> tuple[d
                 case.conv(x, w, b, algo=impl.algo, backend=impl.backend, out=out,
                           **case.kwargs)
             seconds = _time_case(call, CALIBRATION_ROUNDS)
-            coeffs, _ = cost.constants(impl.name)
-            feats = cost.features(problem, impl.algo, impl.backend)
-            fitted = sum(coeffs.get(f, 0.0) * v for f, v in feats.items())
-            rows[impl.name].append((fitted, coeffs.get("call", 0.0), seconds))
+            fitted = cost.fitted_estimate(problem, impl.algo, impl.backend)
+            call0 = cost.constants(impl.name)[0].get("call", 0.0)
+            rows[impl.name].append((fitted, call0, seconds))
             if cost.guard(problem, impl.algo) is None:  # one algo="auto" may choose
                 timed.setdefault(case.id, {})[impl.name] = rows[impl.name][-1]
     result = {}

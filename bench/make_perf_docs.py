@@ -306,8 +306,7 @@ def write_machine_page(out_dir: str, slug: str, suites, docs, command: str, info
     lines += [
         "| | |", "|---|---|",
         f"| CPU | {m['cpu']} ({m.get('machine', '')}) |",
-        f"| ISA | {isa} (the CPU reports {', '.join(m.get('cpu_isas', [])) or '-'}; "
-        f"OpenMP {'on' if m.get('openmp') else 'off'})"
+        f"| ISA | {isa} (the CPU reports {', '.join(m.get('cpu_isas', [])) or '-'})"
         + (f"; fastconv's C kernels capped at {isa} (`--isa`), the peers not capped |"
            if capped else " |"),
         f"| measured peak | {peak}, {settings['threads']} thread(s) (`fastconv.machine.peak`) |",

@@ -30,8 +30,9 @@
  *    3x3 kernels (dil_h 1, stride_h 1 or 2, all of MobileNet) keep the nine weights in
  *    registers instead and load each input vector once for all the tile rows that read it
  *    (R * NV <= FC_ACC3).
- *  - Block sizes, tile sizes and their remainders are computed once per call and the task loop
- *    is an OpenMP collapse, so a task (a 7x7 plane is a few hundred cycles) divides nothing.
+ *  - Block sizes, tile sizes and their remainders are computed once per call and a run of
+ *    tasks decodes its first task's index once and then counts, so a task (a 7x7 plane is a few
+ *    hundred cycles) divides nothing.
  *  - Rows wider than the ring allows are cut into column chunks; kernels or rings beyond the
  *    stack limits (conv_depthwise.h) take the generic scalar loops.
  * Channel path (NHWC with mult == 1 and at least one vector of channels): a task is a band of
@@ -39,8 +40,10 @@
  * [kh][kw][channels]; a tile is FC_P adjacent output pixels x FC_CV channel vectors, taps (r, s)
  * outside, so each weight vector feeds FC_P FMAs. Columns whose taps all lie inside the image
  * run in such tiles; border and leftover pixels run one at a time with their own tap range.
- * OpenMP: one static `parallel for` over the tasks; bands are cut so that there are at least
- * eight tasks per thread when the planes (or channel blocks) alone give fewer.
+ * Threads: one fc_parallel_for over the tasks, in runs of consecutive tasks that the threads
+ * take as they come (about 4 per thread, so a thread that starts late leaves its runs to the
+ * others); bands are cut so that there are at least eight tasks per thread when the planes (or
+ * channel blocks) alone give fewer.
  * No heap allocation: rings, weights and tiles live on the stack (limits in conv_depthwise.h).
  */
 
@@ -431,21 +434,32 @@ static int FC_DWFN(dw_rows_plan)(FC_DWFN(dw_rows_ctx) *ctx) {
     return 0;
 }
 
+/* Tasks [begin, end) of the grid (image, channel, band, column chunk), the chunk fastest: the
+ * first task's index is divided once and the rest counted, rather than dividing per task (the
+ * tasks of 7x7 planes are a few hundred cycles). */
+static void FC_DWFN(dw_rows_range)(void *arg, int64_t begin, int64_t end, int thread) {
+    const FC_DWFN(dw_rows_ctx) *ctx = (const FC_DWFN(dw_rows_ctx) *)arg;
+    const int64_t nc = ctx->nchunks, nb = ctx->nbands, c_out = ctx->d->c_out;
+    int64_t jc = begin % nc, band = begin / nc % nb, k = begin / nc / nb % c_out;
+    int64_t b = begin / nc / nb / c_out;
+    (void)thread;
+    for (int64_t task = begin; task < end; task++) {
+        FC_DWFN(dw_rows_task)(ctx, b, k, band, jc);
+        if (++jc == nc) {
+            jc = 0;
+            if (++band == nb) {
+                band = 0;
+                if (++k == c_out) k = 0, b++;
+            }
+        }
+    }
+}
+
 static void FC_DWFN(dw_rows)(const FC_DWFN(dw_rows_ctx) *ctx) {
     const fc_conv2d_desc *d = ctx->d;
-    const int64_t nc = ctx->nchunks, nb = ctx->nbands;
-    const int64_t ntasks = d->n * d->c_out * nb * nc;
-    const int nthreads = d->nthreads;
-    const int64_t n = d->n, c_out = d->c_out;
-    /* collapse: each thread divides its first task's index once and then counts, rather than
-     * dividing per task (the tasks of 7x7 planes are a few hundred cycles) */
-#pragma omp parallel for collapse(4) schedule(static) num_threads(nthreads) \
-    if (nthreads > 1 && ntasks > 1)
-    for (int64_t b = 0; b < n; b++)
-        for (int64_t k = 0; k < c_out; k++)
-            for (int64_t band = 0; band < nb; band++)
-                for (int64_t jc = 0; jc < nc; jc++) FC_DWFN(dw_rows_task)(ctx, b, k, band, jc);
-    (void)nthreads;
+    const int64_t ntasks = d->n * d->c_out * ctx->nbands * ctx->nchunks;
+    fc_parallel_for(d->nthreads, ntasks, fc_parallel_grain(ntasks, d->nthreads, 4, 1),
+                    FC_DWFN(dw_rows_range), (void *)ctx);
 }
 
 /* ---- channel path (NHWC) ------------------------------------------------------------------- */
@@ -610,31 +624,44 @@ static int FC_DWFN(dw_chan_plan)(FC_DWFN(dw_chan_ctx) *ctx) {
     return 1;
 }
 
-static void FC_DWFN(dw_chan)(const FC_DWFN(dw_chan_ctx) *ctx) {
+/* Tasks [begin, end) of the grid (image, channel block, band), the band fastest, counted from
+ * the first one as in dw_rows_range. */
+static void FC_DWFN(dw_chan_range)(void *arg, int64_t begin, int64_t end, int thread) {
+    const FC_DWFN(dw_chan_ctx) *ctx = (const FC_DWFN(dw_chan_ctx) *)arg;
     const fc_conv2d_desc *d = ctx->d;
     const int64_t nb = ctx->nbands, ncb = ctx->nblocks;
-    const int64_t ntasks = d->n * ncb * nb, n = d->n;
-    const int nthreads = d->nthreads;
-#pragma omp parallel for collapse(3) schedule(static) num_threads(nthreads) \
-    if (nthreads > 1 && ntasks > 1)
-    for (int64_t b = 0; b < n; b++)
-        for (int64_t cb = 0; cb < ncb; cb++)
-            for (int64_t band = 0; band < nb; band++) {
-                const int64_t ia = band * ctx->band_rows;
-                FC_DWFN(dw_chan_task)(ctx, b, cb, ia, FC_MIN(ia + ctx->band_rows, d->h_out));
-            }
-    (void)nthreads;
+    int64_t band = begin % nb, cb = begin / nb % ncb, b = begin / nb / ncb;
+    (void)thread;
+    for (int64_t task = begin; task < end; task++) {
+        const int64_t ia = band * ctx->band_rows;
+        FC_DWFN(dw_chan_task)(ctx, b, cb, ia, FC_MIN(ia + ctx->band_rows, d->h_out));
+        if (++band == nb) {
+            band = 0;
+            if (++cb == ncb) cb = 0, b++;
+        }
+    }
+}
+
+static void FC_DWFN(dw_chan)(const FC_DWFN(dw_chan_ctx) *ctx) {
+    const fc_conv2d_desc *d = ctx->d;
+    const int64_t ntasks = d->n * ctx->nblocks * ctx->nbands;
+    fc_parallel_for(d->nthreads, ntasks, fc_parallel_grain(ntasks, d->nthreads, 4, 1),
+                    FC_DWFN(dw_chan_range), (void *)ctx);
 }
 
 /* ---- generic fallback ---------------------------------------------------------------------- */
 
-/* The definition, with per-pixel tap ranges: for kernels or rows beyond the stack limits. */
-static void FC_DWFN(dw_generic)(const fc_conv2d_desc *d, const FC_T *x, const FC_T *w,
-                                const FC_T *bias, FC_T *y) {
-    const int64_t planes = d->n * d->c_out, mult = d->c_out / d->c_in;
-    const int nthreads = d->nthreads;
-#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1 && planes > 1)
-    for (int64_t plane = 0; plane < planes; plane++) {
+/* The definition, with per-pixel tap ranges: for kernels or rows beyond the stack limits.
+ * Planes [p0, p1) of n * c_out (fc_parallel_for's range; of the row path's ctx it reads only
+ * the arguments and mult). */
+static void FC_DWFN(dw_generic_range)(void *arg, int64_t p0, int64_t p1, int thread) {
+    const FC_DWFN(dw_rows_ctx) *ctx = (const FC_DWFN(dw_rows_ctx) *)arg;
+    const fc_conv2d_desc *d = ctx->d;
+    const FC_T *const x = ctx->x, *const w = ctx->w, *const bias = ctx->bias;
+    FC_T *const y = ctx->y;
+    const int64_t mult = ctx->mult;
+    (void)thread;
+    for (int64_t plane = p0; plane < p1; plane++) {
         const int64_t b = plane / d->c_out, k = plane % d->c_out;
         const FC_T *xp = x + b * d->x_stride[0] + (k / mult) * d->x_stride[1];
         const FC_T *wk = w + k * d->w_stride[0];
@@ -657,7 +684,13 @@ static void FC_DWFN(dw_generic)(const fc_conv2d_desc *d, const FC_T *x, const FC
             }
         }
     }
-    (void)nthreads;
+}
+
+static void FC_DWFN(dw_generic)(const FC_DWFN(dw_rows_ctx) *ctx) {
+    const int64_t planes = ctx->d->n * ctx->d->c_out;
+    const int nt = ctx->d->nthreads;
+    fc_parallel_for(nt, planes, fc_parallel_grain(planes, nt, 4, 1), FC_DWFN(dw_generic_range),
+                    (void *)ctx);
 }
 
 fc_status FC_DWFN(conv2d_depthwise)(const fc_conv2d_desc *d, const FC_T *x, const FC_T *w,
@@ -671,7 +704,7 @@ fc_status FC_DWFN(conv2d_depthwise)(const fc_conv2d_desc *d, const FC_T *x, cons
     else if (FC_DWFN(dw_rows_plan)(&rows))
         FC_DWFN(dw_rows)(&rows);
     else
-        FC_DWFN(dw_generic)(d, x, w, bias, y);
+        FC_DWFN(dw_generic)(&rows);
     FC_PROFILE_ADD(d, multiply, t);
     return FC_OK;
 }

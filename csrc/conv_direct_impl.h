@@ -42,10 +42,12 @@
  *    through a stack tile (any y strides, ragged ends). Every y element is written, none read.
  *  - A channel remainder (c_out per group not a multiple of the block, depthwise) runs as
  *    power-of-two pieces (7 = 4 + 2 + 1), so each (kb, nv, mode) is one fully unrolled instance.
- *  - OpenMP: one static `parallel for` over the tasks (image, output row, channel block, column
- *    chunk), rows or channel blocks innermost by a cache-traffic rule (see k_inner); column
- *    chunks appear only when the others give too few tasks (conv1d, tiny outputs). Batch 1 of a
- *    ResNet layer gives hundreds of equal tasks, so 2 threads split it evenly.
+ *  - Threads: one fc_parallel_for over the tasks (image, output row, channel block, column
+ *    chunk), rows or channel blocks innermost by a cache-traffic rule (see k_inner), in runs of
+ *    consecutive tasks that the threads take as they come; column chunks appear only when the
+ *    others give too few tasks (conv1d, tiny outputs). Batch 1 of a ResNet layer gives hundreds
+ *    of equal tasks, so 2 threads split it evenly, and a thread that starts late leaves its
+ *    runs to the other.
  * No heap allocation: the packed buffer (FC_DIRECT_BUFMAX elements) and masks live on the stack.
  *
  * Known limits, for the speed issue: the PACKED path repacks per (c, r) for every channel
@@ -254,6 +256,7 @@ typedef struct FC_DFN(direct_ctx) {
     int64_t jA, jB;             /* DIRECT may take columns in [jA, jB) (empty: never) */
     int border_mode;            /* mode of the other tiles */
     int64_t nq, dq, dm;         /* PACKED: phases, dil_w % stride_w, dil_w / stride_w */
+    int k_inner;                /* task order: channel blocks inside rows (else rows inside) */
 } FC_DFN(direct_ctx);
 
 /* GENERIC: kb output channels x ncols columns, scalar, per-column tap ranges. Slow, general. */
@@ -375,6 +378,33 @@ static void FC_DFN(direct_task)(const FC_DFN(direct_ctx) * ctx, int64_t b, int64
     }
 }
 
+/* Tasks [begin, end) in the order of conv2d_direct's task grid (fc_parallel_for's range). */
+static void FC_DFN(direct_tasks)(void *arg, int64_t begin, int64_t end, int thread) {
+    const FC_DFN(direct_ctx) *ctx = (const FC_DFN(direct_ctx) *)arg;
+    const fc_conv2d_desc *d = ctx->d;
+    (void)thread;
+    for (int64_t task = begin; task < end; task++) {
+        int64_t rest = task;
+        const int64_t jc = rest % ctx->nj;
+        rest /= ctx->nj;
+        int64_t i, kbi;
+        if (ctx->k_inner) {
+            kbi = rest % ctx->nkb;
+            rest /= ctx->nkb;
+            i = rest % d->h_out;
+            rest /= d->h_out;
+        } else {
+            i = rest % d->h_out;
+            rest /= d->h_out;
+            kbi = rest % ctx->nkb;
+            rest /= ctx->nkb;
+        }
+        const int64_t b = rest;
+        const int64_t ja = jc * ctx->jchunk;
+        FC_DFN(direct_task)(ctx, b, kbi, i, ja, FC_MIN(ja + ctx->jchunk, d->w_out));
+    }
+}
+
 fc_status FC_DFN(conv2d_direct)(const fc_conv2d_desc *d, const FC_T *x, const FC_T *w,
                                 const FC_T *bias, FC_T *y) {
     FC_DFN(direct_ctx) ctx;
@@ -427,33 +457,13 @@ fc_status FC_DFN(conv2d_direct)(const fc_conv2d_desc *d, const FC_T *x, const FC
      * keep one block's weights in cache and stream the whole input once per channel block.
      * Pick the smaller stream: h_out * (kg*cg*kh*kw) against nkb_g * (cg*h*w). (Measured on
      * ResNet-50 layers, Zen 4 AVX2: 1x1 and 56x56 layers want channels inner, 7x7x512 rows.) */
-    const int k_inner = (double)d->h_out * (double)(ctx.kg * d->kh * d->kw) <
-                        (double)ctx.nkb_g * (double)(d->h * d->w);
-    const int nthreads = d->nthreads;
-#if defined(_OPENMP)
-#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1 && ntasks > 1)
-#endif
-    for (int64_t task = 0; task < ntasks; task++) {
-        int64_t rest = task;
-        const int64_t jc = rest % ctx.nj;
-        rest /= ctx.nj;
-        int64_t i, kbi;
-        if (k_inner) {
-            kbi = rest % ctx.nkb;
-            rest /= ctx.nkb;
-            i = rest % d->h_out;
-            rest /= d->h_out;
-        } else {
-            i = rest % d->h_out;
-            rest /= d->h_out;
-            kbi = rest % ctx.nkb;
-            rest /= ctx.nkb;
-        }
-        const int64_t b = rest;
-        const int64_t ja = jc * ctx.jchunk;
-        FC_DFN(direct_task)(&ctx, b, kbi, i, ja, FC_MIN(ja + ctx.jchunk, d->w_out));
-    }
-    (void)nthreads;
+    ctx.k_inner = (double)d->h_out * (double)(ctx.kg * d->kh * d->kw) <
+                  (double)ctx.nkb_g * (double)(d->h * d->w);
+    /* Chunks of consecutive tasks, about 4 per thread: a chunk keeps the order above (its
+     * tasks share input rows or weights in cache), and a thread that starts late finds the
+     * chunks it would have run taken by the others. */
+    fc_parallel_for(d->nthreads, ntasks, fc_parallel_grain(ntasks, d->nthreads, 4, 1),
+                    FC_DFN(direct_tasks), &ctx);
     return FC_OK;
 }
 
@@ -475,9 +485,9 @@ fc_status FC_DFN(conv2d_direct)(const fc_conv2d_desc *d, const FC_T *x, const FC
  *  - output pixels are flattened over (i, j), so a 7x7 image is 49 pixels in tiles of BNW
  *    rather than rows of 7, and conv1d is one long row; every pixel carries its own input
  *    pointer (the last tile of an image repeats its last pixel, computed but not stored);
- *  - OpenMP: tasks are (image, chunk of pixel tiles, output channel block), block fastest,
- *    taken dynamically (a shared 2-core machine): a task's weights stay in L1/L2 across its
- *    tiles, and a chunk's input rows in L2 across the blocks that follow it.
+ *  - Threads: tasks are (image, chunk of pixel tiles, output channel block), block fastest,
+ *    taken dynamically by fc_parallel_for (a shared 2-core machine): a task's weights stay in
+ *    L1/L2 across its tiles, and a chunk's input rows in L2 across the blocks that follow it.
  * The workspace size is fc_*_conv2d_direct_blocked_workspace_size; 0 means "not this kernel". */
 
 #define FC_OB (FC_BKB * FC_VL) /* output channels of a block */
@@ -503,6 +513,18 @@ static int FC_DFN(blocked_geometry)(const fc_conv2d_desc *d, FC_DFN(blocked_geom
     g->n_x = d->n * d->groups * g->hp * g->wp * g->cg;
     return 1;
 }
+
+/* One call of the blocked kernel, as fc_parallel_for's context for its three loops (weight
+ * packing, input packing, the multiply); each uses the fields it needs. */
+typedef struct FC_DFN(blocked_call) {
+    const fc_conv2d_desc *d;
+    const FC_DFN(blocked_geom) * g;
+    const FC_T *x, *w, *bias;
+    FC_T *y;
+    FC_T *wp, *bp, *xp;         /* packed weights, bias and input in the workspace */
+    int64_t npix, nblk;         /* output pixels per image, output channel blocks in all */
+    int64_t chunk, nchunk;      /* pixel tiles per chunk, chunks per image */
+} FC_DFN(blocked_call);
 
 static size_t FC_DFN(blocked_bytes)(int64_t n) {
     return ((size_t)n * sizeof(FC_T) + FC_WS_ALIGN - 1) / FC_WS_ALIGN * FC_WS_ALIGN;
@@ -580,15 +602,17 @@ static void FC_DFN(blocked_run)(int kb, const FC_T *const *xpix, const FC_T *w, 
 }
 #undef FC_BUK_CASE
 
-/* Weights -> [g][ocb][r][s][c][FC_OB], zeros past kg; bias -> [g][ocb][FC_OB] (zeros if NULL). */
-static void FC_DFN(blocked_pack_weights)(const fc_conv2d_desc *d, const FC_DFN(blocked_geom) * g,
-                                         const FC_T *w, const FC_T *bias, FC_T *wp, FC_T *bp) {
-    const int64_t nblk = d->groups * g->nocb, per_blk = d->kh * d->kw * g->cg * FC_OB;
-    const int nthreads = d->nthreads;
-#if defined(_OPENMP)
-#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1 && nblk > 1)
-#endif
-    for (int64_t blk = 0; blk < nblk; blk++) {
+/* Weights -> [g][ocb][r][s][c][FC_OB], zeros past kg; bias -> [g][ocb][FC_OB] (zeros if NULL):
+ * blocks [blk0, blk1) of call->nblk. */
+static void FC_DFN(blocked_pack_weights)(void *arg, int64_t blk0, int64_t blk1, int thread) {
+    const FC_DFN(blocked_call) *call = (const FC_DFN(blocked_call) *)arg;
+    const fc_conv2d_desc *d = call->d;
+    const FC_DFN(blocked_geom) *g = call->g;
+    const FC_T *const w = call->w, *const bias = call->bias;
+    FC_T *const wp = call->wp, *const bp = call->bp;
+    const int64_t per_blk = d->kh * d->kw * g->cg * FC_OB;
+    (void)thread;
+    for (int64_t blk = blk0; blk < blk1; blk++) {
         const int64_t k0 = (blk / g->nocb) * g->kg + (blk % g->nocb) * FC_OB;
         const int64_t kn = FC_MIN((int64_t)FC_OB, g->kg - (blk % g->nocb) * FC_OB);
         FC_T *const dst = wp + blk * per_blk;
@@ -612,23 +636,24 @@ static void FC_DFN(blocked_pack_weights)(const fc_conv2d_desc *d, const FC_DFN(b
         for (int64_t o = 0; o < FC_OB; o++)
             bp[blk * FC_OB + o] = bias && o < kn ? bias[(k0 + o) * d->bias_stride] : (FC_T)0;
     }
-    (void)nthreads;
 }
 
 /* Input -> [b][g][hp][wp][cg]: packed row ph, column pw hold x[b, g*cg + c, ph - pad_top,
- * pw - pad_left], zero outside x. Every element is written. */
-static void FC_DFN(blocked_pack_input)(const fc_conv2d_desc *d, const FC_DFN(blocked_geom) * g,
-                                       const FC_T *x, FC_T *xp) {
-    const int64_t nrows = d->n * d->groups * g->hp, cg = g->cg, wp = g->wp;
+ * pw - pad_left], zero outside x. Every element is written. Packed rows [row0, row1) of
+ * n * groups * hp. */
+static void FC_DFN(blocked_pack_input)(void *arg, int64_t row0, int64_t row1, int thread) {
+    const FC_DFN(blocked_call) *call = (const FC_DFN(blocked_call) *)arg;
+    const fc_conv2d_desc *d = call->d;
+    const FC_DFN(blocked_geom) *g = call->g;
+    const FC_T *const x = call->x;
+    FC_T *const xp = call->xp;
+    const int64_t cg = g->cg, wp = g->wp;
     const int64_t xs1 = d->x_stride[1], xs3 = d->x_stride[3];
     /* Columns [pw_lo, pw_hi) lie inside x. */
     const int64_t pw_lo = FC_MIN(d->pad_left, wp), pw_hi = FC_MAX(pw_lo, FC_MIN(wp, d->pad_left + d->w));
     const int channels_inner = (xs1 < 0 ? -xs1 : xs1) <= (xs3 < 0 ? -xs3 : xs3);
-    const int nthreads = d->nthreads;
-#if defined(_OPENMP)
-#pragma omp parallel for schedule(static) num_threads(nthreads) if (nthreads > 1 && nrows > 1)
-#endif
-    for (int64_t row = 0; row < nrows; row++) {
+    (void)thread;
+    for (int64_t row = row0; row < row1; row++) {
         const int64_t ph = row % g->hp, bg = row / g->hp;
         const int64_t b = bg / d->groups, grp = bg % d->groups;
         const int64_t ih = ph - d->pad_top;
@@ -655,71 +680,39 @@ static void FC_DFN(blocked_pack_input)(const fc_conv2d_desc *d, const FC_DFN(blo
             }
         }
     }
-    (void)nthreads;
 }
 
-fc_status FC_DFN(conv2d_direct_blocked)(const fc_conv2d_desc *d, const FC_T *x, const FC_T *w,
-                                        const FC_T *bias, FC_T *y, void *workspace,
-                                        size_t workspace_bytes) {
-    double t_total = FC_PROFILE_START(d), t = t_total;
-    FC_DFN(blocked_geom) g;
-    if (!FC_DFN(blocked_geometry)(d, &g)) return FC_ERR_UNSUPPORTED;
-    if (workspace_bytes < FC_DFN(conv2d_direct_blocked_workspace_size)(d) || !workspace)
-        return FC_ERR_WORKSPACE_TOO_SMALL;
-    char *ws = (char *)workspace;
-    ws += (FC_WS_ALIGN - (uintptr_t)ws % FC_WS_ALIGN) % FC_WS_ALIGN;
-    FC_T *const wp = (FC_T *)ws;
-    FC_T *const bp = (FC_T *)(ws + FC_DFN(blocked_bytes)(g.n_w));
-    FC_T *const xp = (FC_T *)(ws + FC_DFN(blocked_bytes)(g.n_w) + FC_DFN(blocked_bytes)(g.n_b));
-
-    FC_DFN(blocked_pack_weights)(d, &g, w, bias, wp, bp);
-    FC_PROFILE_ADD(d, kernel_transform, t);
-    FC_DFN(blocked_pack_input)(d, &g, x, xp);
-    FC_PROFILE_ADD(d, input_transform, t);
-
-    /* Tasks: (image, chunk of pixel tiles, output channel block), the block fastest. A chunk's
-     * input (about FC_DIRECT_CHUNK_BYTES) stays in L2 across the blocks, and a block's weights
-     * across the chunk's tiles: a 7x7 image is one chunk, so each block's weights (res5: 295
-     * KB) come from memory once, not once per tile. Chunks shrink when the tasks would number
-     * fewer than 4 per thread. */
-    const int64_t npix = d->h_out * d->w_out;
-    const int64_t ntile = (npix + FC_BNW - 1) / FC_BNW;
-    const int64_t nblk = d->groups * g.nocb;
-    const double row_bytes = (double)d->stride_h * (double)(g.wp * g.cg * sizeof(FC_T));
-    const int64_t rows = (int64_t)fc_direct_clamp((int64_t)(FC_DIRECT_CHUNK_BYTES / row_bytes), 1,
-                                                  d->h_out);
-    int64_t chunk = FC_MAX((int64_t)1, (rows * d->w_out + FC_BNW - 1) / FC_BNW);
-    const int64_t want = 4 * (int64_t)d->nthreads;
-    if (d->n * nblk * ((ntile + chunk - 1) / chunk) < want) {
-        const int64_t per_img = (want + d->n * nblk - 1) / (d->n * nblk);
-        chunk = FC_MAX((int64_t)1, (ntile + per_img - 1) / per_img);
-    }
-    const int64_t nchunk = (ntile + chunk - 1) / chunk;
-    const int64_t ntasks = d->n * nchunk * nblk;
-    const int64_t kh = d->kh, kw = d->kw, cg = g.cg;
-    const int64_t rstep = d->dil_h * g.wp * cg, sstep = d->dil_w * cg;
+/* Tasks [begin, end) of the multiply: task = (image, chunk of pixel tiles, output channel
+ * block), the block fastest (see conv2d_direct_blocked). */
+static void FC_DFN(blocked_tasks)(void *arg, int64_t begin, int64_t end, int thread) {
+    const FC_DFN(blocked_call) *call = (const FC_DFN(blocked_call) *)arg;
+    const fc_conv2d_desc *d = call->d;
+    const FC_DFN(blocked_geom) *g = call->g;
+    const FC_T *const xp = call->xp, *const wp = call->wp, *const bp = call->bp;
+    FC_T *const y = call->y;
+    const int64_t npix = call->npix, nblk = call->nblk, chunk = call->chunk,
+                  nchunk = call->nchunk;
+    const int64_t kh = d->kh, kw = d->kw, cg = g->cg;
+    const int64_t rstep = d->dil_h * g->wp * cg, sstep = d->dil_w * cg;
     const int64_t per_blk = kh * kw * cg * FC_OB;
-    const int nthreads = d->nthreads;
-#if defined(_OPENMP)
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads) if (nthreads > 1 && ntasks > 1)
-#endif
-    for (int64_t task = 0; task < ntasks; task++) {
+    (void)thread;
+    for (int64_t task = begin; task < end; task++) {
         const int64_t blk = task % nblk, ch = task / nblk % nchunk, b = task / nblk / nchunk;
         const int64_t p_lo = ch * chunk * FC_BNW, p_hi = FC_MIN(npix, (ch + 1) * chunk * FC_BNW);
         FC_T out[FC_BNW * FC_OB];
         const FC_T *xpix[FC_BNW];
         int64_t yoff[FC_BNW];
-        const int64_t grp = blk / g.nocb, ocb = blk % g.nocb;
-        const FC_T *ximg = xp + (b * d->groups + grp) * g.hp * g.wp * cg;
-        const int64_t k0 = grp * g.kg + ocb * FC_OB;
-        const int64_t kn = FC_MIN((int64_t)FC_OB, g.kg - ocb * FC_OB);
+        const int64_t grp = blk / g->nocb, ocb = blk % g->nocb;
+        const FC_T *ximg = xp + (b * d->groups + grp) * g->hp * g->wp * cg;
+        const int64_t k0 = grp * g->kg + ocb * FC_OB;
+        const int64_t kn = FC_MIN((int64_t)FC_OB, g->kg - ocb * FC_OB);
         const int kb = (int)((kn + FC_VL - 1) / FC_VL);
         FC_T *const yblk = y + b * d->y_stride[0] + k0 * d->y_stride[1];
         for (int64_t p0 = p_lo; p0 < p_hi; p0 += FC_BNW) {
             const int64_t np = FC_MIN((int64_t)FC_BNW, p_hi - p0);
             int64_t i = p0 / d->w_out, j = p0 % d->w_out;
             for (int64_t jj = 0; jj < np; jj++) {
-                xpix[jj] = ximg + (i * d->stride_h * g.wp + j * d->stride_w) * cg;
+                xpix[jj] = ximg + (i * d->stride_h * g->wp + j * d->stride_w) * cg;
                 yoff[jj] = i * d->y_stride[2] + j * d->y_stride[3];
                 if (++j == d->w_out) {
                     j = 0;
@@ -739,7 +732,59 @@ fc_status FC_DFN(conv2d_direct_blocked)(const fc_conv2d_desc *d, const FC_T *x, 
             }
         }
     }
-    (void)nthreads;
+}
+
+fc_status FC_DFN(conv2d_direct_blocked)(const fc_conv2d_desc *d, const FC_T *x, const FC_T *w,
+                                        const FC_T *bias, FC_T *y, void *workspace,
+                                        size_t workspace_bytes) {
+    double t_total = FC_PROFILE_START(d), t = t_total;
+    FC_DFN(blocked_geom) g;
+    if (!FC_DFN(blocked_geometry)(d, &g)) return FC_ERR_UNSUPPORTED;
+    if (workspace_bytes < FC_DFN(conv2d_direct_blocked_workspace_size)(d) || !workspace)
+        return FC_ERR_WORKSPACE_TOO_SMALL;
+    char *ws = (char *)workspace;
+    ws += (FC_WS_ALIGN - (uintptr_t)ws % FC_WS_ALIGN) % FC_WS_ALIGN;
+    FC_T *const wp = (FC_T *)ws;
+    FC_T *const bp = (FC_T *)(ws + FC_DFN(blocked_bytes)(g.n_w));
+    FC_T *const xp = (FC_T *)(ws + FC_DFN(blocked_bytes)(g.n_w) + FC_DFN(blocked_bytes)(g.n_b));
+
+    FC_DFN(blocked_call) call = {d, &g, x, w, bias, y, wp, bp, xp, 0, 0, 0, 0};
+
+    /* Packing: blocks of weights and rows of input in chunks of about a quarter of a thread's
+     * share, so a thread that starts late leaves its part to the others. */
+    const int nt = d->nthreads;
+    const int64_t nblk = d->groups * g.nocb, nrows = d->n * d->groups * g.hp;
+    fc_parallel_for(nt, nblk, fc_parallel_grain(nblk, nt, 4, 1), FC_DFN(blocked_pack_weights),
+                    &call);
+    FC_PROFILE_ADD(d, kernel_transform, t);
+    fc_parallel_for(nt, nrows, fc_parallel_grain(nrows, nt, 4, 1), FC_DFN(blocked_pack_input),
+                    &call);
+    FC_PROFILE_ADD(d, input_transform, t);
+
+    /* Tasks: (image, chunk of pixel tiles, output channel block), the block fastest. A chunk's
+     * input (about FC_DIRECT_CHUNK_BYTES) stays in L2 across the blocks, and a block's weights
+     * across the chunk's tiles: a 7x7 image is one chunk, so each block's weights (res5: 295
+     * KB) come from memory once, not once per tile. Chunks shrink when the tasks would number
+     * fewer than 4 per thread. */
+    const int64_t npix = d->h_out * d->w_out;
+    const int64_t ntile = (npix + FC_BNW - 1) / FC_BNW;
+    const double row_bytes = (double)d->stride_h * (double)(g.wp * g.cg * sizeof(FC_T));
+    const int64_t rows = (int64_t)fc_direct_clamp((int64_t)(FC_DIRECT_CHUNK_BYTES / row_bytes), 1,
+                                                  d->h_out);
+    int64_t chunk = FC_MAX((int64_t)1, (rows * d->w_out + FC_BNW - 1) / FC_BNW);
+    const int64_t want = 4 * (int64_t)d->nthreads;
+    if (d->n * nblk * ((ntile + chunk - 1) / chunk) < want) {
+        const int64_t per_img = (want + d->n * nblk - 1) / (d->n * nblk);
+        chunk = FC_MAX((int64_t)1, (ntile + per_img - 1) / per_img);
+    }
+    const int64_t nchunk = (ntile + chunk - 1) / chunk;
+    const int64_t ntasks = d->n * nchunk * nblk;
+    call.npix = npix;
+    call.nblk = nblk;
+    call.chunk = chunk;
+    call.nchunk = nchunk;
+    /* one task per claim: the tasks are sized above to number at least 4 per thread */
+    fc_parallel_for(nt, ntasks, 1, FC_DFN(blocked_tasks), &call);
     FC_PROFILE_ADD(d, multiply, t);
     if (d->profile) {
         d->profile->total += fc_now() - t_total;

@@ -24,8 +24,9 @@
 #define COST_MOVE (COST_SCALE * 1.0)    /* gather / split step / transpose / scatter, per vc */
 #define COST_CMAC_2D (COST_SCALE * 0.45) /* per vc complex multiply-add, W streamed */
 #define COST_CMAC_1D (COST_SCALE * 0.30) /* per vc complex multiply-add, W broadcast */
-#define COST_BARRIER 5000.0 /* per work-shared stage of a 2-D tile when threads > 1 (loaded
-                               machine: a barrier waits for the slowest thread) */
+#define COST_STAGE 5000.0 /* per work-shared stage of a 2-D tile when threads > 1 (loaded
+                             machine: a stage ends when its last chunk does, late if the thread
+                             holding it lost its core) */
 #define COST_L2_BYTES (0.75 * (double)fc_cache_l2()) /* working sets above this pay COST_SPILL
                                                       per element */
 #define COST_SPILL 0.6
@@ -110,15 +111,15 @@ static double tiling_cost(const fc_conv2d_desc *d, const geometry *G, int vl, in
                                      (1 + spill(spec_bytes * (double)(cg * kg)));
     const double serial = (double)cg * fwd + (double)kg * inv + mac;
     const double ntiles = (double)(d->n * d->groups * nty * ntx);
-    /* mode 1, tile-parallel: whole tiles per thread, dynamic schedule, no barriers */
+    /* mode 1, tile-parallel: whole tiles per thread, dynamic schedule, one call for all */
     const double par = (double)fc_div_up((int64_t)ntiles, (int64_t)nt) * serial;
     /* mode 0, work-shared stages: a stage with fewer blocks than threads leaves threads idle,
-     * and every stage ends in a barrier (costly on a loaded machine) */
+     * and every stage waits for its last chunk (costly on a loaded machine) */
     const int64_t nti = (int64_t)nt;
     const double eff_c = (double)(cg * ncb) / (double)(fc_div_up(cg * ncb, nti) * nti);
     const double eff_r = (double)(cg * nkhb) / (double)(fc_div_up(cg * nkhb, nti) * nti);
     double shared = ntiles * serial / nt * 2.0 / (eff_c + eff_r);
-    if (nt > 1) shared += ntiles * 5 * COST_BARRIER;
+    if (nt > 1) shared += ntiles * 5 * COST_STAGE;
     const double kern = (double)(d->groups * kg * cg) *
                         ((double)fc_div_up(G->kew, vl) * col + (double)nkhb * (row + tw)) / nt;
     if (mode) *mode = (nt > 1 && shared < par) ? 0 : 1;
@@ -251,8 +252,8 @@ static fc_status layout(fc_fft_conv_plan *p, const fc_conv2d_desc *d, int dtb, i
 }
 
 /* Thread scratch in bytes (mirrors conv_fft_impl.h's thr_vc, which needs VL at compile time;
- * tests/test_fft.py guards the workspace ends). One region per thread serves both the spectra
- * step and apply (they overlap in conv2d_fft), so both steps need the same workspace. */
+ * tests/test_fft.py guards the workspace ends). The spectra step uses apply's per-thread regions
+ * (thread_scratch; conv2d_fft runs both on one workspace), so both steps ask for the same size. */
 static int64_t thr_bytes(const fc_fft_conv_plan *p) {
     const int64_t vl = p->vl;
     const int64_t most = p->dims == 2 ? FC_MAX(FC_MAX(p->th / 2 + 1, p->nkhb * vl), p->tw) + 2

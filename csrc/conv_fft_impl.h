@@ -7,66 +7,82 @@
  * Y_k = sum_c W_kc X_c per frequency bin (a complex (kg x cg) matrix times the (cg) vector of
  * every bin: C_in + C_out transforms, never C_in x C_out), inverse transforms of the kg outputs.
  *
- * Threads: one parallel region per call (the entry points at the end), inside which
- *  - dims 1: lane groups (VL tiles each) are independent jobs, dynamically scheduled;
- *  - dims 2, mode 1 (tile-parallel): whole tiles are jobs, each thread with its own tile buffer
- *    and spectra; no barrier until the end, so a descheduled thread delays nobody;
- *  - dims 2, mode 0 (work-shared): the stages of one tile at a time are shared loops (column
- *    blocks, frequency-row blocks, bins), for problems with fewer tiles than threads.
+ * Threads: fc_parallel_for (parallel.h) over item-sized jobs; a step is one or more calls, each
+ * over when its last chunk is, and no job ever waits for another thread:
+ *  - dims 1: lane groups (VL tiles each) are the jobs;
+ *  - dims 2, mode 1 (tile-parallel): whole tiles are jobs, each run with its thread's tile buffer
+ *    and spectra; one call for all tiles, which a thread that loses its core holds up by at
+ *    most the tile it is on;
+ *  - dims 2, mode 0 (work-shared): a serial loop over tiles on the calling thread, each stage of
+ *    a tile one call over its items (column blocks, frequency-row blocks, bins), for problems
+ *    with fewer tiles than threads.
+ * The kernel spectra are complete before apply starts (their own calls first in conv2d_fft).
  * The cost model (conv_fft.c) picks the tiles and the mode. */
 #include <string.h>
 
 /* ---- fc_profile phases -------------------------------------------------------------------
- * Inside the one parallel region every thread adds the seconds of its own jobs to its phase
- * clock: forward transforms of x (input_transform), kernel spectra (kernel_transform), the
- * per-bin products (multiply), inverse transforms, crop and bias (output_transform). Waits
- * (barriers, the spectra handshake, the scheduler) are left out. After the region the call's
- * wall time is split among the phases in proportion to their thread-seconds, so the phases
- * add up to fc_profile.total and read as wall time, whatever the threads overlapped. Every
- * clock operation is one branch when d->profile is NULL. */
+ * Every chunk of a stage adds the seconds of its work to the phase sums of the thread running
+ * it: forward transforms of x (input_transform), kernel spectra (kernel_transform), the per-bin
+ * products (multiply), inverse transforms, crop and bias (output_transform). Waits (for a stage's
+ * last chunk, for the next stage to start) are left out. After the call the caller adds up the
+ * threads' sums and splits the call's wall time among the phases in proportion to them, so the
+ * phases add up to fc_profile.total and read as wall time, whatever the threads overlapped.
+ * Every clock operation is one branch when d->profile is NULL. */
 #ifndef FC_CONV_FFT_PHASE_CLOCK
 #define FC_CONV_FFT_PHASE_CLOCK
 enum { PH_INPUT, PH_KERNEL, PH_MULTIPLY, PH_OUTPUT, PH_COUNT };
 
+/* One thread's phase sums in a call, a cache line of its own. fc_parallel_for gives no two
+ * running chunks the same thread index, so a slot has one writer at a time and needs no atomics;
+ * the caller reads the slots after the last call, which returns only when every chunk is done. */
+typedef struct phase_slot {
+    double sum[PH_COUNT];
+} __attribute__((aligned(64))) phase_slot;
+
+/* The pool runs at most 256 threads (parallel.c), so calls ask for no more and a call's slots
+ * fit on the caller's stack. */
+#define PH_MAX_THREADS 256
+
+static int call_threads(const fc_conv2d_desc *d) {
+    return FC_MAX(1, FC_MIN(d->nthreads, PH_MAX_THREADS));
+}
+
+/* A chunk's clock: the running thread's slot (NULL: not profiling) and the last mark. */
 typedef struct phase_clock {
-    double *sums; /* the call's thread-seconds per phase (shared); NULL: not profiling */
-    double acc[PH_COUNT];
+    double *sum;
     double t;
 } phase_clock;
 
-static inline void pc_init(phase_clock *pc, double *sums) {
-    pc->sums = sums;
-    for (int i = 0; i < PH_COUNT; i++) pc->acc[i] = 0;
-    pc->t = sums ? fc_now() : 0;
+/* a chunk starts on thread `thread`: what came before it (a wait) belongs to no phase */
+static inline void pc_start(phase_clock *pc, phase_slot *slots, int thread) {
+    pc->sum = slots ? slots[thread].sum : NULL;
+    pc->t = slots ? fc_now() : 0;
 }
 
-/* a job starts: what came before it (a wait) belongs to no phase */
-static inline void pc_restart(phase_clock *pc) {
-    if (pc->sums) pc->t = fc_now();
-}
-
-/* the time since the last mark or restart was spent in phase ph */
+/* the time since the last mark or start was spent in phase ph */
 static inline void pc_mark(phase_clock *pc, int ph) {
-    if (pc->sums) {
+    if (pc->sum) {
         const double now = fc_now();
-        pc->acc[ph] += now - pc->t;
+        pc->sum[ph] += now - pc->t;
         pc->t = now;
     }
 }
 
-/* at the end of the region, each thread adds its clock to the call's sums */
-static inline void pc_flush(const phase_clock *pc) {
-    if (!pc->sums) return;
-    for (int i = 0; i < PH_COUNT; i++) {
-#pragma omp atomic update
-        pc->sums[i] += pc->acc[i];
-    }
+/* The slots of a call on nt threads, zeroed; NULL when not profiling. */
+static phase_slot *pc_slots(const fc_conv2d_desc *d, phase_slot *slots, int nt) {
+    if (!d->profile) return NULL;
+    for (int i = 0; i < nt; i++)
+        for (int ph = 0; ph < PH_COUNT; ph++) slots[i].sum[ph] = 0;
+    return slots;
 }
 
-static void pc_finish(const fc_conv2d_desc *d, const double *sums, double t0) {
+static void pc_finish(const fc_conv2d_desc *d, const phase_slot *slots, int nt, double t0) {
     if (!d->profile) return;
     fc_profile *prof = d->profile;
     const double wall = fc_now() - t0;
+    double sums[PH_COUNT] = {0};
+    for (int i = 0; i < nt; i++)
+        for (int ph = 0; ph < PH_COUNT; ph++) sums[ph] += slots[i].sum[ph];
     const double all = sums[PH_INPUT] + sums[PH_KERNEL] + sums[PH_MULTIPLY] + sums[PH_OUTPUT];
     if (all > 0) {
         prof->input_transform += wall * sums[PH_INPUT] / all;
@@ -100,52 +116,23 @@ static int64_t thr_vc(const fc_fft_conv_plan *p) {
     return vc;
 }
 
-/* Thread tid's scratch: the same region in the spectra step and in apply, so that when they
- * overlap in one call (conv2d_fft) a thread only ever reuses its own memory. Mode 0 keeps the
- * shared X and Y spectra in front. */
-static FT *thread_scratch(const fc_fft_conv_plan *p, FT *ws, int tid) {
+/* The scratch of thread `thread` (fc_parallel_for's index, < d->nthreads): the same region in
+ * the spectra step and in apply. Mode 0 keeps the shared X and Y spectra in front. */
+static FT *thread_scratch(const fc_fft_conv_plan *p, FT *ws, int thread) {
     const int64_t shared = (p->dims == 2 && p->mode == 0) ? (p->cg + p->kg) * p->spec_vc : 0;
-    return ws + (shared + (int64_t)tid * thr_vc(p)) * VCF;
+    return ws + (shared + (int64_t)thread * thr_vc(p)) * VCF;
 }
 
 #define PLAN_ROOTS(p) ((const FT *)((const char *)(p) + (p)->data_off))
 
-/* The bodies below are "orphaned" OpenMP: their `omp for` loops bind to the one parallel region
- * the entry points at the end open (one fork-join per call: on a loaded machine every region
- * waits for its slowest thread to be scheduled), and they run serially outside one. */
-static inline int thread_id(void) {
-#if defined(_OPENMP)
-    return omp_get_thread_num();
-#else
-    return 0;
-#endif
-}
-
-/* Overlapping the kernel transform with the data transforms. In one call (conv2d_fft) the last
- * loop of the kernel spectra runs without a closing barrier and counts its finished jobs in
- * *ready; apply's jobs transform their input first and wait for the count only before their
- * first use of the spectra. No deadlock: a thread takes apply jobs only once every spectra job
- * has been handed to a thread that is running it. NULL: the spectra are complete. */
-typedef struct spectra_sync {
-    int *ready;
-    int need;
-} spectra_sync;
-
-static void spectra_done(const spectra_sync *sy) {
-    if (!sy) return;
-#pragma omp atomic update seq_cst
-    (*sy->ready)++;
-}
-
-static void spectra_wait(const spectra_sync *sy) {
-    if (!sy) return;
-    for (;;) {
-        int v;
-#pragma omp atomic read seq_cst
-        v = *sy->ready;
-        if (v >= sy->need) return;
-    }
-}
+/* The kernel spectra step of a call (both dims): the context of its fc_parallel_for calls. */
+typedef struct spectra_job {
+    const fc_fft_conv_plan *p;
+    const fc_conv2d_desc *d;
+    const FT *w;
+    FT *spec, *ws;
+    phase_slot *slots; /* NULL: not profiling */
+} spectra_job;
 
 /* ---- 2-D gathers and scatters ---------------------------------------------------------------
  * A column block of a tile: columns j0 .. j0+VL-1 (lanes) of rows 0 .. th-1, packed as th/2 vc
@@ -299,53 +286,91 @@ static FT *pair_spectrum(const fc_fft_conv_plan *p, FT *spec, int64_t s) {
     return spec + (g * p->spec_vc * per_group + s % per_group) * VCF;
 }
 
-static fc_status spectra_2d(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, const FT *w,
-                            FT *spec, FT *ws, const spectra_sync *sy, phase_clock *pc) {
+/* Per-thread 2-D transform buffers and the running chunk's phase clock. */
+typedef struct thr2d {
+    FT *g, *R, *a, *b, *gt;
+    phase_clock *pc;
+} thr2d;
+
+/* Thread `thread`'s buffers for a chunk, with R's rows past th/2 zeroed: they fill the last
+ * frequency block's spare lanes, which tr_store reads and the real transforms never write. Any
+ * thread may run any chunk, and other jobs fill R whole (tr_load), so every chunk zeroes them
+ * (fewer than VL vc). */
+static thr2d thread_2d(const fc_fft_conv_plan *p, FT *ws, int thread, phase_clock *pc) {
+    const int64_t most = thr_most(p);
+    thr2d t;
+    t.g = thread_scratch(p, ws, thread);
+    t.R = t.g + most * VCF;
+    t.a = t.R + most * VCF;
+    t.b = t.a + most * VCF;
+    t.gt = t.b + most * VCF;
+    t.pc = pc;
+    for (int64_t q = p->th / 2 + 1; q < p->nkhb * VL; q++) vc_zero(t.R + q * VCF);
+    return t;
+}
+
+/* Items [i0, i1) of the H pass: item idx is column block idx % ncb of pair idx / ncb, the real
+ * transform of the kernel's columns there, or zeros for a block past the kernel's taps. */
+static void spectra_2d_cols(void *ctx, int64_t i0, int64_t i1, int thread) {
+    const spectra_job *job = (const spectra_job *)ctx;
+    const fc_fft_conv_plan *p = job->p;
+    const fc_conv2d_desc *d = job->d;
     const FT *roots = PLAN_ROOTS(p);
-    const int64_t npairs = p->groups * p->kg * p->cg, nkhb = p->nkhb;
-    const int64_t ncb = p->ncb, hh = p->th / 2, most = thr_most(p);
+    const int64_t nkhb = p->nkhb, ncb = p->ncb;
     const int64_t ncb_k = fc_div_up(p->kew, VL); /* blocks holding kernel taps */
     const int64_t es = p->kg * p->cg;            /* pairs interleaved bin by bin */
-    const FT scale = (FT)1 / (FT)(p->th * p->tw);
-    {
-        FT *t = thread_scratch(p, ws, thread_id());
-        FT *g = t, *R = g + most * VCF, *a = R + most * VCF, *b = a + most * VCF;
-        FT *gt = b + most * VCF;
-        for (int64_t q = hh + 1; q < nkhb * VL; q++) vc_zero(R + q * VCF);
-#pragma omp for schedule(dynamic, 1)
-        for (int64_t idx = 0; idx < npairs * ncb; idx++) {
-            const int64_t s = idx / ncb, cb = idx % ncb, j0 = cb * VL;
-            const int64_t ncols = FC_MIN(VL, p->tw - j0), oc = s / p->cg, c = s % p->cg;
-            FT *S = pair_spectrum(p, spec, s) + j0 * nkhb * es * VCF;
-            pc_restart(pc);
-            if (cb >= ncb_k) {
-                for (int64_t e = 0; e < ncols * nkhb; e++) vc_zero(S + e * es * VCF);
-            } else {
-                gather_kernel_block(g, p->th, w + oc * d->w_stride[0] + c * d->w_stride[1], d,
-                                    j0);
-                rfft_run(&p->ax_h, roots, g, R, a, b, gt);
-                for (int64_t khb = 0; khb < nkhb; khb++) tr_store(R, S, nkhb, khb, ncols, es);
-            }
-            pc_mark(pc, PH_KERNEL);
-        }
-#pragma omp for schedule(dynamic, 1) nowait
-        for (int64_t idx = 0; idx < npairs * nkhb; idx++) {
-            const int64_t s = idx / nkhb, khb = idx % nkhb;
-            FT *S = pair_spectrum(p, spec, s) + khb * es * VCF;
-            pc_restart(pc);
-            cfft_vc(&p->ax_w, roots, S, nkhb * es, S, nkhb * es, a, b, gt, 0);
-            /* conjugate (correlation) and scale (the inverse transforms' 1/(th tw)) */
-            const V sr = VSET1(scale), si = VSET1(-scale);
-            for (int64_t j = 0; j < p->tw; j++) {
-                FT *e = S + j * nkhb * es * VCF;
-                VSTORE(e, VMUL(VLOAD(e), sr));
-                VSTORE(e + VL, VMUL(VLOAD(e + VL), si));
-            }
-            pc_mark(pc, PH_KERNEL);
-            spectra_done(sy);
+    phase_clock pc;
+    pc_start(&pc, job->slots, thread);
+    const thr2d t = thread_2d(p, job->ws, thread, &pc);
+    for (int64_t idx = i0; idx < i1; idx++) {
+        const int64_t s = idx / ncb, cb = idx % ncb, j0 = cb * VL;
+        const int64_t ncols = FC_MIN(VL, p->tw - j0), oc = s / p->cg, c = s % p->cg;
+        FT *S = pair_spectrum(p, job->spec, s) + j0 * nkhb * es * VCF;
+        if (cb >= ncb_k) {
+            for (int64_t e = 0; e < ncols * nkhb; e++) vc_zero(S + e * es * VCF);
+        } else {
+            gather_kernel_block(t.g, p->th, job->w + oc * d->w_stride[0] + c * d->w_stride[1],
+                                d, j0);
+            rfft_run(&p->ax_h, roots, t.g, t.R, t.a, t.b, t.gt);
+            for (int64_t khb = 0; khb < nkhb; khb++) tr_store(t.R, S, nkhb, khb, ncols, es);
         }
     }
-    return FC_OK;
+    pc_mark(&pc, PH_KERNEL);
+}
+
+/* Items [i0, i1) of the W pass: item idx is frequency-row block idx % nkhb of pair idx / nkhb,
+ * transformed in place, conjugated (correlation) and scaled (the inverse transforms' 1/(th tw)). */
+static void spectra_2d_rows(void *ctx, int64_t i0, int64_t i1, int thread) {
+    const spectra_job *job = (const spectra_job *)ctx;
+    const fc_fft_conv_plan *p = job->p;
+    const FT *roots = PLAN_ROOTS(p);
+    const int64_t nkhb = p->nkhb, es = p->kg * p->cg;
+    const FT scale = (FT)1 / (FT)(p->th * p->tw);
+    const V sr = VSET1(scale), si = VSET1(-scale);
+    phase_clock pc;
+    pc_start(&pc, job->slots, thread);
+    const thr2d t = thread_2d(p, job->ws, thread, &pc);
+    for (int64_t idx = i0; idx < i1; idx++) {
+        const int64_t s = idx / nkhb, khb = idx % nkhb;
+        FT *S = pair_spectrum(p, job->spec, s) + khb * es * VCF;
+        cfft_vc(&p->ax_w, roots, S, nkhb * es, S, nkhb * es, t.a, t.b, t.gt, 0);
+        for (int64_t j = 0; j < p->tw; j++) {
+            FT *e = S + j * nkhb * es * VCF;
+            VSTORE(e, VMUL(VLOAD(e), sr));
+            VSTORE(e + VL, VMUL(VLOAD(e + VL), si));
+        }
+    }
+    pc_mark(&pc, PH_KERNEL);
+}
+
+/* The W pass reads all of a pair's column blocks: it starts when the H pass is done. Items are
+ * single transforms of one vc block, so a few chunks per thread. */
+static void spectra_2d(spectra_job *job, int nt) {
+    const fc_fft_conv_plan *p = job->p;
+    const int64_t npairs = p->groups * p->kg * p->cg;
+    const int64_t ncol = npairs * p->ncb, nrow = npairs * p->nkhb;
+    fc_parallel_for(nt, ncol, fc_parallel_grain(ncol, nt, 4, 1), spectra_2d_cols, job);
+    fc_parallel_for(nt, nrow, fc_parallel_grain(nrow, nt, 4, 1), spectra_2d_rows, job);
 }
 
 /* ---- 2-D apply --------------------------------------------------------------------------- */
@@ -359,11 +384,6 @@ typedef struct tile2d {
     FT *y;              /* y[bn, grp * kg] */
     const FT *W;        /* the group's kernel spectra */
 } tile2d;
-
-typedef struct thr2d {  /* a thread's scratch and phase clock */
-    FT *g, *R, *a, *b, *gt;
-    phase_clock *pc;
-} thr2d;
 
 static tile2d tile_at(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, const FT *spec,
                       const FT *x, FT *y, int64_t tile) {
@@ -491,13 +511,11 @@ static void store_tile(const FT *tb, int64_t twp, int64_t vh, int64_t vw, FT *y,
 
 /* One whole tile on one thread (tile-parallel mode); tb: the thread's tile buffer. */
 static void tile_serial(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, const tile2d *T,
-                        const thr2d *t, FT *X, FT *Y, FT *tb, const FT *bias,
-                        const spectra_sync *sy) {
+                        const thr2d *t, FT *X, FT *Y, FT *tb, const FT *bias) {
     const int64_t cg = p->cg, kg = p->kg, svc = p->spec_vc, nkhb = p->nkhb, ncb = p->ncb;
     const int64_t twp = ncb * VL, hh = p->th / 2;
     const FT *roots = PLAN_ROOTS(p);
     const int outside = T->r0 >= p->h || T->r0 + p->th <= 0;
-    pc_restart(t->pc);
     for (int64_t c = 0; c < cg; c++) {
         FT *S = X + c * svc * VCF;
         if (!outside)
@@ -517,8 +535,6 @@ static void tile_serial(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, cons
     }
     if (cg == 1) {
         pc_mark(t->pc, PH_INPUT);
-        spectra_wait(sy);
-        pc_restart(t->pc);
         for (int64_t khb = 0; khb < nkhb; khb++) stage_row_fused(p, T, t, khb, X, Y);
     } else {
         for (int64_t c = 0; c < cg; c++)
@@ -527,8 +543,6 @@ static void tile_serial(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, cons
                 cfft_vc(&p->ax_w, roots, S, nkhb, S, nkhb, t->a, t->b, t->gt, 0);
             }
         pc_mark(t->pc, PH_INPUT);
-        spectra_wait(sy);
-        pc_restart(t->pc);
         contract_2d(0, svc, cg, kg, svc, T->W, X, Y);
         pc_mark(t->pc, PH_MULTIPLY);
         for (int64_t k = 0; k < kg; k++)
@@ -553,88 +567,147 @@ static void tile_serial(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, cons
     pc_mark(t->pc, PH_OUTPUT);
 }
 
-static fc_status apply_2d(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, const FT *spec,
-                          const FT *x, const FT *bias, FT *y, FT *ws, const spectra_sync *sy,
-                          phase_clock *pc) {
-    const FT *roots = PLAN_ROOTS(p);
-    const int64_t svc = p->spec_vc, nkhb = p->nkhb, ncb = p->ncb, hh = p->th / 2;
-    const int64_t cg = p->cg, kg = p->kg, most = thr_most(p), tvc = thr_vc(p);
-    const int64_t ntile = p->n * p->groups * p->nty * p->ntx;
-    const int tile_par = p->mode == 1;
-    /* tile-parallel: every thread owns X and Y; work-shared: one X and Y for all */
-    FT *shared = ws;
-    (void)roots;
-    {
-        const int tid = thread_id();
-        FT *base = thread_scratch(p, ws, tid);
-        thr2d t;
-        t.g = base;
-        t.R = t.g + most * VCF;
-        t.a = t.R + most * VCF;
-        t.b = t.a + most * VCF;
-        t.gt = t.b + most * VCF;
-        t.pc = pc;
-        for (int64_t q = hh + 1; q < nkhb * VL; q++) vc_zero(t.R + q * VCF);
-        if (tile_par) {
-            FT *X = base + (tvc - (cg + kg) * svc - tile_vc(p)) * VCF, *Y = X + cg * svc * VCF;
-            FT *tb = Y + kg * svc * VCF;
-#pragma omp for schedule(dynamic, 1)
-            for (int64_t tile = 0; tile < ntile; tile++) {
-                const tile2d T = tile_at(p, d, spec, x, y, tile);
-                tile_serial(p, d, &T, &t, X, Y, tb, bias, sy);
-            }
-        } else {
-            FT *X = shared, *Y = shared + cg * svc * VCF;
-            spectra_wait(sy);
-            for (int64_t tile = 0; tile < ntile; tile++) {
-                const tile2d T = tile_at(p, d, spec, x, y, tile);
-#pragma omp for schedule(dynamic, 1)
-                for (int64_t idx = 0; idx < cg * ncb; idx++) {
-                    pc_restart(pc);
-                    stage_fwd_col(p, d, &T, &t, idx / ncb, idx % ncb, X + (idx / ncb) * svc * VCF);
-                    pc_mark(pc, PH_INPUT);
-                }
-                if (cg == 1) {
-#pragma omp for schedule(dynamic, 1)
-                    for (int64_t khb = 0; khb < nkhb; khb++) {
-                        pc_restart(pc);
-                        stage_row_fused(p, &T, &t, khb, X, Y);
-                    }
-                } else {
-#pragma omp for schedule(dynamic, 1)
-                    for (int64_t idx = 0; idx < cg * nkhb; idx++) {
-                        FT *S = X + ((idx / nkhb) * svc + idx % nkhb) * VCF;
-                        pc_restart(pc);
-                        cfft_vc(&p->ax_w, roots, S, nkhb, S, nkhb, t.a, t.b, t.gt, 0);
-                        pc_mark(pc, PH_INPUT);
-                    }
-                    const int64_t blk = 64, nblk = fc_div_up(svc, blk);
-#pragma omp for schedule(dynamic, 1)
-                    for (int64_t ib = 0; ib < nblk; ib++) {
-                        pc_restart(pc);
-                        contract_2d(ib * blk, FC_MIN(svc, ib * blk + blk), cg, kg, svc, T.W, X, Y);
-                        pc_mark(pc, PH_MULTIPLY);
-                    }
-#pragma omp for schedule(dynamic, 1)
-                    for (int64_t idx = 0; idx < kg * nkhb; idx++) {
-                        FT *S = Y + ((idx / nkhb) * svc + idx % nkhb) * VCF;
-                        pc_restart(pc);
-                        cfft_vc(&p->ax_w, roots, S, nkhb, S, nkhb, t.a, t.b, t.gt, 1);
-                        pc_mark(pc, PH_OUTPUT);
-                    }
-                }
-                const int64_t ncb_out = fc_div_up(T.vw, VL);
-#pragma omp for schedule(dynamic, 1)
-                for (int64_t idx = 0; idx < kg * ncb_out; idx++) {
-                    pc_restart(pc);
-                    stage_inv_col(p, d, &T, &t, idx / ncb_out, idx % ncb_out,
-                                  Y + (idx / ncb_out) * svc * VCF, bias);
-                    pc_mark(pc, PH_OUTPUT);
-                }
-            }
-        }
+/* Apply's arguments: the context of its fc_parallel_for calls. Mode 0 adds the tile its stages
+ * work on and the tile's spectra, shared by all threads. */
+typedef struct apply_job {
+    const fc_fft_conv_plan *p;
+    const fc_conv2d_desc *d;
+    const FT *spec, *x, *bias;
+    FT *y, *ws;
+    phase_slot *slots; /* NULL: not profiling */
+    tile2d T;          /* mode 0: the tile */
+    FT *X, *Y;         /* mode 0: its input and output spectra */
+} apply_job;
+
+/* Tiles [i0, i1) (tile-parallel mode), each whole on the running thread with that thread's X, Y
+ * and tile buffer. */
+static void apply_2d_tiles(void *ctx, int64_t i0, int64_t i1, int thread) {
+    const apply_job *job = (const apply_job *)ctx;
+    const fc_fft_conv_plan *p = job->p;
+    const int64_t svc = p->spec_vc, cg = p->cg, kg = p->kg;
+    phase_clock pc;
+    pc_start(&pc, job->slots, thread);
+    const thr2d t = thread_2d(p, job->ws, thread, &pc);
+    FT *X = t.g + (thr_vc(p) - (cg + kg) * svc - tile_vc(p)) * VCF, *Y = X + cg * svc * VCF;
+    FT *tb = Y + kg * svc * VCF;
+    for (int64_t tile = i0; tile < i1; tile++) {
+        const tile2d T = tile_at(p, job->d, job->spec, job->x, job->y, tile);
+        tile_serial(p, job->d, &T, &t, X, Y, tb, job->bias);
     }
-    return FC_OK;
+}
+
+/* The work-shared stages of tile job->T, items [i0, i1) each. Forward along H: item idx is
+ * column block idx % ncb of input channel idx / ncb. */
+static void apply_2d_fwd_cols(void *ctx, int64_t i0, int64_t i1, int thread) {
+    const apply_job *job = (const apply_job *)ctx;
+    const fc_fft_conv_plan *p = job->p;
+    const int64_t ncb = p->ncb, svc = p->spec_vc;
+    phase_clock pc;
+    pc_start(&pc, job->slots, thread);
+    const thr2d t = thread_2d(p, job->ws, thread, &pc);
+    for (int64_t idx = i0; idx < i1; idx++)
+        stage_fwd_col(p, job->d, &job->T, &t, idx / ncb, idx % ncb,
+                      job->X + (idx / ncb) * svc * VCF);
+    pc_mark(&pc, PH_INPUT);
+}
+
+/* cg == 1: frequency-row block khb along W, forward, products and inverse (stage_row_fused
+ * marks the phases). */
+static void apply_2d_rows_fused(void *ctx, int64_t i0, int64_t i1, int thread) {
+    const apply_job *job = (const apply_job *)ctx;
+    phase_clock pc;
+    pc_start(&pc, job->slots, thread);
+    const thr2d t = thread_2d(job->p, job->ws, thread, &pc);
+    for (int64_t khb = i0; khb < i1; khb++)
+        stage_row_fused(job->p, &job->T, &t, khb, job->X, job->Y);
+}
+
+/* Along W, in place: forward of X's row block idx % nkhb of channel idx / nkhb (inverse = 0),
+ * or inverse of Y's (inverse = 1). */
+static void rows_2d(const apply_job *job, int64_t i0, int64_t i1, int thread, int inverse) {
+    const fc_fft_conv_plan *p = job->p;
+    const int64_t nkhb = p->nkhb, svc = p->spec_vc;
+    phase_clock pc;
+    pc_start(&pc, job->slots, thread);
+    const thr2d t = thread_2d(p, job->ws, thread, &pc);
+    FT *base = inverse ? job->Y : job->X;
+    for (int64_t idx = i0; idx < i1; idx++) {
+        FT *S = base + ((idx / nkhb) * svc + idx % nkhb) * VCF;
+        cfft_vc(&p->ax_w, PLAN_ROOTS(p), S, nkhb, S, nkhb, t.a, t.b, t.gt, inverse);
+    }
+    pc_mark(&pc, inverse ? PH_OUTPUT : PH_INPUT);
+}
+
+static void apply_2d_fwd_rows(void *ctx, int64_t i0, int64_t i1, int thread) {
+    rows_2d((const apply_job *)ctx, i0, i1, thread, 0);
+}
+
+static void apply_2d_inv_rows(void *ctx, int64_t i0, int64_t i1, int thread) {
+    rows_2d((const apply_job *)ctx, i0, i1, thread, 1);
+}
+
+/* bins per contraction item (mode 0) */
+#define CONTRACT_BINS 64
+
+/* The contraction of bins [ib CONTRACT_BINS, (ib + 1) CONTRACT_BINS) for each item ib. */
+static void apply_2d_contract(void *ctx, int64_t i0, int64_t i1, int thread) {
+    const apply_job *job = (const apply_job *)ctx;
+    const fc_fft_conv_plan *p = job->p;
+    const int64_t svc = p->spec_vc;
+    phase_clock pc;
+    pc_start(&pc, job->slots, thread);
+    for (int64_t ib = i0; ib < i1; ib++)
+        contract_2d(ib * CONTRACT_BINS, FC_MIN(svc, (ib + 1) * CONTRACT_BINS), p->cg, p->kg, svc,
+                    job->T.W, job->X, job->Y);
+    pc_mark(&pc, PH_MULTIPLY);
+}
+
+/* Inverse along H: item idx is column block idx % ncb_out of output channel idx / ncb_out,
+ * scattered to y with the bias. */
+static void apply_2d_inv_cols(void *ctx, int64_t i0, int64_t i1, int thread) {
+    const apply_job *job = (const apply_job *)ctx;
+    const fc_fft_conv_plan *p = job->p;
+    const int64_t ncb_out = fc_div_up(job->T.vw, VL), svc = p->spec_vc;
+    phase_clock pc;
+    pc_start(&pc, job->slots, thread);
+    const thr2d t = thread_2d(p, job->ws, thread, &pc);
+    for (int64_t idx = i0; idx < i1; idx++)
+        stage_inv_col(p, job->d, &job->T, &t, idx / ncb_out, idx % ncb_out,
+                      job->Y + (idx / ncb_out) * svc * VCF, job->bias);
+    pc_mark(&pc, PH_OUTPUT);
+}
+
+/* One work-shared stage: its items are single transforms or bin blocks, a few chunks per
+ * thread. */
+static void stage_2d(int nt, int64_t n, fc_range_fn fn, apply_job *job) {
+    fc_parallel_for(nt, n, fc_parallel_grain(n, nt, 4, 1), fn, job);
+}
+
+static void apply_2d(apply_job *job, int nt) {
+    const fc_fft_conv_plan *p = job->p;
+    const int64_t svc = p->spec_vc, nkhb = p->nkhb, ncb = p->ncb, cg = p->cg, kg = p->kg;
+    const int64_t ntile = p->n * p->groups * p->nty * p->ntx;
+    if (p->mode == 1) {
+        fc_parallel_for(nt, ntile, 1, apply_2d_tiles, job);
+        return;
+    }
+    /* Work-shared: one X and Y for all threads, in front of the thread scratch. Every stage
+     * reads what the one before wrote, so each is a call of its own, issued by this thread for
+     * one tile after the other. */
+    job->X = job->ws;
+    job->Y = job->ws + cg * svc * VCF;
+    for (int64_t tile = 0; tile < ntile; tile++) {
+        job->T = tile_at(p, job->d, job->spec, job->x, job->y, tile);
+        stage_2d(nt, cg * ncb, apply_2d_fwd_cols, job);
+        if (cg == 1) {
+            stage_2d(nt, nkhb, apply_2d_rows_fused, job);
+        } else {
+            stage_2d(nt, cg * nkhb, apply_2d_fwd_rows, job);
+            stage_2d(nt, fc_div_up(svc, CONTRACT_BINS), apply_2d_contract, job);
+            stage_2d(nt, kg * nkhb, apply_2d_inv_rows, job);
+        }
+        stage_2d(nt, kg * fc_div_up(job->T.vw, VL), apply_2d_inv_cols, job);
+    }
 }
 
 /* ---- 1-D: lanes hold tiles ----------------------------------------------------------------- */
@@ -709,18 +782,25 @@ static void scatter_lanes(const FT *g, int64_t t, FT *const *dst, const int64_t 
  * pair, 7 of 8 lanes idle). Decimation in time: lane (pair q, phase r) transforms the taps
  * u = m D + r (m < M = t / D), Y_qr = rfft_M, and one radix-D step across the lanes,
  *     X_q[k] = sum_r omega_t^(r k) Y_qr[k mod M]   (Y[M - j] = conj Y[j]),
- * gives the length-t spectrum: a transform of length t / D instead of t. */
-static void spectra_1d_decimated(const fc_fft_conv_plan *p, const fc_conv2d_desc *d,
-                                 const FT *w, FT *spec, FT *g, FT *X, FT *a, FT *b, FT *gt,
-                                 const spectra_sync *sy, phase_clock *pc) {
+ * gives the length-t spectrum: a transform of length t / D instead of t. Items [i0, i1): item i
+ * is the VL / D pairs from i VL / D on. */
+static void spectra_1d_decimated(void *ctx, int64_t i0, int64_t i1, int thread) {
+    const spectra_job *job = (const spectra_job *)ctx;
+    const fc_fft_conv_plan *p = job->p;
+    const fc_conv2d_desc *d = job->d;
+    const FT *w = job->w;
+    FT *spec = job->spec;
     const FT *roots = PLAN_ROOTS(p), *rt = roots + p->ax_1d.half.root; /* omega_t^m, m < t */
     const int64_t t = p->tw, nb = t / 2 + 1, D = p->kdec, M = t / D, mh = M / 2;
     const int64_t npairs = p->groups * p->kg * p->cg, per_job = VL / D;
-    const int64_t per_group = p->kg * p->cg;
+    const int64_t per_group = p->kg * p->cg, most = thr_most(p);
     const FT scale = (FT)1 / (FT)t;
-#pragma omp for schedule(dynamic, 1) nowait
-    for (int64_t s0 = 0; s0 < npairs; s0 += per_job) {
-        pc_restart(pc);
+    FT *g = thread_scratch(p, job->ws, thread), *X = g + most * VCF, *a = X + most * VCF;
+    FT *b = a + most * VCF, *gt = b + most * VCF;
+    phase_clock pc;
+    pc_start(&pc, job->slots, thread);
+    for (int64_t i = i0; i < i1; i++) {
+        const int64_t s0 = i * per_job;
         for (int64_t m = 0; m < M; m++) {
             FT *e = g + (m / 2) * VCF + (m % 2) * VL;
             for (int l = 0; l < VL; l++) {
@@ -757,196 +837,186 @@ static void spectra_1d_decimated(const fc_fft_conv_plan *p, const fc_conv2d_desc
                 o[2 * k * per_group + 1] = (FT)(-im * scale);
             }
         }
-        pc_mark(pc, PH_KERNEL);
-        spectra_done(sy);
     }
+    pc_mark(&pc, PH_KERNEL);
 }
 
 /* spectra: groups x (t/2 + 1) bins x kg x cg complex numbers (bin-major), conjugated and scaled
- * by 1/t. Lanes hold VL (group, k, c) pairs. */
-static fc_status spectra_1d(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, const FT *w,
-                            FT *spec, FT *ws, const spectra_sync *sy, phase_clock *pc) {
+ * by 1/t. Lanes hold VL (group, k, c) pairs: items [i0, i1), item i the pairs i VL .. i VL + VL - 1
+ * (kdec == 1; spectra_1d_decimated otherwise). */
+static void spectra_1d_lanes(void *ctx, int64_t i0, int64_t i1, int thread) {
+    const spectra_job *job = (const spectra_job *)ctx;
+    const fc_fft_conv_plan *p = job->p;
+    const fc_conv2d_desc *d = job->d;
+    const FT *w = job->w;
+    FT *spec = job->spec;
     const FT *roots = PLAN_ROOTS(p);
     const int64_t t = p->tw, nb = t / 2 + 1, npairs = p->groups * p->kg * p->cg;
     const int64_t most = thr_most(p);
     const FT scale = (FT)1 / (FT)t;
-    {
-        FT *th = thread_scratch(p, ws, thread_id());
-        FT *g = th, *X = g + most * VCF, *a = X + most * VCF, *b = a + most * VCF;
-        FT *gt = b + most * VCF;
-        if (p->kdec > 1) {
-            spectra_1d_decimated(p, d, w, spec, g, X, a, b, gt, sy, pc);
-            return FC_OK;
-        }
-#pragma omp for schedule(dynamic, 1) nowait
-        for (int64_t s0 = 0; s0 < npairs; s0 += VL) {
-            pc_restart(pc);
-            if (p->dil_w == 1) { /* lanes read kernel rows like tiles read the signal */
-                const FT *src[VL];
-                int64_t u0[VL];
+    FT *g = thread_scratch(p, job->ws, thread), *X = g + most * VCF, *a = X + most * VCF;
+    FT *b = a + most * VCF, *gt = b + most * VCF;
+    phase_clock pc;
+    pc_start(&pc, job->slots, thread);
+    for (int64_t i = i0; i < i1; i++) {
+        const int64_t s0 = i * VL;
+        if (p->dil_w == 1) { /* lanes read kernel rows like tiles read the signal */
+            const FT *src[VL];
+            int64_t u0[VL];
+            for (int l = 0; l < VL; l++) {
+                const int64_t s = s0 + l, oc = s / p->cg, c = s % p->cg;
+                src[l] = s < npairs ? w + oc * d->w_stride[0] + c * d->w_stride[1] : NULL;
+                u0[l] = 0;
+            }
+            gather_lanes(g, t, src, u0, p->kw, d->w_stride[3]);
+        } else { /* zero-stuffed: tap u / dil at sample u */
+            for (int64_t m = 0; m < t; m++) {
+                FT *e = g + (m / 2) * VCF + (m % 2) * VL;
                 for (int l = 0; l < VL; l++) {
                     const int64_t s = s0 + l, oc = s / p->cg, c = s % p->cg;
-                    src[l] = s < npairs ? w + oc * d->w_stride[0] + c * d->w_stride[1] : NULL;
-                    u0[l] = 0;
-                }
-                gather_lanes(g, t, src, u0, p->kw, d->w_stride[3]);
-            } else { /* zero-stuffed: tap u / dil at sample u */
-                for (int64_t m = 0; m < t; m++) {
-                    FT *e = g + (m / 2) * VCF + (m % 2) * VL;
-                    for (int l = 0; l < VL; l++) {
-                        const int64_t s = s0 + l, oc = s / p->cg, c = s % p->cg;
-                        FT v = 0;
-                        if (s < npairs && m % p->dil_w == 0 && m / p->dil_w < p->kw)
-                            v = w[oc * d->w_stride[0] + c * d->w_stride[1] +
-                                  (m / p->dil_w) * d->w_stride[3]];
-                        e[l] = v;
-                    }
+                    FT v = 0;
+                    if (s < npairs && m % p->dil_w == 0 && m / p->dil_w < p->kw)
+                        v = w[oc * d->w_stride[0] + c * d->w_stride[1] +
+                              (m / p->dil_w) * d->w_stride[3]];
+                    e[l] = v;
                 }
             }
-            rfft_run(&p->ax_1d, roots, g, X, a, b, gt);
-            /* bin-major: [g][bin][k][c] */
-            const int64_t per_group = p->kg * p->cg;
-            for (int l = 0; l < VL && s0 + l < npairs; l++) {
-                const int64_t s = s0 + l, g = s / per_group;
-                FT *o = spec + 2 * (g * nb * per_group + s % per_group);
-                for (int64_t k = 0; k < nb; k++) {
-                    o[2 * k * per_group] = X[k * VCF + l] * scale;
-                    o[2 * k * per_group + 1] = -X[k * VCF + VL + l] * scale;
-                }
+        }
+        rfft_run(&p->ax_1d, roots, g, X, a, b, gt);
+        /* bin-major: [g][bin][k][c] */
+        const int64_t per_group = p->kg * p->cg;
+        for (int l = 0; l < VL && s0 + l < npairs; l++) {
+            const int64_t s = s0 + l, g = s / per_group;
+            FT *o = spec + 2 * (g * nb * per_group + s % per_group);
+            for (int64_t k = 0; k < nb; k++) {
+                o[2 * k * per_group] = X[k * VCF + l] * scale;
+                o[2 * k * per_group + 1] = -X[k * VCF + VL + l] * scale;
             }
-            pc_mark(pc, PH_KERNEL);
-            spectra_done(sy);
         }
     }
-    return FC_OK;
+    pc_mark(&pc, PH_KERNEL);
 }
 
-static fc_status apply_1d(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, const FT *spec,
-                          const FT *x, const FT *bias, FT *y, FT *ws, const spectra_sync *sy,
-                          phase_clock *pc) {
-    const FT *roots = PLAN_ROOTS(p);
+/* Items of a few VL pairs' transforms, a few chunks per thread. */
+static void spectra_1d(spectra_job *job, int nt) {
+    const fc_fft_conv_plan *p = job->p;
+    const int64_t npairs = p->groups * p->kg * p->cg, per_job = VL / p->kdec;
+    const int64_t njobs = fc_div_up(npairs, per_job);
+    fc_parallel_for(nt, njobs, fc_parallel_grain(njobs, nt, 4, 1),
+                    p->kdec > 1 ? spectra_1d_decimated : spectra_1d_lanes, job);
+}
+
+/* Items [i0, i1): item i is lane group i % nlg (VL tiles) of group i / nlg, all of it on the
+ * running thread with that thread's X and Y. */
+static void apply_1d_lanes(void *ctx, int64_t i0, int64_t i1, int thread) {
+    const apply_job *job = (const apply_job *)ctx;
+    const fc_fft_conv_plan *p = job->p;
+    const fc_conv2d_desc *d = job->d;
+    const FT *roots = PLAN_ROOTS(p), *spec = job->spec, *x = job->x, *bias = job->bias;
+    FT *y = job->y;
     const int64_t t = p->tw, nb = t / 2 + 1, cg = p->cg, kg = p->kg;
     const int64_t most = thr_most(p);
     const int64_t ntiles = p->n * p->ntx, nlg = fc_div_up(ntiles, VL);
-    {
-        FT *th = thread_scratch(p, ws, thread_id());
-        FT *g = th, *a = g + most * VCF, *b = a + most * VCF, *gt = b + most * VCF;
-        FT *X = gt + most * VCF, *Y = X + cg * nb * VCF;
-#pragma omp for schedule(dynamic, 1)
-        for (int64_t job = 0; job < p->groups * nlg; job++) {
-            const int64_t grp = job / nlg, lg = job % nlg;
-            int64_t bn[VL], P0[VL], u0[VL], nv[VL];
-            pc_restart(pc);
-            int live[VL];
-            for (int l = 0; l < VL; l++) {
-                const int64_t tile = lg * VL + l;
-                live[l] = tile < ntiles;
-                bn[l] = live[l] ? tile / p->ntx : 0;
-                P0[l] = live[l] ? (tile % p->ntx) * p->vw : 0;
-                u0[l] = P0[l] - p->pad_left;
-                nv[l] = live[l] ? FC_MIN(p->vw, p->full_w - P0[l]) : 0;
-            }
-            const FT *src[VL];
-            for (int64_t c = 0; c < cg; c++) {
-                for (int l = 0; l < VL; l++)
-                    src[l] = live[l] ? x + bn[l] * d->x_stride[0] +
-                                           (grp * cg + c) * d->x_stride[1] : NULL;
-                gather_lanes(g, t, src, u0, p->w, d->x_stride[3]);
-                rfft_run(&p->ax_1d, roots, g, X + c * nb * VCF, a, b, gt);
-            }
-            pc_mark(pc, PH_INPUT);
-            spectra_wait(sy);
-            pc_restart(pc);
-            contract_1d(nb, cg, kg, spec + 2 * grp * kg * cg * nb, X, Y);
-            pc_mark(pc, PH_MULTIPLY);
-            FT *dst[VL];
-            for (int64_t k = 0; k < kg; k++) {
-                const int64_t oc = grp * kg + k;
-                for (int l = 0; l < VL; l++)
-                    dst[l] = live[l] ? y + bn[l] * d->y_stride[0] + oc * d->y_stride[1] : NULL;
-                irfft_run(&p->ax_1d, roots, Y + k * nb * VCF, g, a, b, gt);
-                scatter_lanes(g, t, dst, P0, nv, p->stride_w, d->y_stride[3],
-                              bias ? bias[oc * d->bias_stride] : (FT)0);
-            }
-            pc_mark(pc, PH_OUTPUT);
+    FT *g = thread_scratch(p, job->ws, thread), *a = g + most * VCF, *b = a + most * VCF;
+    FT *gt = b + most * VCF, *X = gt + most * VCF, *Y = X + cg * nb * VCF;
+    phase_clock pc;
+    pc_start(&pc, job->slots, thread);
+    for (int64_t i = i0; i < i1; i++) {
+        const int64_t grp = i / nlg, lg = i % nlg;
+        int64_t bn[VL], P0[VL], u0[VL], nv[VL];
+        int live[VL];
+        for (int l = 0; l < VL; l++) {
+            const int64_t tile = lg * VL + l;
+            live[l] = tile < ntiles;
+            bn[l] = live[l] ? tile / p->ntx : 0;
+            P0[l] = live[l] ? (tile % p->ntx) * p->vw : 0;
+            u0[l] = P0[l] - p->pad_left;
+            nv[l] = live[l] ? FC_MIN(p->vw, p->full_w - P0[l]) : 0;
         }
+        const FT *src[VL];
+        for (int64_t c = 0; c < cg; c++) {
+            for (int l = 0; l < VL; l++)
+                src[l] = live[l] ? x + bn[l] * d->x_stride[0] +
+                                       (grp * cg + c) * d->x_stride[1] : NULL;
+            gather_lanes(g, t, src, u0, p->w, d->x_stride[3]);
+            rfft_run(&p->ax_1d, roots, g, X + c * nb * VCF, a, b, gt);
+        }
+        pc_mark(&pc, PH_INPUT);
+        contract_1d(nb, cg, kg, spec + 2 * grp * kg * cg * nb, X, Y);
+        pc_mark(&pc, PH_MULTIPLY);
+        FT *dst[VL];
+        for (int64_t k = 0; k < kg; k++) {
+            const int64_t oc = grp * kg + k;
+            for (int l = 0; l < VL; l++)
+                dst[l] = live[l] ? y + bn[l] * d->y_stride[0] + oc * d->y_stride[1] : NULL;
+            irfft_run(&p->ax_1d, roots, Y + k * nb * VCF, g, a, b, gt);
+            scatter_lanes(g, t, dst, P0, nv, p->stride_w, d->y_stride[3],
+                          bias ? bias[oc * d->bias_stride] : (FT)0);
+        }
+        pc_mark(&pc, PH_OUTPUT);
     }
-    return FC_OK;
 }
 
-/* ---- entry points (conv_fft.c checked the plan, the sizes and the ISA) -------------------- */
-static void spectra_body(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, const FT *w,
-                         void *spectra, void *ws, const spectra_sync *sy, phase_clock *pc) {
-    if (p->dims == 2)
-        spectra_2d(p, d, w, (FT *)spectra, (FT *)ws, sy, pc);
-    else
-        spectra_1d(p, d, w, (FT *)spectra, (FT *)ws, sy, pc);
+/* Lane groups are coarse items (cg + kg transforms each): one per chunk. */
+static void apply_1d(apply_job *job, int nt) {
+    const int64_t nlg = fc_div_up(job->p->n * job->p->ntx, VL);
+    fc_parallel_for(nt, job->p->groups * nlg, 1, apply_1d_lanes, job);
 }
 
-static void apply_body(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, const void *spectra,
-                       const FT *x, const FT *bias, FT *y, void *ws, const spectra_sync *sy,
-                       phase_clock *pc) {
-    if (p->dims == 2)
-        apply_2d(p, d, (const FT *)spectra, x, bias, y, (FT *)ws, sy, pc);
+/* ---- entry points (conv_fft.c checked the plan, the sizes and the ISA) --------------------
+ * Each returns when its last fc_parallel_for call has: the kernel spectra are complete before
+ * apply reads them, and the phase slots are final when pc_finish adds them up. */
+static void spectra_run(spectra_job *job, int nt) {
+    if (job->p->dims == 2)
+        spectra_2d(job, nt);
     else
-        apply_1d(p, d, (const FT *)spectra, x, bias, y, (FT *)ws, sy, pc);
+        spectra_1d(job, nt);
+}
+
+static void apply_run(apply_job *job, int nt) {
+    if (job->p->dims == 2)
+        apply_2d(job, nt);
+    else
+        apply_1d(job, nt);
 }
 
 fc_status SFX(conv2d_fft_kernel_spectra)(const fc_fft_conv_plan *p, const fc_conv2d_desc *d,
                                          const FT *w, void *spectra, void *ws) {
-    double sums[PH_COUNT] = {0};
+    phase_slot slots[PH_MAX_THREADS];
+    const int nt = call_threads(d);
     const double t0 = FC_PROFILE_START(d);
-#pragma omp parallel num_threads(d->nthreads) if (d->nthreads > 1)
-    {
-        phase_clock pc;
-        pc_init(&pc, d->profile ? sums : NULL);
-        spectra_body(p, d, w, spectra, ws, NULL, &pc);
-        pc_flush(&pc);
-    }
-    pc_finish(d, sums, t0);
+    spectra_job job = {p, d, w, (FT *)spectra, (FT *)ws, pc_slots(d, slots, nt)};
+    spectra_run(&job, nt);
+    pc_finish(d, slots, nt, t0);
     return FC_OK;
 }
 
 fc_status SFX(conv2d_fft_apply)(const fc_fft_conv_plan *p, const fc_conv2d_desc *d,
                                 const void *spectra, const FT *x, const FT *bias, FT *y,
                                 void *ws) {
-    double sums[PH_COUNT] = {0};
+    phase_slot slots[PH_MAX_THREADS];
+    const int nt = call_threads(d);
     const double t0 = FC_PROFILE_START(d);
-#pragma omp parallel num_threads(d->nthreads) if (d->nthreads > 1)
-    {
-        phase_clock pc;
-        pc_init(&pc, d->profile ? sums : NULL);
-        apply_body(p, d, spectra, x, bias, y, ws, NULL, &pc);
-        pc_flush(&pc);
-    }
-    pc_finish(d, sums, t0);
+    apply_job job = {p, d, (const FT *)spectra, x, bias, y, (FT *)ws, pc_slots(d, slots, nt)};
+    apply_run(&job, nt);
+    pc_finish(d, slots, nt, t0);
     return FC_OK;
 }
 
-/* Both in one parallel region, the data transforms overlapping the kernel's (spectra_sync):
- * what a call without a cached plan does. A thread's spectra jobs and apply jobs use the same
- * scratch (thread_scratch), one after the other; mode 0's shared buffers are written only after
- * a barrier. */
+/* Both steps, what a call without a cached plan does: the spectra to completion, then apply,
+ * on the same per-thread scratch (thread_scratch), as one profiled call. Apply's jobs could
+ * start their input transforms before the last spectra are done, but a job that waited for
+ * another thread's job could wait for a thread that is asleep: the pool's calls never do. */
 fc_status SFX(conv2d_fft)(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, const FT *w,
                           void *spectra, const FT *x, const FT *bias, FT *y, void *ws) {
-    int ready = 0;
-    spectra_sync sy;
-    sy.ready = &ready;
-    sy.need = (int)(p->dims == 2 ? p->groups * p->kg * p->cg * p->nkhb
-                                 : fc_div_up(p->groups * p->kg * p->cg, VL / p->kdec));
-    double sums[PH_COUNT] = {0};
+    phase_slot slots[PH_MAX_THREADS];
+    const int nt = call_threads(d);
     const double t0 = FC_PROFILE_START(d);
-#pragma omp parallel num_threads(d->nthreads) if (d->nthreads > 1)
-    {
-        phase_clock pc;
-        pc_init(&pc, d->profile ? sums : NULL);
-        spectra_body(p, d, w, spectra, ws, &sy, &pc);
-        if (p->dims == 2 && p->mode == 0) {
-#pragma omp barrier
-        }
-        apply_body(p, d, spectra, x, bias, y, ws, &sy, &pc);
-        pc_flush(&pc);
-    }
-    pc_finish(d, sums, t0);
+    phase_slot *clocks = pc_slots(d, slots, nt);
+    spectra_job sj = {p, d, w, (FT *)spectra, (FT *)ws, clocks};
+    spectra_run(&sj, nt);
+    apply_job aj = {p, d, (const FT *)spectra, x, bias, y, (FT *)ws, clocks};
+    apply_run(&aj, nt);
+    pc_finish(d, slots, nt, t0);
     return FC_OK;
 }

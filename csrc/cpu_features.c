@@ -67,10 +67,3 @@ int64_t fc_cache_l1d(void) { return cache_sizes.l1d; }
 int64_t fc_cache_l2(void) { return cache_sizes.l2; }
 int64_t fc_cache_l3(void) { return cache_sizes.l3; }
 
-int fc_have_openmp(void) {
-#if defined(_OPENMP)
-    return 1;
-#else
-    return 0;
-#endif
-}

@@ -40,8 +40,6 @@ fc_isa fc_active_isa(void);
 /* Caps the ISA kernels use, so tests and profiles can exercise every variant on one machine.
  * FC_ERR_ISA_UNAVAILABLE if the CPU cannot run `isa`; the limit is then unchanged. */
 fc_status fc_set_isa_limit(fc_isa isa);
-/* 1 when compiled with OpenMP, else 0 (the kernels then run on one thread). */
-int fc_have_openmp(void);
 
 /* Cache sizes per core, in bytes, that the kernels' block rules read (GEMM, im2col, direct,
  * winograd and FFT working sets). Defaults: 32 KiB L1d, 1 MiB L2, 32 MiB L3; the Python layer
@@ -87,7 +85,7 @@ typedef struct fc_conv2d_desc {
     int64_t w_stride[4];       /* along c_out, c_in/groups, kh, kw (negative when flipped) */
     int64_t y_stride[4];       /* along n, c_out, h_out, w_out */
     int64_t bias_stride;       /* element stride of bias; ignored when bias is NULL */
-    int nthreads;              /* OpenMP threads the kernel may use (>= 1) */
+    int nthreads;              /* threads the kernel may use (>= 1; the caller is one of them) */
     fc_profile *profile;       /* NULL: no timing (the default, and zero cost) */
 } fc_conv2d_desc;
 
@@ -265,7 +263,7 @@ fc_status fc_f64_conv2d_fft(const void *plan, const fc_conv2d_desc *d, const dou
 
 /* ==== machine microbenchmarks: csrc/machine_peak.c =========================================
  * What the roofline's ceilings and "fraction of peak" figures are measured with. Both run
- * nthreads OpenMP threads (one without OpenMP), equal work each, and report the work done and
+ * nthreads parts on the kernels' thread pool, equal work each, and report the work done and
  * the threads' mean CPU seconds in the loop (CLOCK_THREAD_CPUTIME_ID where the platform has it,
  * so time slices the OS gives to other processes on a shared machine do not count; wall time
  * otherwise): work / seconds is the sum of the threads' rates. The caller turns them into

@@ -79,7 +79,7 @@ typedef struct fc_fft_conv_plan {
     int32_t isa, vl, dtb;
     int32_t dims;
     int32_t mode;                  /* dims 2: 0 work-shared stages of one tile at a time,
-                                      1 tile-parallel (each thread whole tiles, no barriers) */
+                                      1 tile-parallel (each thread whole tiles, one call) */
     int32_t nthreads_hint;
     int32_t pad_;
     /* the problem (fc_conv2d_desc's sizes) */

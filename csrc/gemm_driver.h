@@ -376,31 +376,38 @@ static void GD_SN(loops)(const GD_OP *op, const GD_KERNEL *ek, int64_t r0, int64
     }
 }
 
-/* One thread: takes chunks of C from the shared counter until none is left. Chunk c is row
- * block c / cn (of cm, in MR tiles) and column block c % cn (of cn, in NR panels). */
-static void GD_SN(thread)(const GD_OP *op, const GD_KERNEL *ek, int tid, int64_t cm,
-                          int64_t cn, int64_t *next, char *ws, size_t per_thread, int pack_a,
-                          int narrow_dot, int bias_on_cols) {
-    const fc_gemm_blocking *bk = &ek->blk;
+/* A product's chunks of C for fc_parallel_for: chunk c is row block c / cn (of cm, in MR
+ * tiles) and column block c % cn (of cn, in NR panels); each thread packs into its own part
+ * of the workspace. */
+typedef struct {
+    const GD_OP *op;
+    const GD_KERNEL *ek;
+    int64_t cm, cn;
+    char *ws;
+    size_t per_thread;
+    int pack_a, narrow_dot, bias_on_cols;
+} GD_SN(chunk_job);
+
+static void GD_SN(run_chunks)(void *arg, int64_t begin, int64_t end, int tid) {
+    const GD_SN(chunk_job) *job = (const GD_SN(chunk_job) *)arg;
+    const GD_OP *op = job->op;
+    const fc_gemm_blocking *bk = &job->ek->blk;
     const int64_t tiles_m = fc_div_up(op->m, bk->mr), panels_n = fc_div_up(op->n, bk->nr);
     const int64_t kc = FC_MAX(1, FC_MIN(bk->kc, op->k));
     const int64_t n_ws = op->b_packed ? 1 : op->n; /* as sized in gemm_op_run */
     const int64_t nc = fc_div_up(FC_MIN(bk->nc, FC_MAX(n_ws, 1)), bk->nr) * bk->nr;
-    char *mine = ws + per_thread * (size_t)tid;
+    char *mine = job->ws + job->per_thread * (size_t)tid;
     GD_T *bpack = (GD_T *)mine;
     GD_T *apack = (GD_T *)(mine + fc_align_up((size_t)(kc * nc) * sizeof(GD_T), FC_GEMM_ALIGN));
-    for (;;) {
-        int64_t c;
-#pragma omp atomic capture
-        c = (*next)++;
-        if (c >= cm * cn) break;
-        const int64_t ci = c / cn, cj = c % cn;
+    for (int64_t c = begin; c < end; c++) {
+        const int64_t ci = c / job->cn, cj = c % job->cn, cm = job->cm, cn = job->cn;
         const int64_t r0 = FC_MIN(op->m, tiles_m * ci / cm * bk->mr);
         const int64_t r1 = FC_MIN(op->m, tiles_m * (ci + 1) / cm * bk->mr);
         const int64_t c0 = FC_MIN(op->n, panels_n * cj / cn * bk->nr);
         const int64_t c1 = FC_MIN(op->n, panels_n * (cj + 1) / cn * bk->nr);
         if (r0 < r1 && c0 < c1)
-            GD_SN(loops)(op, ek, r0, r1, c0, c1, bpack, apack, pack_a, narrow_dot, bias_on_cols);
+            GD_SN(loops)(op, job->ek, r0, r1, c0, c1, bpack, apack, job->pack_a, job->narrow_dot,
+                         job->bias_on_cols);
     }
 }
 
@@ -435,6 +442,33 @@ static int64_t GD_SN(even_stride)(int64_t n, int64_t cs, int64_t group, int64_t 
     return 0;
 }
 
+typedef struct {
+    const GD_OP *op;
+    const GD_KERNEL *ek;
+    const GD_T *bt; /* B^T, n x k */
+    int64_t ccs;
+    int bias_on_cols;
+} GD_SN(skinny_job);
+
+/* Chunks [begin, end) of GD_SKINNY_CHUNK rows of C. */
+static void GD_SN(skinny_rows)(void *arg, int64_t begin, int64_t end, int tid) {
+    const GD_SN(skinny_job) *job = (const GD_SN(skinny_job) *)arg;
+    const GD_OP *op = job->op;
+    const int64_t m = op->m, n = op->n, k = op->k;
+    (void)tid;
+    for (int64_t ch = begin; ch < end; ch++) {
+        const int64_t r0 = ch * GD_SKINNY_CHUNK, rows = FC_MIN(GD_SKINNY_CHUNK, m - r0);
+        GD_T *c = op->c + r0 * op->rsc;
+        job->ek->dot(k, op->a + r0 * op->rsa, op->rsa, 1, job->bt, op->alpha, op->beta, c,
+                     op->rsc, job->ccs, rows, n);
+        if (op->bias != NULL)
+            for (int64_t r = 0; r < rows; r++)
+                for (int64_t j = 0; j < n; j++)
+                    c[r * op->rsc + j * job->ccs] +=
+                        GD_SN(bias_at)(op, job->bias_on_cols, r0 + r, j);
+    }
+}
+
 /* 1 when done (C written), 0 when the problem is not a skinny one for this kernel. */
 static int GD_SN(skinny)(const GD_OP *op, const GD_KERNEL *ek, int nt, char *ws, size_t ws_bytes,
                          int bias_on_cols) {
@@ -453,23 +487,8 @@ static int GD_SN(skinny)(const GD_OP *op, const GD_KERNEL *ek, int nt, char *ws,
             for (int64_t p = 0; p < k; p++) dst[j * k + p] = op->b[p * op->rsb + j * bcs];
         bt = dst;
     }
-    const int64_t chunks = fc_div_up(m, GD_SKINNY_CHUNK);
-    int64_t next = 0;
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    for (;;) {
-        int64_t ch;
-#pragma omp atomic capture
-        ch = next++;
-        if (ch >= chunks) break;
-        const int64_t r0 = ch * GD_SKINNY_CHUNK, rows = FC_MIN(GD_SKINNY_CHUNK, m - r0);
-        GD_T *c = op->c + r0 * op->rsc;
-        ek->dot(k, op->a + r0 * op->rsa, op->rsa, 1, bt, op->alpha, op->beta, c, op->rsc, ccs,
-                rows, n);
-        if (op->bias != NULL)
-            for (int64_t r = 0; r < rows; r++)
-                for (int64_t j = 0; j < n; j++)
-                    c[r * op->rsc + j * ccs] += GD_SN(bias_at)(op, bias_on_cols, r0 + r, j);
-    }
+    GD_SN(skinny_job) job = {op, ek, bt, ccs, bias_on_cols};
+    fc_parallel_for(nt, fc_div_up(m, GD_SKINNY_CHUNK), 1, GD_SN(skinny_rows), &job);
     return 1;
 }
 
@@ -526,9 +545,6 @@ fc_status GD_FN(gemm_op_run)(const GD_OP *op_in, int nthreads, void *ws, size_t 
     }
 
     int nt = nthreads < 1 ? 1 : nthreads;
-#if !defined(_OPENMP)
-    nt = 1;
-#endif
     const double flops = 2.0 * (double)op.m * (double)op.n * (double)op.k;
     const double a_bytes = (double)op.m * (double)op.k * (double)sizeof(GD_T);
     nt = (int)FC_MIN((double)nt, FC_MAX(1.0, FC_MAX(flops / GD_MIN_FLOPS_PER_THREAD,
@@ -542,26 +558,9 @@ fc_status GD_FN(gemm_op_run)(const GD_OP *op_in, int nthreads, void *ws, size_t 
         return FC_OK;
     const size_t per_thread = GD_SN(ws_per_thread)(bk, op.m, n_ws, op.k);
 
-    int64_t next = 0; /* the chunk counter the threads share */
-    if (nt == 1) {
-        GD_SN(thread)(&op, ek, 0, 1, 1, &next, base, per_thread, pack_a, narrow_dot,
-                      bias_on_cols);
-        return FC_OK;
-    }
-#pragma omp parallel num_threads(nt)
-    {
-#if defined(_OPENMP)
-        const int tid = omp_get_thread_num(), got = omp_get_num_threads();
-#else
-        const int tid = 0, got = 1;
-#endif
-        /* A smaller team than asked (nested parallelism, OMP_THREAD_LIMIT) still covers all of
-         * C: the grid is made for the team we got. */
-        int64_t cm, cn;
-        GD_SN(choose_chunks)(bk, op.m, op.n, op.k, pack_a, got, &cm, &cn);
-        GD_SN(thread)(&op, ek, tid, cm, cn, &next, base, per_thread, pack_a, narrow_dot,
-                      bias_on_cols);
-    }
+    GD_SN(chunk_job) job = {&op, ek, 1, 1, base, per_thread, pack_a, narrow_dot, bias_on_cols};
+    if (nt > 1) GD_SN(choose_chunks)(bk, op.m, op.n, op.k, pack_a, nt, &job.cm, &job.cn);
+    fc_parallel_for(nt, job.cm * job.cn, 1, GD_SN(run_chunks), &job);
     return FC_OK;
 }
 

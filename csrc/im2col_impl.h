@@ -69,23 +69,42 @@ static void IM_SN(lower_row)(IM_T *restrict out, const fc_conv2d_desc *d, const 
     }
 }
 
-/* The plain lowered matrix: row kk at dst + kk * ld, ld = (q1 - q0) * w_out. */
+/* One lowering, as fc_parallel_for's context: the arguments of lower, lower_packed and
+ * lower_panels (each uses its own). */
+typedef struct {
+    IM_T *dst, *rows;
+    const fc_conv2d_desc *d;
+    const IM_T *x;
+    const fc_kaxes *ka;
+    const int64_t *tapoff;
+    const int32_t *tapidx;
+    int64_t K, q0, q1, KC, NR;
+    int narrow_t;
+} IM_SN(lowering);
+
+/* Threads for a lowering of `elements` elements (below FC_LOWER_PAR_MIN, one). */
+static int IM_SN(lower_threads)(const fc_conv2d_desc *d, int64_t elements) {
+    return elements >= FC_LOWER_PAR_MIN ? FC_MAX(1, d->nthreads) : 1;
+}
+
+/* Rows [k0, k1) of the plain lowered matrix: row kk at dst + kk * ld, ld = (q1 - q0) * w_out. */
+static void IM_SN(lower_rows)(void *arg, int64_t k0, int64_t k1, int tid) {
+    const IM_SN(lowering) *lw = (const IM_SN(lowering) *)arg;
+    const int64_t ld = (lw->q1 - lw->q0) * lw->d->w_out;
+    fc_kstep st;
+    (void)tid;
+    kstep_init(lw->ka, k0, &st);
+    for (int64_t kk = k0; kk < k1; kk++) {
+        if (kk > k0) kstep_next(lw->ka, &st);
+        IM_SN(lower_row)(lw->dst + kk * ld, lw->d, lw->x, st.crs, lw->q0, lw->q1);
+    }
+}
+
 static void IM_SN(lower)(IM_T *restrict dst, const fc_conv2d_desc *d, const IM_T *x,
                          const fc_kaxes *ka, int64_t K, int64_t q0, int64_t q1) {
-    const int64_t ld = (q1 - q0) * d->w_out;
-    const int nt = (K * ld >= FC_LOWER_PAR_MIN) ? FC_MAX(1, d->nthreads) : 1;
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-        fc_kstep st;
-        int64_t prev = -2;
-#pragma omp for schedule(static)
-        for (int64_t kk = 0; kk < K; kk++) {
-            if (kk == prev + 1) kstep_next(ka, &st);
-            else kstep_init(ka, kk, &st);
-            prev = kk;
-            IM_SN(lower_row)(dst + kk * ld, d, x, st.crs, q0, q1);
-        }
-    }
+    IM_SN(lowering) lw = {dst, NULL, d, x, ka, NULL, NULL, K, q0, q1, 0, 0, 0};
+    const int nt = IM_SN(lower_threads)(d, K * (q1 - q0) * d->w_out);
+    fc_parallel_for(nt, K, fc_parallel_grain(K, nt, 4, 1), IM_SN(lower_rows), &lw);
 }
 
 /* The lowered block straight in the GEMM's packed-B layout (gemm_internal.h, b_packed): row
@@ -95,43 +114,33 @@ static void IM_SN(lower)(IM_T *restrict dst, const fc_conv2d_desc *d, const IM_T
  * the order the microkernel reads it. Row kk's (c, r, s) and place in its K block are stepped
  * from the previous row's (no divisions per row). */
 static inline __attribute__((always_inline)) void IM_SN(lower_packed_nr)(
-    IM_T *restrict dst, IM_T *restrict rows, const fc_conv2d_desc *d, const IM_T *x,
-    const fc_kaxes *ka, int64_t K, int64_t q0, int64_t q1, int64_t KC, const int64_t NR,
-    int narrow_t) {
+    const IM_SN(lowering) *lw, int64_t k0, int64_t k1, int tid, const int64_t NR) {
+    const fc_conv2d_desc *d = lw->d;
+    const int64_t K = lw->K, KC = lw->KC, q0 = lw->q0, q1 = lw->q1;
+    const int narrow_t = lw->narrow_t;
+    IM_T *restrict dst = lw->dst;
     const int64_t ncols = (q1 - q0) * d->w_out, np = fc_div_up(ncols, NR), n_pad = np * NR;
     const int64_t full = narrow_t ? np - 1 : np, last = ncols - (np - 1) * NR;
-    const int nt = (K * ncols >= FC_LOWER_PAR_MIN) ? FC_MAX(1, d->nthreads) : 1;
-#pragma omp parallel num_threads(nt) if (nt > 1)
-    {
-#if defined(_OPENMP)
-        IM_T *row = rows + (int64_t)omp_get_thread_num() * n_pad;
-#else
-        IM_T *row = rows;
-#endif
-        for (int64_t c = ncols; c < n_pad; c++) row[c] = 0;
-        fc_kstep st;
-        int64_t prev = -2, pc = 0, kc = 0, p = 0;
-#pragma omp for schedule(static)
-        for (int64_t kk = 0; kk < K; kk++) {
-            if (kk == prev + 1) {
-                kstep_next(ka, &st);
-                if (++p == kc) pc += KC, kc = FC_MIN(KC, K - pc), p = 0;
-            } else {
-                kstep_init(ka, kk, &st);
-                pc = kk / KC * KC, kc = FC_MIN(KC, K - pc), p = kk - pc;
-            }
-            prev = kk;
-            IM_SN(lower_row)(row, d, x, st.crs, q0, q1);
-            IM_T *blk = dst + pc * n_pad + p * NR;
-            for (int64_t q = 0; q < full; q++) {
-                IM_T *to = blk + q * NR * kc;
-                const IM_T *from = row + q * NR;
-                for (int64_t c = 0; c < NR; c++) to[c] = from[c];
-            }
-            if (narrow_t) { /* transposed last panel for the dot kernel: (p, c) at c kc + p */
-                IM_T *to = dst + pc * n_pad + (np - 1) * NR * kc + p;
-                for (int64_t c = 0; c < last; c++) to[c * kc] = row[(np - 1) * NR + c];
-            }
+    IM_T *row = lw->rows + (int64_t)tid * n_pad;
+    for (int64_t c = ncols; c < n_pad; c++) row[c] = 0;
+    fc_kstep st;
+    kstep_init(lw->ka, k0, &st);
+    int64_t pc = k0 / KC * KC, kc = FC_MIN(KC, K - pc), p = k0 - pc;
+    for (int64_t kk = k0; kk < k1; kk++) {
+        if (kk > k0) {
+            kstep_next(lw->ka, &st);
+            if (++p == kc) pc += KC, kc = FC_MIN(KC, K - pc), p = 0;
+        }
+        IM_SN(lower_row)(row, d, lw->x, st.crs, q0, q1);
+        IM_T *blk = dst + pc * n_pad + p * NR;
+        for (int64_t q = 0; q < full; q++) {
+            IM_T *to = blk + q * NR * kc;
+            const IM_T *from = row + q * NR;
+            for (int64_t c = 0; c < NR; c++) to[c] = from[c];
+        }
+        if (narrow_t) { /* transposed last panel for the dot kernel: (p, c) at c kc + p */
+            IM_T *to = dst + pc * n_pad + (np - 1) * NR * kc + p;
+            for (int64_t c = 0; c < last; c++) to[c * kc] = row[(np - 1) * NR + c];
         }
     }
 }
@@ -146,16 +155,19 @@ static inline __attribute__((always_inline)) void IM_SN(lower_packed_nr)(
  * KC * NR elements apart (a multiple of 4 KiB: every line of a row in the same L1 set); the
  * panel copies were 60% of the lowering time on 64@56. */
 static inline __attribute__((always_inline)) void IM_SN(lower_panels_nr)(
-    IM_T *restrict dst, const fc_conv2d_desc *d, const IM_T *x, const int64_t *tapoff,
-    const int32_t *tapidx, int64_t K, int64_t q0, int64_t q1, int64_t KC, const int64_t NR,
-    int narrow_t) {
+    const IM_SN(lowering) *lw, int64_t qa, int64_t qb, const int64_t NR) {
+    const fc_conv2d_desc *d = lw->d;
+    const IM_T *x = lw->x;
+    const int64_t *tapoff = lw->tapoff;
+    const int32_t *tapidx = lw->tapidx;
+    const int64_t K = lw->K, KC = lw->KC, q0 = lw->q0, q1 = lw->q1;
+    const int narrow_t = lw->narrow_t;
+    IM_T *restrict dst = lw->dst;
     const int64_t ho = d->h_out, wo = d->w_out, h = d->h, w = d->w, kw = d->kw;
     const int64_t xs0 = d->x_stride[0]; /* and x_stride[2] == w_out, x_stride[3] == 1 */
     const int64_t ncols = (q1 - q0) * wo, np = fc_div_up(ncols, NR), n_pad = np * NR;
     const int64_t plane = (h - 1) * wo + w; /* elements spanned by one channel of one image */
-    const int nt = (K * ncols >= FC_LOWER_PAR_MIN) ? FC_MAX(1, d->nthreads) : 1;
-#pragma omp parallel for num_threads(nt) schedule(static) if (nt > 1)
-    for (int64_t q = 0; q < np; q++) {
+    for (int64_t q = qa; q < qb; q++) {
         /* Lane l (column q NR + l): its image's offset and its element offset for a tap at
          * (0, 0, 0) with no padding; lanes past the last column stay zero. */
         int64_t img[FC_IM2COL_MAX_NR], base[FC_IM2COL_MAX_NR];
@@ -222,26 +234,42 @@ static inline __attribute__((always_inline)) void IM_SN(lower_panels_nr)(
     }
 }
 
+static void IM_SN(lower_panel_range)(void *arg, int64_t qa, int64_t qb, int tid) {
+    const IM_SN(lowering) *lw = (const IM_SN(lowering) *)arg;
+    (void)tid;
+    switch (lw->NR) {
+    case 8: IM_SN(lower_panels_nr)(lw, qa, qb, 8); break;
+    case 16: IM_SN(lower_panels_nr)(lw, qa, qb, 16); break;
+    case 32: IM_SN(lower_panels_nr)(lw, qa, qb, 32); break;
+    default: IM_SN(lower_panels_nr)(lw, qa, qb, lw->NR); break;
+    }
+}
+
 static void IM_SN(lower_panels)(IM_T *restrict dst, const fc_conv2d_desc *d, const IM_T *x,
                                 const int64_t *tapoff, const int32_t *tapidx, int64_t K,
                                 int64_t q0, int64_t q1, int64_t KC, int64_t NR, int narrow_t) {
-    switch (NR) {
-    case 8: IM_SN(lower_panels_nr)(dst, d, x, tapoff, tapidx, K, q0, q1, KC, 8, narrow_t); break;
-    case 16: IM_SN(lower_panels_nr)(dst, d, x, tapoff, tapidx, K, q0, q1, KC, 16, narrow_t); break;
-    case 32: IM_SN(lower_panels_nr)(dst, d, x, tapoff, tapidx, K, q0, q1, KC, 32, narrow_t); break;
-    default: IM_SN(lower_panels_nr)(dst, d, x, tapoff, tapidx, K, q0, q1, KC, NR, narrow_t); break;
+    IM_SN(lowering) lw = {dst, NULL, d, x, NULL, tapoff, tapidx, K, q0, q1, KC, NR, narrow_t};
+    const int64_t ncols = (q1 - q0) * d->w_out, np = fc_div_up(ncols, NR);
+    const int nt = IM_SN(lower_threads)(d, K * ncols);
+    fc_parallel_for(nt, np, fc_parallel_grain(np, nt, 4, 1), IM_SN(lower_panel_range), &lw);
+}
+
+static void IM_SN(lower_packed_range)(void *arg, int64_t k0, int64_t k1, int tid) {
+    const IM_SN(lowering) *lw = (const IM_SN(lowering) *)arg;
+    switch (lw->NR) {
+    case 8: IM_SN(lower_packed_nr)(lw, k0, k1, tid, 8); break;
+    case 16: IM_SN(lower_packed_nr)(lw, k0, k1, tid, 16); break;
+    case 32: IM_SN(lower_packed_nr)(lw, k0, k1, tid, 32); break;
+    default: IM_SN(lower_packed_nr)(lw, k0, k1, tid, lw->NR); break;
     }
 }
 
 static void IM_SN(lower_packed)(IM_T *restrict dst, IM_T *rows, const fc_conv2d_desc *d,
                                 const IM_T *x, const fc_kaxes *ka, int64_t K, int64_t q0,
                                 int64_t q1, int64_t KC, int64_t NR, int narrow_t) {
-    switch (NR) {
-    case 8: IM_SN(lower_packed_nr)(dst, rows, d, x, ka, K, q0, q1, KC, 8, narrow_t); break;
-    case 16: IM_SN(lower_packed_nr)(dst, rows, d, x, ka, K, q0, q1, KC, 16, narrow_t); break;
-    case 32: IM_SN(lower_packed_nr)(dst, rows, d, x, ka, K, q0, q1, KC, 32, narrow_t); break;
-    default: IM_SN(lower_packed_nr)(dst, rows, d, x, ka, K, q0, q1, KC, NR, narrow_t); break;
-    }
+    IM_SN(lowering) lw = {dst, rows, d, x, ka, NULL, NULL, K, q0, q1, KC, NR, narrow_t};
+    const int nt = IM_SN(lower_threads)(d, K * (q1 - q0) * d->w_out);
+    fc_parallel_for(nt, K, fc_parallel_grain(K, nt, 4, 1), IM_SN(lower_packed_range), &lw);
 }
 
 /* The weight as A: in place when its axes collapse, else copied (c, r, s)-contiguous into wc. */

@@ -3,6 +3,7 @@
 #define FASTCONV_INTERNAL_H
 
 #include "fastconv.h"
+#include "parallel.h"
 
 #if defined(__x86_64__) || defined(_M_X64)
 #define FC_X86_64 1
@@ -29,10 +30,6 @@
 #error "fastconv's ISA-specific kernels need GCC or Clang (target pragmas)"
 #endif
 
-#if defined(_OPENMP)
-#include <omp.h>
-#endif
-
 /* Cache sizes per core in bytes (fc_set_cache_sizes; cpu_features.c), for block rules. */
 int64_t fc_cache_l1d(void);
 int64_t fc_cache_l2(void);
@@ -48,14 +45,9 @@ int64_t fc_cache_l3(void);
 #define FC_NO_LIBCALLS
 #endif
 
-/* Seconds for fc_profile: omp_get_wtime (wall clock) with OpenMP; without it every kernel runs
- * on the calling thread alone, so process CPU time (clock(), plain C99) equals its wall time. */
-#if defined(_OPENMP)
-static inline double fc_now(void) { return omp_get_wtime(); }
-#else
-#include <time.h>
-static inline double fc_now(void) { return (double)clock() / (double)CLOCKS_PER_SEC; }
-#endif
+/* Seconds for fc_profile: the wall clock (kernels run on several threads, so the caller's CPU
+ * time would not be the call's duration). */
+static inline double fc_now(void) { return fc_wall_seconds(); }
 
 /* Profiling helpers: `double t = FC_PROFILE_START(d);` ... `FC_PROFILE_ADD(d, multiply, t);`
  * adds the seconds since t to d->profile->multiply and restarts t; both cost one branch when

@@ -14,6 +14,8 @@
  * latency x FMA ports chains (4 x 2 on Zen 2-4 and Skylake-X); 12 leave margin and still fit
  * the 16 ymm registers of AVX2 with the two constants. */
 #define FC_PEAK_CHAINS 12
+/* threads measured at most (the pool's limit) */
+#define FC_PEAK_MAX_THREADS 256
 
 /* One thread's FMA loop, written once: acc = acc * m + a on FC_PEAK_CHAINS vectors of LANES
  * floats. m just below 1 and a small keep the values finite for any iteration count. The
@@ -70,12 +72,24 @@ static double thread_seconds(void) {
     return fc_now();
 }
 
-static int team_size(void) {
-#if defined(_OPENMP)
-    return omp_get_num_threads();
-#else
-    return 1;
-#endif
+/* Each thread's loop is timed with its own CPU clock and the rates add up, so the figures do
+ * not depend on the threads overlapping exactly (one that starts late still counts its own
+ * time); the loops are long (tens of milliseconds), so they do overlap on an idle machine. */
+typedef struct {
+    fc_isa isa;
+    int64_t iterations;
+    float sums[FC_PEAK_MAX_THREADS];
+    double cpu[FC_PEAK_MAX_THREADS];
+} fma_job;
+
+static void fma_thread(void *arg, int64_t begin, int64_t end, int thread) {
+    fma_job *job = (fma_job *)arg;
+    (void)thread;
+    for (int64_t t = begin; t < end; t++) {
+        const double t0 = thread_seconds();
+        job->sums[t] = fma_loop(job->isa, job->iterations);
+        job->cpu[t] = thread_seconds() - t0;
+    }
 }
 
 /* The result of the loops goes here, so that it is observable. */
@@ -88,17 +102,12 @@ fc_status fc_f32_fma_peak(fc_isa isa, int64_t iterations, int nthreads, double *
         return FC_ERR_INVALID_ARGUMENT;
     if (isa > fc_cpu_isa()) return FC_ERR_ISA_UNAVAILABLE;
     const int lanes = isa == FC_ISA_AVX512 ? 16 : isa == FC_ISA_AVX2 ? 8 : 1;
+    const int team = nthreads < FC_PEAK_MAX_THREADS ? nthreads : FC_PEAK_MAX_THREADS;
+    fma_job job = {isa, iterations, {0}, {0}};
+    fc_parallel_for(team, team, 1, fma_thread, &job);
     float total = 0;
     double cpu = 0;
-    int team = 1;
-#pragma omp parallel num_threads(nthreads) reduction(+ : total, cpu)
-    {
-        const double t0 = thread_seconds();
-        total += fma_loop(isa, iterations);
-        cpu += thread_seconds() - t0;
-#pragma omp master
-        team = team_size(); /* the runtime may give fewer threads than asked */
-    }
+    for (int t = 0; t < team; t++) total += job.sums[t], cpu += job.cpu[t];
     fc_peak_sink = total;
     /* equal work per thread: total flops over the mean thread time = the sum of their rates */
     *seconds = cpu / team;
@@ -106,24 +115,39 @@ fc_status fc_f32_fma_peak(fc_isa isa, int64_t iterations, int nthreads, double *
     return FC_OK;
 }
 
+typedef struct {
+    float *a;
+    const float *b, *c;
+    int64_t n, repeats;
+    int team;
+    double cpu[FC_PEAK_MAX_THREADS];
+} triad_job;
+
+/* Thread part t: its static share of the arrays, every repeat (as a static OpenMP loop). */
+static void triad_thread(void *arg, int64_t begin, int64_t end, int thread) {
+    triad_job *job = (triad_job *)arg;
+    const float s = 3.0f;
+    (void)thread;
+    for (int64_t t = begin; t < end; t++) {
+        const int64_t lo = job->n * t / job->team, hi = job->n * (t + 1) / job->team;
+        float *a = job->a;
+        const float *b = job->b, *c = job->c;
+        const double t0 = thread_seconds();
+        for (int64_t r = 0; r < job->repeats; r++)
+            for (int64_t i = lo; i < hi; i++) a[i] = b[i] + s * c[i];
+        job->cpu[t] = thread_seconds() - t0;
+    }
+}
+
 fc_status fc_f32_stream_triad(float *a, const float *b, const float *c, int64_t n,
                               int64_t repeats, int nthreads, double *bytes, double *seconds) {
     if (!a || !b || !c || !bytes || !seconds || n < 1 || repeats < 1 || nthreads < 1)
         return FC_ERR_INVALID_ARGUMENT;
-    const float s = 3.0f;
+    const int team = nthreads < FC_PEAK_MAX_THREADS ? nthreads : FC_PEAK_MAX_THREADS;
+    triad_job job = {a, b, c, n, repeats, team, {0}};
+    fc_parallel_for(team, team, 1, triad_thread, &job);
     double cpu = 0;
-    int team = 1;
-#pragma omp parallel num_threads(nthreads) reduction(+ : cpu)
-    {
-        double t0 = thread_seconds();
-        for (int64_t r = 0; r < repeats; r++) {
-#pragma omp for schedule(static) nowait
-            for (int64_t i = 0; i < n; i++) a[i] = b[i] + s * c[i];
-        }
-        cpu += thread_seconds() - t0;
-#pragma omp master
-        team = team_size();
-    }
+    for (int t = 0; t < team; t++) cpu += job.cpu[t];
     *seconds = cpu / team; /* equal static parts: as for the FMA loop */
     *bytes = 12.0 * (double)n * (double)repeats;
     return FC_OK;

@@ -34,9 +34,10 @@
  * tiles (winograd.c's rule picks one per problem).
  *
  * Design: tiles (image, tile row, tile column of every image, flattened) go in blocks of nb
- * tiles, all in one parallel region; each block goes through three stages, run by one thread
- * in its own V + M buffer when there are blocks enough for every thread (per_thread), else
- * shared by all threads with a barrier after stages 1 and 2:
+ * tiles; each block goes through three stages, run by one thread in its own V + M buffer when
+ * there are blocks enough for every thread (per_thread: one parallel loop over the blocks),
+ * else shared by all threads, one parallel loop (fc_parallel_for) per stage, each stage
+ * starting when the previous one has ended:
  *  1. input transform, vectorised across FC_VL input channels: gather the a x a patch (zeros
  *     in the padding), B^T d B, store V[xi][tile][c] (c contiguous);
  *  2. the XI products, parallel over (xi, panel of 2*FC_VL output channels): a 6 x (2*FC_VL)
@@ -54,11 +55,6 @@
 #define FC_WG_CAT(t, name, m, isa) FC_WG_CAT_(t, name, m, isa)
 #define FC_WFN(name) FC_WG_CAT(FC_TNAME, name, FC_WG_M, FC_ISA)
 #define FC_WG_INLINE static inline __attribute__((always_inline))
-#if defined(_OPENMP)
-#define FC_WG_THREAD_ID() omp_get_thread_num()
-#else
-#define FC_WG_THREAD_ID() 0
-#endif
 #endif /* FC_WINOGRAD_TEMPLATE_HELPERS */
 
 #define FC_WG_A (FC_WG_M + 2)       /* input tile side */
@@ -69,6 +65,21 @@
 #define FC_WG_KT_CB 8
 /* Input channels ahead that the kernel transform prefetches its filters */
 #define FC_WG_PREFETCH_C 16
+/* Least work of a chunk of a parallel loop, in instructions (0.5-1 us): claiming a chunk, one
+ * compare-and-swap on a line that every thread updates (50-100 ns, more while they contend),
+ * stays under a tenth of it. A stage with less work than this runs on the calling thread
+ * alone, without waking the others. */
+#define FC_WG_CHUNK_OPS 4096
+/* Instructions of one transform of FC_VL tiles or filters (input, output or kernel: loads,
+ * arithmetic, stores), about 6 per tile position: an estimate for chunk sizes only. */
+#define FC_WG_TRANSFORM_OPS (6 * FC_WG_XI)
+
+/* Chunk size of a parallel loop over n items of about ops_per_item instructions each: 4 chunks
+ * per thread, so that a late thread's share is taken over by the others, but at least
+ * FC_WG_CHUNK_OPS of work each. */
+FC_WG_INLINE int64_t FC_WFN(wg_grain)(int64_t n, int nthreads, int64_t ops_per_item) {
+    return fc_parallel_grain(n, nthreads, 4, fc_div_up(FC_WG_CHUNK_OPS, FC_MAX(ops_per_item, 1)));
+}
 
 #if FC_WG_M == 4
 /* t[0..5] (stride ts) := B^T d[0..5] (stride ds) for F(4, 3): rows of
@@ -229,31 +240,51 @@ FC_WG_INLINE void FC_WFN(wg_transform_panel)(const fc_conv2d_desc *d, const FC_T
     }
 }
 
-/* U[g][xi][k / NR][c][k % NR] = (G g G^T)[xi] of filter (g*Kg + k, c): one task per panel of
+/* The kernel transform as fc_parallel_for's context. */
+typedef struct FC_WFN(wg_kt_job) {
+    const fc_conv2d_desc *d;
+    const FC_T *w;
+    FC_T *u;
+    int64_t cpad, panels, xi_stride;
+    int stream;
+} FC_WFN(wg_kt_job);
+
+/* Panels [begin, end) of all groups' (group-major: item g * panels + pn). */
+static FC_NO_LIBCALLS void FC_WFN(wg_kt_panels)(void *arg, int64_t begin, int64_t end,
+                                                int thread) {
+    const FC_WFN(wg_kt_job) *job = (const FC_WFN(wg_kt_job) *)arg;
+    (void)thread;
+    for (int64_t gp = begin; gp < end; gp++) {
+        const int64_t g = gp / job->panels, pn = gp % job->panels;
+        FC_WFN(wg_transform_panel)(job->d, job->w, g, pn, job->cpad,
+                                   job->u + g * FC_WG_XI * job->xi_stride + pn * job->cpad * FC_NR,
+                                   job->xi_stride, job->stream, 0);
+    }
+#ifdef FC_VSTREAM
+    /* this chunk's streamed lines are visible before it counts as done: apply may read them
+     * on any thread, and the thread that made them fences only its own stores */
+    if (job->stream) FC_SFENCE();
+#endif
+}
+
+/* U[g][xi][k / NR][c][k % NR] = (G g G^T)[xi] of filter (g*Kg + k, c): one item per panel of
  * NR output channels, so every store fills whole NR-wide rows of U (never half a cache line
- * now and the other half from another thread later). */
+ * now and the other half from another thread later). A panel is 2 x cpad filter transforms:
+ * chunks of one panel but for small cpad or many panels per thread (wg_grain). */
 FC_NO_LIBCALLS fc_status FC_WFN(winograd_kernel_transform)(const fc_conv2d_desc *d,
                                                            const FC_T *w, FC_T *u,
                                                            int64_t cpad, int64_t kpad) {
-    const int64_t groups = d->groups;
-    const int64_t xi_stride = kpad * cpad + FC_WINOGRAD_XI_PAD, panels = kpad / FC_NR;
-    int stream = 0;
+    FC_WFN(wg_kt_job) job = {d, w, u, cpad, kpad / FC_NR, kpad * cpad + FC_WINOGRAD_XI_PAD, 0};
 #ifdef FC_VSTREAM
     /* a U beyond FC_WINOGRAD_STREAM_BYTES bypasses the caches (non-temporal stores of whole
      * lines): it would not stay in them anyway, and ordinary stores read every line first */
-    stream = (double)groups * (double)FC_WG_XI * (double)xi_stride * sizeof(FC_T) >
-             (double)FC_WINOGRAD_STREAM_BYTES;
+    job.stream = (double)d->groups * (double)FC_WG_XI * (double)job.xi_stride * sizeof(FC_T) >
+                 (double)FC_WINOGRAD_STREAM_BYTES;
 #endif
-#pragma omp parallel for num_threads(d->nthreads) schedule(static)
-    for (int64_t gp = 0; gp < groups * panels; gp++) {
-        const int64_t g = gp / panels, pn = gp % panels;
-        FC_WFN(wg_transform_panel)(d, w, g, pn, cpad,
-                                   u + g * FC_WG_XI * xi_stride + pn * cpad * FC_NR,
-                                   xi_stride, stream, 0);
-    }
-#ifdef FC_VSTREAM
-    if (stream) FC_SFENCE(); /* the streamed lines are visible before apply reads U */
-#endif
+    const int64_t items = d->groups * job.panels;
+    fc_parallel_for(d->nthreads, items,
+                    FC_WFN(wg_grain)(items, d->nthreads, 2 * cpad * FC_WG_TRANSFORM_OPS),
+                    FC_WFN(wg_kt_panels), &job);
     return FC_OK;
 }
 
@@ -413,69 +444,119 @@ FC_WG_INLINE void FC_WFN(wg_panel_products)(int64_t cpad, int64_t kpad, int64_t 
     }
 }
 
-/* Items [lo, hi) of n that part `part` of `parts` takes (the static split of `omp for`). */
-FC_WG_INLINE void FC_WFN(wg_share)(int64_t n, int parts, int part, int64_t *lo, int64_t *hi) {
-    *lo = n * part / parts;
-    *hi = n * (part + 1) / parts;
+/* One apply call as fc_parallel_for's context, with the sizes every stage uses. V + M buffer
+ * i is at ws + i * buf (M after V's v_elems); fused, thread i's panel buffer is at
+ * up0 + i * up_elems. g, t0, nbt: with shared blocks, the block the next stage call works on
+ * (the caller sets them between calls). */
+typedef struct FC_WFN(wg_apply_job) {
+    const fc_conv2d_desc *d;
+    const FC_T *u, *w, *x, *bias;
+    FC_T *y, *ws, *up0;
+    int64_t buf, up_elems, nb, cpad, kpad, tiles, nblocks;
+    int64_t cg, kg, th, tw, cvecs, kvecs, panels, v_elems, v_xi, m_xi, u_xi, up_xi;
+    int64_t g, t0, nbt;
+} FC_WFN(wg_apply_job);
+
+/* Stage 1, items [lo, hi) of the block's nbt x cvecs (tile-major): V[xi][tile][c0 ..] of the
+ * block of tiles from t0 of group g. */
+FC_WG_INLINE void FC_WFN(wg_inputs)(const FC_WFN(wg_apply_job) *j, int64_t g, int64_t t0,
+                                    FC_T *v, int64_t lo, int64_t hi) {
+    for (int64_t it = lo; it < hi; it++) {
+        const int64_t tl = it / j->cvecs, c0 = (it % j->cvecs) * FC_VL;
+        FC_WFN(wg_input_tile)(j->d, j->x, g, j->cg, c0, FC_WFN(wg_tile)(t0 + tl, j->th, j->tw),
+                              v + tl * j->cpad + c0, j->v_xi);
+    }
 }
 
-/* The three stages of one block of nbt tiles from tile t0, group g, by part `part` of `parts`
- * threads sharing it (parts == 1: one thread, no barrier). Barriers after stages 1 and 2: stage
- * 2 reads all of V, stage 3 all of M; the next block's stage 1 barrier keeps its stage 2 from
- * overwriting M before this block's stage 3 has read it. */
-FC_WG_INLINE void FC_WFN(wg_block)(const fc_conv2d_desc *d, const FC_T *ug, const FC_T *w,
-                                    FC_T *up, const FC_T *x, const FC_T *bias, FC_T *y,
-                                    FC_T *v, FC_T *m, int64_t g, int64_t t0, int64_t nbt,
-                                    int64_t nb, int64_t cpad, int64_t kpad, int parts, int part,
-                                    double *t) {
-    const int64_t cg = d->c_in / d->groups, kg = d->c_out / d->groups;
-    const int64_t th = fc_div_up(d->h_out, FC_WG_M), tw = fc_div_up(d->w_out, FC_WG_M);
-    const int64_t cvecs = fc_div_up(cg, FC_VL), kvecs = fc_div_up(kg, FC_VL);
-    const int64_t panels = kpad / FC_NR, row_panels = fc_div_up(nbt, 6);
-    const int64_t v_xi = nb * cpad + FC_WINOGRAD_XI_PAD, m_xi = nb * kpad + FC_WINOGRAD_XI_PAD;
-    const int64_t u_xi = kpad * cpad + FC_WINOGRAD_XI_PAD;
-    int64_t lo, hi;
-    FC_WFN(wg_share)(nbt * cvecs, parts, part, &lo, &hi);
+/* Stage 2 with a kept U, items [lo, hi) of XI x panels (xi-major: a chunk's items share V's
+ * plane xi): M[xi][..][pn panel] := V[xi] x U[g][xi] panel pn for the block's nbt tiles. Each
+ * item sums over all of cpad itself, so M does not depend on how the items are shared. */
+FC_WG_INLINE void FC_WFN(wg_products)(const FC_WFN(wg_apply_job) *j, int64_t g, int64_t nbt,
+                                      const FC_T *v, FC_T *m, int64_t lo, int64_t hi) {
+    const FC_T *ug = j->u + g * FC_WG_XI * j->u_xi;
+    const int64_t row_panels = fc_div_up(nbt, 6);
+    for (int64_t job = lo; job < hi; job++) {
+        const int64_t xi = job / j->panels, pn = job % j->panels;
+        FC_WFN(wg_panel_products)(j->cpad, j->kpad, row_panels, v + xi * j->v_xi,
+                                  ug + xi * j->u_xi + pn * j->cpad * FC_NR,
+                                  m + xi * j->m_xi + pn * FC_NR);
+    }
+}
+
+/* Stage 2 fused, panels [lo, hi): each panel of the kernel transform made in the thread's own
+ * buffer up (XI x cpad x NR, in L2 / L3) just before its XI products use it. */
+FC_WG_INLINE void FC_WFN(wg_fused_products)(const FC_WFN(wg_apply_job) *j, int64_t g,
+                                            int64_t nbt, const FC_T *v, FC_T *m, FC_T *up,
+                                            int64_t lo, int64_t hi) {
+    const int64_t row_panels = fc_div_up(nbt, 6);
+    for (int64_t pn = lo; pn < hi; pn++) {
+        FC_WFN(wg_transform_panel)(j->d, j->w, g, pn, j->cpad, up, j->up_xi, 0, 1);
+        for (int64_t xi = 0; xi < FC_WG_XI; xi++)
+            FC_WFN(wg_panel_products)(j->cpad, j->kpad, row_panels, v + xi * j->v_xi,
+                                      up + xi * j->up_xi, m + xi * j->m_xi + pn * FC_NR);
+    }
+}
+
+/* Stage 3, items [lo, hi) of the block's nbt x kvecs (tile-major): y := A^T M A + bias. */
+FC_WG_INLINE void FC_WFN(wg_outputs)(const FC_WFN(wg_apply_job) *j, int64_t g, int64_t t0,
+                                     const FC_T *m, int64_t lo, int64_t hi) {
     for (int64_t it = lo; it < hi; it++) {
-        const int64_t tl = it / cvecs, c0 = (it % cvecs) * FC_VL;
-        FC_WFN(wg_input_tile)(d, x, g, cg, c0, FC_WFN(wg_tile)(t0 + tl, th, tw),
-                              v + tl * cpad + c0, v_xi);
+        const int64_t tl = it / j->kvecs, k0 = (it % j->kvecs) * FC_VL;
+        FC_WFN(wg_output_tile)(j->d, m + tl * j->kpad + k0, j->m_xi, j->bias, g, j->kg, k0,
+                               FC_WFN(wg_tile)(t0 + tl, j->th, j->tw), j->y);
     }
-    if (parts > 1) {
-#pragma omp barrier
+}
+
+/* per_thread: blocks [begin, end) of all groups' (group-major: item g * nblocks + block), each
+ * through its three stages by this thread alone, in its own V + M buffer. The calling thread
+ * (0) adds its own stage times to the profile: the stages of different threads' blocks
+ * overlap, so there is no wall time of a stage to measure. */
+static FC_NO_LIBCALLS void FC_WFN(wg_whole_blocks)(void *arg, int64_t begin, int64_t end,
+                                                   int thread) {
+    const FC_WFN(wg_apply_job) *j = (const FC_WFN(wg_apply_job) *)arg;
+    const fc_conv2d_desc *d = j->d;
+    FC_T *v = j->ws + thread * j->buf, *m = v + j->v_elems;
+    FC_T *up = j->w ? j->up0 + thread * j->up_elems : NULL;
+    for (int64_t item = begin; item < end; item++) {
+        const int64_t g = item / j->nblocks, t0 = (item % j->nblocks) * j->nb;
+        const int64_t nbt = FC_MIN(j->nb, j->tiles - t0);
+        double t = thread == 0 ? FC_PROFILE_START(d) : 0.0;
+        FC_WFN(wg_inputs)(j, g, t0, v, 0, nbt * j->cvecs);
+        if (thread == 0) FC_PROFILE_ADD(d, input_transform, t);
+        if (j->w)
+            FC_WFN(wg_fused_products)(j, g, nbt, v, m, up, 0, j->panels);
+        else
+            FC_WFN(wg_products)(j, g, nbt, v, m, 0, FC_WG_XI * j->panels);
+        if (thread == 0) FC_PROFILE_ADD(d, multiply, t);
+        FC_WFN(wg_outputs)(j, g, t0, m, 0, nbt * j->kvecs);
+        if (thread == 0) FC_PROFILE_ADD(d, output_transform, t);
     }
-    if (t) FC_PROFILE_ADD(d, input_transform, *t);
-    if (w) {
-        /* fused: this part's panels of the kernel transform, each made in the thread's own
-         * buffer up (XI x cpad x NR, in L2 / L3) just before its XI products use it */
-        const int64_t up_xi = cpad * FC_NR + FC_WINOGRAD_XI_PAD;
-        FC_WFN(wg_share)(panels, parts, part, &lo, &hi);
-        for (int64_t pn = lo; pn < hi; pn++) {
-            FC_WFN(wg_transform_panel)(d, w, g, pn, cpad, up, up_xi, 0, 1);
-            for (int64_t xi = 0; xi < FC_WG_XI; xi++)
-                FC_WFN(wg_panel_products)(cpad, kpad, row_panels, v + xi * v_xi,
-                                          up + xi * up_xi, m + xi * m_xi + pn * FC_NR);
-        }
-    } else {
-        FC_WFN(wg_share)(FC_WG_XI * panels, parts, part, &lo, &hi);
-        for (int64_t job = lo; job < hi; job++) {
-            const int64_t xi = job / panels, pn = job % panels;
-            FC_WFN(wg_panel_products)(cpad, kpad, row_panels, v + xi * v_xi,
-                                      ug + xi * u_xi + pn * cpad * FC_NR,
-                                      m + xi * m_xi + pn * FC_NR);
-        }
-    }
-    if (parts > 1) {
-#pragma omp barrier
-    }
-    if (t) FC_PROFILE_ADD(d, multiply, *t);
-    FC_WFN(wg_share)(nbt * kvecs, parts, part, &lo, &hi);
-    for (int64_t it = lo; it < hi; it++) {
-        const int64_t tl = it / kvecs, k0 = (it % kvecs) * FC_VL;
-        FC_WFN(wg_output_tile)(d, m + tl * kpad + k0, m_xi, bias, g, kg, k0,
-                               FC_WFN(wg_tile)(t0 + tl, th, tw), y);
-    }
-    if (t) FC_PROFILE_ADD(d, output_transform, *t);
+}
+
+/* Shared blocks: one stage of the block j->g, j->t0, j->nbt, items [begin, end) of that
+ * stage, in buffer 0. */
+static FC_NO_LIBCALLS void FC_WFN(wg_shared_inputs)(void *arg, int64_t begin, int64_t end,
+                                                    int thread) {
+    const FC_WFN(wg_apply_job) *j = (const FC_WFN(wg_apply_job) *)arg;
+    (void)thread;
+    FC_WFN(wg_inputs)(j, j->g, j->t0, j->ws, begin, end);
+}
+
+static FC_NO_LIBCALLS void FC_WFN(wg_shared_products)(void *arg, int64_t begin, int64_t end,
+                                                      int thread) {
+    const FC_WFN(wg_apply_job) *j = (const FC_WFN(wg_apply_job) *)arg;
+    if (j->w)
+        FC_WFN(wg_fused_products)(j, j->g, j->nbt, j->ws, j->ws + j->v_elems,
+                                  j->up0 + thread * j->up_elems, begin, end);
+    else
+        FC_WFN(wg_products)(j, j->g, j->nbt, j->ws, j->ws + j->v_elems, begin, end);
+}
+
+static FC_NO_LIBCALLS void FC_WFN(wg_shared_outputs)(void *arg, int64_t begin, int64_t end,
+                                                     int thread) {
+    const FC_WFN(wg_apply_job) *j = (const FC_WFN(wg_apply_job) *)arg;
+    (void)thread;
+    FC_WFN(wg_outputs)(j, j->g, j->t0, j->ws + j->v_elems, begin, end);
 }
 
 /* Every group and block of nb tiles (nb a multiple of 6). ws holds the V + M buffers, buf
@@ -483,50 +564,76 @@ FC_WG_INLINE void FC_WFN(wg_block)(const fc_conv2d_desc *d, const FC_T *ug, cons
  * u is the kernel transform's output. Fused (u NULL, the weight w given instead): stage 2
  * transforms the kernel panel by panel into a buffer of up_elems per thread (after the V + M
  * buffers), so U never goes through memory; for one block per group (winograd.c decides).
- * per_thread: each thread takes whole blocks (dynamically) into its own buffer; else all
- * threads share each block in buffer 0. Profile phases are the first thread's times. */
+ * per_thread: each thread takes whole blocks (dynamically) into its own buffer, one parallel
+ * loop over all groups' blocks. Else all threads share each block in buffer 0, one parallel
+ * loop per stage, each called when the previous one has returned: stage 2 reads all of V,
+ * stage 3 all of M, and the next block's stage 2 overwrites M. Profile phases: with shared
+ * blocks the wall time of each stage's call, else the calling thread's own stage times
+ * (wg_whole_blocks). */
 FC_NO_LIBCALLS fc_status FC_WFN(winograd_apply)(const fc_conv2d_desc *d, const FC_T *u,
                                                 const FC_T *w, const FC_T *x, const FC_T *bias,
                                                 FC_T *y, FC_T *ws, int64_t buf, int64_t up_elems,
                                                 int per_thread, int64_t nb, int64_t cpad,
                                                 int64_t kpad) {
-    const int64_t groups = d->groups;
-    const int64_t tiles = d->n * fc_div_up(d->h_out, FC_WG_M) * fc_div_up(d->w_out, FC_WG_M);
-    const int64_t nblocks = fc_div_up(tiles, nb);
-    const int64_t u_xi = kpad * cpad + FC_WINOGRAD_XI_PAD;
-#pragma omp parallel num_threads(d->nthreads)
-    {
-        const int tid = FC_WG_THREAD_ID();
-#if defined(_OPENMP)
-        const int team = omp_get_num_threads();
-#else
-        const int team = 1;
-#endif
-        double t0 = tid == 0 ? FC_PROFILE_START(d) : 0.0;
-        double *t = tid == 0 && d->profile ? &t0 : NULL;
-        FC_T *v = ws + (per_thread ? tid : 0) * buf;
-        FC_T *m = v + FC_WG_XI * (nb * cpad + FC_WINOGRAD_XI_PAD);
-        /* fused (w given, u NULL; only with shared blocks, so one V + M buffer): each
-         * thread's panel buffer after it */
-        FC_T *up = w ? ws + buf + tid * up_elems : NULL;
-        for (int64_t g = 0; g < groups; g++) {
-            const FC_T *ug = u ? u + g * FC_WG_XI * u_xi : NULL;
-            if (per_thread) {
-#pragma omp for schedule(dynamic, 1)
-                for (int64_t blk = 0; blk < nblocks; blk++) {
-                    const int64_t first = blk * nb;
-                    FC_WFN(wg_block)(d, ug, w, up, x, bias, y, v, m, g, first,
-                                     FC_MIN(nb, tiles - first), nb, cpad, kpad, 1, 0, t);
-                }
-            } else {
-                for (int64_t blk = 0; blk < nblocks; blk++) {
-                    const int64_t first = blk * nb;
-                    FC_WFN(wg_block)(d, ug, w, up, x, bias, y, v, m, g, first,
-                                     FC_MIN(nb, tiles - first), nb, cpad, kpad, team, tid, t);
-                }
-            }
-        }
+    const int nt = FC_MAX(d->nthreads, 1);
+    FC_WFN(wg_apply_job) j;
+    j.d = d;
+    j.u = u;
+    j.w = w;
+    j.x = x;
+    j.bias = bias;
+    j.y = y;
+    j.ws = ws;
+    /* the panel buffers follow the V + M buffers: one per thread when per_thread, else one */
+    j.up0 = w ? ws + (per_thread ? nt : 1) * buf : NULL;
+    j.buf = buf;
+    j.up_elems = up_elems;
+    j.nb = nb;
+    j.cpad = cpad;
+    j.kpad = kpad;
+    j.th = fc_div_up(d->h_out, FC_WG_M);
+    j.tw = fc_div_up(d->w_out, FC_WG_M);
+    j.tiles = d->n * j.th * j.tw;
+    j.nblocks = fc_div_up(j.tiles, nb);
+    j.cg = d->c_in / d->groups;
+    j.kg = d->c_out / d->groups;
+    j.cvecs = fc_div_up(j.cg, FC_VL);
+    j.kvecs = fc_div_up(j.kg, FC_VL);
+    j.panels = kpad / FC_NR;
+    j.v_xi = nb * cpad + FC_WINOGRAD_XI_PAD;
+    j.m_xi = nb * kpad + FC_WINOGRAD_XI_PAD;
+    j.v_elems = FC_WG_XI * j.v_xi;
+    j.u_xi = kpad * cpad + FC_WINOGRAD_XI_PAD;
+    j.up_xi = cpad * FC_NR + FC_WINOGRAD_XI_PAD;
+    j.g = j.t0 = j.nbt = 0;
+    if (per_thread) {
+        /* a block is the coarsest item there is (a V + M buffer's worth): chunks of one */
+        fc_parallel_for(nt, d->groups * j.nblocks, 1, FC_WFN(wg_whole_blocks), &j);
+        return FC_OK;
     }
+    for (int64_t g = 0; g < d->groups; g++)
+        for (int64_t blk = 0; blk < j.nblocks; blk++) {
+            j.g = g;
+            j.t0 = blk * nb;
+            j.nbt = FC_MIN(nb, j.tiles - j.t0);
+            double t = FC_PROFILE_START(d);
+            const int64_t inputs = j.nbt * j.cvecs;
+            fc_parallel_for(nt, inputs, FC_WFN(wg_grain)(inputs, nt, FC_WG_TRANSFORM_OPS),
+                            FC_WFN(wg_shared_inputs), &j);
+            FC_PROFILE_ADD(d, input_transform, t);
+            /* fused: a panel (its kernel transform and XI products) is coarse, chunks of one;
+             * else an item is one tile position's products for one panel: per 6 tiles and
+             * input channel 12 vector multiply-adds, 6 broadcasts and 2 loads */
+            const int64_t products = w ? j.panels : FC_WG_XI * j.panels;
+            const int64_t grain =
+                w ? 1 : FC_WFN(wg_grain)(products, nt, 20 * fc_div_up(j.nbt, 6) * cpad);
+            fc_parallel_for(nt, products, grain, FC_WFN(wg_shared_products), &j);
+            FC_PROFILE_ADD(d, multiply, t);
+            const int64_t outputs = j.nbt * j.kvecs;
+            fc_parallel_for(nt, outputs, FC_WFN(wg_grain)(outputs, nt, FC_WG_TRANSFORM_OPS),
+                            FC_WFN(wg_shared_outputs), &j);
+            FC_PROFILE_ADD(d, output_transform, t);
+        }
     return FC_OK;
 }
 
@@ -535,3 +642,5 @@ FC_NO_LIBCALLS fc_status FC_WFN(winograd_apply)(const fc_conv2d_desc *d, const F
 #undef FC_NR
 #undef FC_WG_KT_CB
 #undef FC_WG_PREFETCH_C
+#undef FC_WG_CHUNK_OPS
+#undef FC_WG_TRANSFORM_OPS

@@ -64,8 +64,7 @@ def c_backend_summary() -> str:
     reason = c.unavailable_reason()
     if reason:
         return f"unavailable ({reason})"
-    return (f"ISA {c.active_isa()} (CPU supports {', '.join(c.supported_isas())}), "
-            f"OpenMP {'on' if c.have_openmp() else 'off (one thread)'}")
+    return f"ISA {c.active_isa()} (CPU supports {', '.join(c.supported_isas())})"
 
 
 def numba_summary() -> str:
@@ -302,7 +301,7 @@ def machine_info(threads: int, peak) -> dict:
     info = dict(cpu=cpu_model(), machine=platform.machine(), threads=threads,
                 python=platform.python_version(), numpy=np.__version__)
     if not c.unavailable_reason():
-        info.update(isa=c.active_isa(), cpu_isas=c.supported_isas(), openmp=c.have_openmp())
+        info.update(isa=c.active_isa(), cpu_isas=c.supported_isas())
     if peak is not None:
         info.update(fma_peak_gflops=peak.fma_gflops, bandwidth_gbs=peak.bandwidth_gbs)
     info["numba"] = numba_summary()

@@ -130,7 +130,7 @@ def _torch_runner(case: Case, x, w, b, threads):
     return run
 
 
-def _onnxruntime_runner(case: Case, x, w, b, threads):
+def _onnxruntime_runner(case: Case, x, w, b, threads, spinning: bool = False):
     import onnxruntime as ort
     from onnx import TensorProto, helper
     p = case.problem
@@ -154,7 +154,8 @@ def _onnxruntime_runner(case: Case, x, w, b, threads):
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
     opts.inter_op_num_threads = 1
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")  # module docstring
+    opts.add_session_config_entry("session.intra_op.allow_spinning",
+                                  "1" if spinning else "0")  # module docstring
     session = ort.InferenceSession(model.SerializeToString(), opts,
                                    providers=["CPUExecutionProvider"])
     feed = {"x": xn}
@@ -200,13 +201,18 @@ _BUILDERS = {"torch": _torch_runner, "onnxruntime": _onnxruntime_runner,
              "scipy": _scipy_runner, "cv2": _cv2_runner}
 
 
-def peer_runner(name: str, case: Case, x, w, b, threads: int) -> Callable[[], object]:
+def peer_runner(name: str, case: Case, x, w, b, threads: int,
+                ort_spinning: bool = False) -> Callable[[], object]:
     """A no-argument callable computing ``case`` on (x, w, b) with peer ``name`` (the inputs
     in the case's layout, as fastconv takes them). Raises ValueError with the reason when the
-    peer cannot run the case (see :func:`peer_rejection`)."""
+    peer cannot run the case (see :func:`peer_rejection`). ``ort_spinning`` turns
+    onnxruntime's worker spinning on (its own default; off otherwise, see the module
+    docstring) and is ignored by the other peers."""
     reason = peer_rejection(name, case)
     if reason:
         raise ValueError(reason)
+    if name == "onnxruntime":
+        return _onnxruntime_runner(case, x, w, b, threads, spinning=ort_spinning)
     return _BUILDERS[name](case, x, w, b, threads)
 
 

@@ -257,7 +257,7 @@ def _measure(problem: ConvProblem, x_shape, weight_shape, opts, weight, prune):
     # each bound to these operands, as a repeated conv2d call runs it (fastconv.known_calls)
     runs = {o.impl.name: o.impl.bound(p, call.x, call.w, call.bias, y) for o in to_time}
     # In turns rather than one after the other: a candidate timed right after another backend's
-    # (numba's, OpenMP's) worker threads went idle would otherwise meet them still spinning on
+    # (numba's, onnxruntime's) worker threads went idle would otherwise meet them still spinning on
     # the cores, and a disturbance from another process hits every candidate alike.
     return interleaved_best({name: (lambda run=run: run(call.x, call.w, call.bias, y))
                              for name, run in runs.items()}, rounds=4, burst=3, slow=0.5)

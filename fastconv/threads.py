@@ -1,8 +1,9 @@
 """The number of threads every fastconv kernel uses: one process-wide setting.
 
 Default: ``FASTCONV_NUM_THREADS`` if set, else every core this process may run on. C kernels
-receive the count in their problem descriptor (an OpenMP ``num_threads`` clause), so setting it
-never touches other libraries' OpenMP pools.
+receive the count in their problem descriptor and run their parallel loops on fastconv's own
+thread pool (the calling thread plus count - 1 workers that sleep between calls), so setting it
+never touches other libraries' pools (OpenMP, MKL, OpenBLAS, onnxruntime).
 """
 from __future__ import annotations
 
@@ -51,8 +52,8 @@ def get_num_threads() -> int:
 def set_num_threads(n: int) -> None:
     """Set the number of threads every fastconv kernel uses, process-wide.
 
-    C kernels receive the count in their problem descriptor (an OpenMP ``num_threads``
-    clause), so this never touches other libraries' thread pools. Remembered dispatcher
+    C kernels receive the count in their problem descriptor and run on fastconv's own thread
+    pool, so this never touches other libraries' thread pools. Remembered dispatcher
     choices are per thread count.
 
     Parameters

@@ -186,10 +186,10 @@ def test_threads_and_isas(isa, threads):
 
 
 @pytest.mark.parametrize("threads", [2, 3])
-def test_kernel_transform_overlapping_the_data_transforms(threads):
-    """In one call the data transforms start before the kernel spectra are complete (apply jobs
-    wait on a counter only before the contraction). Many spectra jobs, few apply jobs, repeated:
-    a job that read unfinished spectra, or threads sharing scratch, would show up here."""
+def test_kernel_transform_then_the_data_transforms(threads):
+    """In one call the kernel spectra are made, then applied, on the same per-thread scratch.
+    Many spectra chunks, few apply chunks, repeated: a chunk that read unfinished spectra, or
+    threads sharing scratch, would show up here."""
     old = get_num_threads()
     set_num_threads(threads)
     try:

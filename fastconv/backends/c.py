@@ -168,10 +168,6 @@ def on_isa_change(callback) -> None:
         _isa_listeners.append(callback)
 
 
-def have_openmp() -> bool:
-    return bool(_native()[1].fc_have_openmp())
-
-
 # ---- marshalling -------------------------------------------------------------------------
 _CTYPES = {np.dtype(np.float32): "float *", np.dtype(np.float64): "double *"}
 _PREFIX = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}
@@ -603,7 +599,7 @@ class FFTPrepared:
 
 
 def conv2d_fft(problem: ConvProblem, x, w, bias, y, tiles=(0, 0), mode: int = -1) -> None:
-    """fft:c: plan, then kernel spectra and apply in one parallel region. ``tiles`` (tile_h,
+    """fft:c: plan, then kernel spectra, then apply. ``tiles`` (tile_h,
     tile_w) and ``mode`` (2-D threading: 0 work-shared stages, 1 tile-parallel) override the
     cost model (tests force many tiles and each mode on small problems)."""
     setup = _fft_setup(problem, tiles, mode)

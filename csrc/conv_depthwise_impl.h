@@ -41,8 +41,8 @@
  * outside, so each weight vector feeds FC_P FMAs. Columns whose taps all lie inside the image
  * run in such tiles; border and leftover pixels run one at a time with their own tap range.
  * Threads: one fc_parallel_for over the tasks, in runs of consecutive tasks that the threads
- * take as they come (about 4 per thread, so a thread that starts late leaves its runs to the
- * others); bands are cut so that there are at least eight tasks per thread when the planes (or
+ * take as they come (shrinking towards the end, so a thread that starts late leaves its runs
+ * to the others); bands are cut so that there are at least eight tasks per thread when the planes (or
  * channel blocks) alone give fewer.
  * No heap allocation: rings, weights and tiles live on the stack (limits in conv_depthwise.h).
  */
@@ -458,7 +458,7 @@ static void FC_DWFN(dw_rows_range)(void *arg, int64_t begin, int64_t end, int th
 static void FC_DWFN(dw_rows)(const FC_DWFN(dw_rows_ctx) *ctx) {
     const fc_conv2d_desc *d = ctx->d;
     const int64_t ntasks = d->n * d->c_out * ctx->nbands * ctx->nchunks;
-    fc_parallel_for(d->nthreads, ntasks, fc_parallel_grain(ntasks, d->nthreads, 4, 1),
+    fc_parallel_for(d->nthreads, ntasks, fc_parallel_grain(ntasks, d->nthreads, 1),
                     FC_DWFN(dw_rows_range), (void *)ctx);
 }
 
@@ -645,7 +645,7 @@ static void FC_DWFN(dw_chan_range)(void *arg, int64_t begin, int64_t end, int th
 static void FC_DWFN(dw_chan)(const FC_DWFN(dw_chan_ctx) *ctx) {
     const fc_conv2d_desc *d = ctx->d;
     const int64_t ntasks = d->n * ctx->nblocks * ctx->nbands;
-    fc_parallel_for(d->nthreads, ntasks, fc_parallel_grain(ntasks, d->nthreads, 4, 1),
+    fc_parallel_for(d->nthreads, ntasks, fc_parallel_grain(ntasks, d->nthreads, 1),
                     FC_DWFN(dw_chan_range), (void *)ctx);
 }
 
@@ -689,7 +689,7 @@ static void FC_DWFN(dw_generic_range)(void *arg, int64_t p0, int64_t p1, int thr
 static void FC_DWFN(dw_generic)(const FC_DWFN(dw_rows_ctx) *ctx) {
     const int64_t planes = ctx->d->n * ctx->d->c_out;
     const int nt = ctx->d->nthreads;
-    fc_parallel_for(nt, planes, fc_parallel_grain(planes, nt, 4, 1), FC_DWFN(dw_generic_range),
+    fc_parallel_for(nt, planes, fc_parallel_grain(planes, nt, 1), FC_DWFN(dw_generic_range),
                     (void *)ctx);
 }
 

@@ -459,10 +459,10 @@ fc_status FC_DFN(conv2d_direct)(const fc_conv2d_desc *d, const FC_T *x, const FC
      * ResNet-50 layers, Zen 4 AVX2: 1x1 and 56x56 layers want channels inner, 7x7x512 rows.) */
     ctx.k_inner = (double)d->h_out * (double)(ctx.kg * d->kh * d->kw) <
                   (double)ctx.nkb_g * (double)(d->h * d->w);
-    /* Chunks of consecutive tasks, about 4 per thread: a chunk keeps the order above (its
-     * tasks share input rows or weights in cache), and a thread that starts late finds the
-     * chunks it would have run taken by the others. */
-    fc_parallel_for(d->nthreads, ntasks, fc_parallel_grain(ntasks, d->nthreads, 4, 1),
+    /* Chunks of consecutive tasks (big first, smaller towards the end): a chunk keeps the
+     * order above (its tasks share input rows or weights in cache), and a thread that starts
+     * late finds the chunks it would have run taken by the others. */
+    fc_parallel_for(d->nthreads, ntasks, fc_parallel_grain(ntasks, d->nthreads, 1),
                     FC_DFN(direct_tasks), &ctx);
     return FC_OK;
 }
@@ -754,10 +754,10 @@ fc_status FC_DFN(conv2d_direct_blocked)(const fc_conv2d_desc *d, const FC_T *x, 
      * share, so a thread that starts late leaves its part to the others. */
     const int nt = d->nthreads;
     const int64_t nblk = d->groups * g.nocb, nrows = d->n * d->groups * g.hp;
-    fc_parallel_for(nt, nblk, fc_parallel_grain(nblk, nt, 4, 1), FC_DFN(blocked_pack_weights),
+    fc_parallel_for(nt, nblk, fc_parallel_grain(nblk, nt, 1), FC_DFN(blocked_pack_weights),
                     &call);
     FC_PROFILE_ADD(d, kernel_transform, t);
-    fc_parallel_for(nt, nrows, fc_parallel_grain(nrows, nt, 4, 1), FC_DFN(blocked_pack_input),
+    fc_parallel_for(nt, nrows, fc_parallel_grain(nrows, nt, 1), FC_DFN(blocked_pack_input),
                     &call);
     FC_PROFILE_ADD(d, input_transform, t);
 

@@ -369,8 +369,8 @@ static void spectra_2d(spectra_job *job, int nt) {
     const fc_fft_conv_plan *p = job->p;
     const int64_t npairs = p->groups * p->kg * p->cg;
     const int64_t ncol = npairs * p->ncb, nrow = npairs * p->nkhb;
-    fc_parallel_for(nt, ncol, fc_parallel_grain(ncol, nt, 4, 1), spectra_2d_cols, job);
-    fc_parallel_for(nt, nrow, fc_parallel_grain(nrow, nt, 4, 1), spectra_2d_rows, job);
+    fc_parallel_for(nt, ncol, fc_parallel_grain(ncol, nt, 1), spectra_2d_cols, job);
+    fc_parallel_for(nt, nrow, fc_parallel_grain(nrow, nt, 1), spectra_2d_rows, job);
 }
 
 /* ---- 2-D apply --------------------------------------------------------------------------- */
@@ -680,7 +680,7 @@ static void apply_2d_inv_cols(void *ctx, int64_t i0, int64_t i1, int thread) {
 /* One work-shared stage: its items are single transforms or bin blocks, a few chunks per
  * thread. */
 static void stage_2d(int nt, int64_t n, fc_range_fn fn, apply_job *job) {
-    fc_parallel_for(nt, n, fc_parallel_grain(n, nt, 4, 1), fn, job);
+    fc_parallel_for(nt, n, fc_parallel_grain(n, nt, 1), fn, job);
 }
 
 static void apply_2d(apply_job *job, int nt) {
@@ -902,7 +902,7 @@ static void spectra_1d(spectra_job *job, int nt) {
     const fc_fft_conv_plan *p = job->p;
     const int64_t npairs = p->groups * p->kg * p->cg, per_job = VL / p->kdec;
     const int64_t njobs = fc_div_up(npairs, per_job);
-    fc_parallel_for(nt, njobs, fc_parallel_grain(njobs, nt, 4, 1),
+    fc_parallel_for(nt, njobs, fc_parallel_grain(njobs, nt, 1),
                     p->kdec > 1 ? spectra_1d_decimated : spectra_1d_lanes, job);
 }
 

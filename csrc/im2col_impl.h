@@ -104,7 +104,7 @@ static void IM_SN(lower)(IM_T *restrict dst, const fc_conv2d_desc *d, const IM_T
                          const fc_kaxes *ka, int64_t K, int64_t q0, int64_t q1) {
     IM_SN(lowering) lw = {dst, NULL, d, x, ka, NULL, NULL, K, q0, q1, 0, 0, 0};
     const int nt = IM_SN(lower_threads)(d, K * (q1 - q0) * d->w_out);
-    fc_parallel_for(nt, K, fc_parallel_grain(K, nt, 4, 1), IM_SN(lower_rows), &lw);
+    fc_parallel_for(nt, K, fc_parallel_grain(K, nt, 1), IM_SN(lower_rows), &lw);
 }
 
 /* The lowered block straight in the GEMM's packed-B layout (gemm_internal.h, b_packed): row
@@ -251,7 +251,7 @@ static void IM_SN(lower_panels)(IM_T *restrict dst, const fc_conv2d_desc *d, con
     IM_SN(lowering) lw = {dst, NULL, d, x, NULL, tapoff, tapidx, K, q0, q1, KC, NR, narrow_t};
     const int64_t ncols = (q1 - q0) * d->w_out, np = fc_div_up(ncols, NR);
     const int nt = IM_SN(lower_threads)(d, K * ncols);
-    fc_parallel_for(nt, np, fc_parallel_grain(np, nt, 4, 1), IM_SN(lower_panel_range), &lw);
+    fc_parallel_for(nt, np, fc_parallel_grain(np, nt, 1), IM_SN(lower_panel_range), &lw);
 }
 
 static void IM_SN(lower_packed_range)(void *arg, int64_t k0, int64_t k1, int tid) {
@@ -269,7 +269,7 @@ static void IM_SN(lower_packed)(IM_T *restrict dst, IM_T *rows, const fc_conv2d_
                                 int64_t q1, int64_t KC, int64_t NR, int narrow_t) {
     IM_SN(lowering) lw = {dst, rows, d, x, ka, NULL, NULL, K, q0, q1, KC, NR, narrow_t};
     const int nt = IM_SN(lower_threads)(d, K * (q1 - q0) * d->w_out);
-    fc_parallel_for(nt, K, fc_parallel_grain(K, nt, 4, 1), IM_SN(lower_packed_range), &lw);
+    fc_parallel_for(nt, K, fc_parallel_grain(K, nt, 1), IM_SN(lower_packed_range), &lw);
 }
 
 /* The weight as A: in place when its axes collapse, else copied (c, r, s)-contiguous into wc. */

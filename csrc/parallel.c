@@ -2,11 +2,12 @@
  *
  * One job at a time. The owner (the thread in fc_parallel_for) first closes the last job's
  * claims (the new generation in `state` with no chunk to claim), writes the job's fields, then
- * publishes it by storing the new generation with chunk 0 (generation << 32 | next chunk index).
+ * publishes it by storing the new generation with unit 0 (generation << 32 | next unclaimed
+ * unit; a unit is one item unless the loop has more than 2^30).
  * Every thread claims chunks by compare-and-swap on `state`; a claim succeeds only while the
  * state it read is still the current one, so the fields a successful claimer read belong to
  * the job it claimed from: a job's fields change only after all of its chunks are claimed and
- * finished (`done` reached the chunk count) and its state was closed.
+ * finished (`done` reached the unit count) and its state was closed.
  * A worker that wakes after the job is over sees a finished or newer generation and claims
  * nothing: the owner never waits for a thread that has not taken a chunk.
  *
@@ -14,10 +15,11 @@
  * which covers the gap between back-to-back calls (the Python side of one call is a few
  * microseconds), then sleeps on a futex: no CPU is spent between calls further apart. Waking
  * a sleeping worker can take milliseconds (a halted vCPU the host must schedule; 7 ms seen
- * after 100 ms idle), so one that spun out before the job ended would miss every later call. The owner, once no chunk is left to claim, spins for
- * the same time for the chunks other threads still hold, then sleeps too: a worker that lost
- * its core to another process is then moved by the kernel's idle balancing to the core the
- * owner left idle, instead of the owner burning that core while it waits.
+ * after 100 ms idle), so one that spun out before the job ended would miss every later call.
+ * The owner, once no chunk is left to claim, spins for the same time for the chunks other
+ * threads still hold, then sleeps too: a worker that lost its core to another process is then
+ * moved by the kernel's idle balancing to the core the owner left idle, instead of the owner
+ * burning that core while it waits.
  */
 #define _GNU_SOURCE /* syscall(), pthread_atfork with -std=c99 */
 #include "parallel.h"
@@ -44,7 +46,8 @@
 /* 100 us: 20-30 Python-level calls' worth of fixed cost, a tenth of a small layer's time; an
  * idle worker costs this much CPU after each call and nothing after that. */
 #define FC_POOL_SPIN_NS 100000
-#define FC_POOL_MAX_CHUNKS ((int64_t)1 << 30)
+/* claims count units of items; a loop of more items than this makes each unit several items */
+#define FC_POOL_MAX_UNITS ((int64_t)1 << 30)
 
 #define LOAD(p, mo) __atomic_load_n((p), (mo))
 #define STORE(p, v, mo) __atomic_store_n((p), (v), (mo))
@@ -57,15 +60,15 @@ typedef struct fc_pool {
     /* the job (owner writes, claimers read; see the file comment) */
     fc_range_fn fn;
     void *ctx;
-    int64_t n, grain;
-    uint32_t nchunks;
+    int64_t n, unit;       /* items, and items per unit */
+    uint32_t units, grain; /* units in all; fewest units a claim takes */
     int32_t width; /* threads that may take part: indices 0 .. width - 1 */
-    /* claims: generation << 32 | next chunk; on its own cache line */
+    /* claims: generation << 32 | next unit; on its own cache line */
     __attribute__((aligned(64))) uint64_t state;
     /* futex words */
     __attribute__((aligned(64))) uint32_t generation; /* = state >> 32, for sleeping workers */
     int32_t sleepers;                                 /* workers asleep or about to sleep */
-    __attribute__((aligned(64))) uint32_t done;      /* chunks of this job finished */
+    __attribute__((aligned(64))) uint32_t done;      /* units of this job finished */
     int32_t owner_waiting;                            /* the owner sleeps on `done` */
     __attribute__((aligned(64))) int nworkers;       /* started so far (owner only) */
     int atfork_registered;
@@ -104,6 +107,12 @@ static int64_t now_ns(void) {
 
 double fc_wall_seconds(void) { return 1e-9 * (double)now_ns(); }
 
+/* Spinning threads yield their core every 64 pauses (about a microsecond): a worker the kernel
+ * woke on the owner's core (it often does after an idle gap, and moves it only at a later load
+ * balance) would otherwise take half of that core from the owner while it spins. On a core of
+ * its own, sched_yield returns at once. Measured, res2 bottleneck block after 25 ms idle
+ * gaps: 9.1 ms per call with plain pauses, back to back 2.8 ms. */
+
 /* Spin up to FC_POOL_SPIN_NS while *word == value; 1 if it changed meanwhile. */
 static int spin_while_equal(const uint32_t *word, uint32_t value) {
     const int64_t deadline = now_ns() + FC_POOL_SPIN_NS;
@@ -113,29 +122,42 @@ static int spin_while_equal(const uint32_t *word, uint32_t value) {
             FC_PAUSE();
         }
         if (now_ns() > deadline) return 0;
+        sched_yield(); /* see above */
     }
 }
 
 /* ---- claiming chunks ------------------------------------------------------------------------ */
+/* Units a claim takes when `left` are unclaimed: half of an equal share of them, never fewer
+ * than the grain (guided self-scheduling, Polychronopoulos & Kuck 1987). Early claims are big
+ * (fewer claims); the last ones are a grain, so threads finish within a grain of each other
+ * where equal fixed chunks of n / (4 threads) left one waiting for half a chunk on average. */
+static uint32_t claim_size(uint32_t left, uint32_t grain, int width) {
+    const uint32_t guided = left / (2u * (uint32_t)width);
+    const uint32_t take = guided > grain ? guided : grain;
+    return take < left ? take : left;
+}
+
 /* Takes and runs chunks of generation gen until none is left or the job is over. */
 static void run_chunks(uint32_t gen, int thread) {
     uint64_t s = LOAD(&pool.state, ACQ);
     for (;;) {
         if ((uint32_t)(s >> 32) != gen) return;
-        const uint32_t idx = (uint32_t)s;
+        const uint32_t next = (uint32_t)s;
         /* acquire: a field of a newer job than s's implies the swap below sees that job's
          * closed state and fails (fc_parallel_for) */
-        const uint32_t nchunks = LOAD(&pool.nchunks, ACQ);
-        if (thread >= LOAD(&pool.width, ACQ) || idx >= nchunks) return;
+        const uint32_t units = LOAD(&pool.units, ACQ);
+        const int width = LOAD(&pool.width, ACQ);
+        if (thread >= width || next >= units) return;
+        const uint32_t take = claim_size(units - next, LOAD(&pool.grain, ACQ), width);
         const fc_range_fn fn = LOAD(&pool.fn, ACQ);
         void *const ctx = LOAD(&pool.ctx, ACQ);
-        const int64_t n = LOAD(&pool.n, ACQ), grain = LOAD(&pool.grain, ACQ);
-        /* on failure s is reloaded: another thread claimed idx, or the job changed */
-        if (!__atomic_compare_exchange_n(&pool.state, &s, s + 1, 0, SEQ, ACQ)) continue;
-        const int64_t begin = (int64_t)idx * grain;
-        fn(ctx, begin, begin + grain < n ? begin + grain : n, thread);
-        const uint32_t finished = __atomic_add_fetch(&pool.done, 1, SEQ);
-        if (finished == nchunks && LOAD(&pool.owner_waiting, SEQ)) wake_all(&pool.done);
+        const int64_t n = LOAD(&pool.n, ACQ), unit = LOAD(&pool.unit, ACQ);
+        /* on failure s is reloaded: another thread claimed `next`, or the job changed */
+        if (!__atomic_compare_exchange_n(&pool.state, &s, s + take, 0, SEQ, ACQ)) continue;
+        const int64_t begin = (int64_t)next * unit, end = (int64_t)(next + take) * unit;
+        fn(ctx, begin, end < n ? end : n, thread);
+        const uint32_t finished = __atomic_add_fetch(&pool.done, take, SEQ);
+        if (finished == units && LOAD(&pool.owner_waiting, SEQ)) wake_all(&pool.done);
         s = LOAD(&pool.state, ACQ);
     }
 }
@@ -155,8 +177,9 @@ static void wait_for_job(uint32_t seen) {
             FC_PAUSE();
         }
         const int64_t now = now_ns();
-        if (LOAD(&pool.done, ACQ) != LOAD(&pool.nchunks, RLX)) deadline = now + FC_POOL_SPIN_NS;
+        if (LOAD(&pool.done, ACQ) != LOAD(&pool.units, RLX)) deadline = now + FC_POOL_SPIN_NS;
         else if (now > deadline) break;
+        sched_yield();
     }
     __atomic_add_fetch(&pool.sleepers, 1, SEQ);
     while (LOAD(&pool.generation, SEQ) == seen) wait_while_equal(&pool.generation, seen);
@@ -214,9 +237,10 @@ static void run_serially(int64_t n, int64_t grain, fc_range_fn fn, void *ctx) {
 void fc_parallel_for(int nthreads, int64_t n, int64_t grain, fc_range_fn fn, void *ctx) {
     if (n <= 0) return;
     if (grain < 1) grain = 1;
-    if ((n + grain - 1) / grain > FC_POOL_MAX_CHUNKS) grain = (n + FC_POOL_MAX_CHUNKS - 1) / FC_POOL_MAX_CHUNKS;
-    const int64_t nchunks = (n + grain - 1) / grain;
-    int width = (int64_t)nthreads < nchunks ? nthreads : (int)nchunks;
+    const int64_t unit = (n + FC_POOL_MAX_UNITS - 1) / FC_POOL_MAX_UNITS;
+    const int64_t units = (n + unit - 1) / unit, grain_units = (grain + unit - 1) / unit;
+    const int64_t most = (units + grain_units - 1) / grain_units; /* chunks of a grain */
+    int width = (int64_t)nthreads < most ? nthreads : (int)most;
     if (width <= 1 || pthread_mutex_trylock(&pool_owner) != 0) {
         run_serially(n, grain, fn, ctx);
         return;
@@ -226,17 +250,18 @@ void fc_parallel_for(int nthreads, int64_t n, int64_t grain, fc_range_fn fn, voi
 
     /* Close the last job's claims before its fields change: a thread that found all of its
      * chunks claimed may be about to read the fields and retry its compare-and-swap on the old
-     * state (generation, nchunks); with the old fields it gives up, but with the new ones (more
-     * chunks) the swap would succeed and run a chunk of the new job twice. A new generation with
-     * no chunk to claim makes that swap fail; the fields' release stores order it before them
-     * for a thread that reads them with acquire. */
+     * state (generation, next unit); with the old fields it gives up, but with the new ones
+     * (more units) the swap would succeed and run a chunk of the new job twice. A new
+     * generation with no unit to claim makes that swap fail; the fields' release stores order
+     * it before them for a thread that reads them with acquire. */
     const uint32_t gen = LOAD(&pool.generation, RLX) + 1;
     STORE(&pool.state, (uint64_t)gen << 32 | UINT32_MAX, SEQ);
     STORE(&pool.fn, fn, REL);
     STORE(&pool.ctx, ctx, REL);
     STORE(&pool.n, n, REL);
-    STORE(&pool.grain, grain, REL);
-    STORE(&pool.nchunks, (uint32_t)nchunks, REL);
+    STORE(&pool.unit, unit, REL);
+    STORE(&pool.grain, (uint32_t)grain_units, REL);
+    STORE(&pool.units, (uint32_t)units, REL);
     STORE(&pool.width, width, REL);
     STORE(&pool.done, 0, RLX);
     STORE(&pool.owner_waiting, 0, RLX);
@@ -249,18 +274,18 @@ void fc_parallel_for(int nthreads, int64_t n, int64_t grain, fc_range_fn fn, voi
      * the thread that finishes the last one wakes us */
     for (;;) {
         uint32_t finished = LOAD(&pool.done, ACQ);
-        if (finished == (uint32_t)nchunks) break;
+        if (finished == (uint32_t)units) break;
         if (spin_while_equal(&pool.done, finished)) continue;
         STORE(&pool.owner_waiting, 1, SEQ);
-        while ((finished = LOAD(&pool.done, SEQ)) != (uint32_t)nchunks)
+        while ((finished = LOAD(&pool.done, SEQ)) != (uint32_t)units)
             wait_while_equal(&pool.done, finished);
         break;
     }
     pthread_mutex_unlock(&pool_owner);
 }
 
-int64_t fc_parallel_grain(int64_t n, int nthreads, int per_thread, int64_t min_grain) {
-    const int64_t chunks = (int64_t)(nthreads < 1 ? 1 : nthreads) * (per_thread < 1 ? 1 : per_thread);
+int64_t fc_parallel_grain(int64_t n, int nthreads, int64_t min_grain) {
+    const int64_t chunks = 16 * (int64_t)(nthreads < 1 ? 1 : nthreads);
     int64_t grain = (n + chunks - 1) / chunks;
     if (grain < min_grain) grain = min_grain;
     return grain < 1 ? 1 : grain;

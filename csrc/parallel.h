@@ -1,9 +1,10 @@
 /* Parallel loops that never wait for a late thread (parallel.c).
  *
- * fc_parallel_for(nthreads, n, grain, fn, ctx) runs fn over [0, n) in chunks of `grain` items
- * (the last one shorter) and returns when every chunk is done. The calling thread starts on the
- * first chunk at once and every thread, the caller included, takes the next unclaimed chunk
- * from a shared counter; pool threads join as they wake. A thread that sleeps or has lost its
+ * fc_parallel_for(nthreads, n, grain, fn, ctx) runs fn over [0, n) in chunks and returns when
+ * every chunk is done. The calling thread starts on the first chunk at once and every thread,
+ * the caller included, claims the next unclaimed items from a shared counter: half of an equal
+ * share of what is left, but at least `grain` items (the last chunk may be shorter), so chunks
+ * shrink towards the end and threads finish together. Pool threads join as they wake. A thread that sleeps or has lost its
  * core to another process therefore delays the call by at most the chunk it holds: with none
  * of them awake the caller does all the work at one thread's speed, where a statically divided
  * loop ending at a barrier (an OpenMP `parallel for`) waits for the latest thread to arrive.
@@ -12,7 +13,7 @@
  * run at once with the same index, so it may pick per-thread scratch space. Which thread runs
  * which chunk varies from call to call: a chunk's result must not depend on it.
  *
- * Runs serially on the caller (thread 0, one call fn(ctx, 0, n, 0) chunk by chunk) when
+ * Runs serially on the caller (thread 0, chunks of `grain` items in order) when
  * nthreads <= 1, when there is a single chunk, inside another fc_parallel_for (nested loops),
  * and while another thread of the process is running one (two Python threads calling at once).
  */
@@ -25,10 +26,12 @@ typedef void (*fc_range_fn)(void *ctx, int64_t begin, int64_t end, int thread);
 
 void fc_parallel_for(int nthreads, int64_t n, int64_t grain, fc_range_fn fn, void *ctx);
 
-/* Chunk size that gives each of nthreads threads about `per_thread` chunks of [0, n) and no
- * chunk smaller than `min_grain` items: enough chunks that a late thread's share is taken over
- * by the others, few enough that claiming one costs nothing next to its work. */
-int64_t fc_parallel_grain(int64_t n, int nthreads, int per_thread, int64_t min_grain);
+/* The smallest chunk for a loop of n items on nthreads threads: 1/16 of an equal share, and
+ * no fewer than `min_grain` items. Small enough that threads finish within a small chunk of
+ * each other (two threads: within ~3% of a share, from about 10 guided claims each) and that
+ * a late thread's share is taken over by the others, large enough that claiming one (an
+ * atomic compare-and-swap) costs nothing next to its work. */
+int64_t fc_parallel_grain(int64_t n, int nthreads, int64_t min_grain);
 
 /* Monotonic wall-clock seconds (for profiles and measurements). */
 double fc_wall_seconds(void);

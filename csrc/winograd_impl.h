@@ -74,11 +74,10 @@
  * arithmetic, stores), about 6 per tile position: an estimate for chunk sizes only. */
 #define FC_WG_TRANSFORM_OPS (6 * FC_WG_XI)
 
-/* Chunk size of a parallel loop over n items of about ops_per_item instructions each: 4 chunks
- * per thread, so that a late thread's share is taken over by the others, but at least
- * FC_WG_CHUNK_OPS of work each. */
+/* Smallest chunk of a parallel loop over n items of about ops_per_item instructions each:
+ * fc_parallel_grain's, but at least FC_WG_CHUNK_OPS of work. */
 FC_WG_INLINE int64_t FC_WFN(wg_grain)(int64_t n, int nthreads, int64_t ops_per_item) {
-    return fc_parallel_grain(n, nthreads, 4, fc_div_up(FC_WG_CHUNK_OPS, FC_MAX(ops_per_item, 1)));
+    return fc_parallel_grain(n, nthreads, fc_div_up(FC_WG_CHUNK_OPS, FC_MAX(ops_per_item, 1)));
 }
 
 #if FC_WG_M == 4

@@ -18,7 +18,11 @@ times each library in the situations where that shows:
 
 Contenders, each in turn in one process with the same thread count (--threads, default 2):
 fastconv (a ConvPlan with its weights, the dispatcher's choice unless the layer names one),
-torch.nn.functional.conv2d, and onnxruntime with its worker spinning on (its default) and off.
+torch.nn.functional.conv2d, and onnxruntime with its worker spinning on (its default) and off;
+and "fastconv 1t", fastconv on one thread: the floor a parallel loop that never waits for a
+late thread cannot fall below, and what an idle gap costs a single thread by itself (on a
+virtual machine a call after 25 ms idle runs 1.5-1.7x slower than back to back even on one
+thread: the vCPU comes back with cold caches).
 After each contender the script sleeps ``--settle`` seconds so that spinning pools go quiet
 before the next one is timed.
 
@@ -60,7 +64,7 @@ BLOCK = (
     c2(1, 64, 56, 56, 256, 1, 1, name="resnet50.res2.1x1_expand"),
 )
 SITUATIONS = ("back", "gap5", "gap25", "gap100", "busy")
-CONTENDERS = ("fastconv", "torch", "ort spin on", "ort spin off")
+CONTENDERS = ("fastconv", "fastconv 1t", "torch", "ort spin on", "ort spin off")
 
 
 def fastconv_call(cases, algo):
@@ -184,7 +188,8 @@ def main(argv=None):
     for name in chosen:
         cases, algo = layers[name]
         for who in contenders:
-            if who == "fastconv":
+            fastconv.set_num_threads(1 if who == "fastconv 1t" else args.threads)
+            if who.startswith("fastconv"):
                 run = fastconv_call(cases, algo)
             else:
                 run = peer_call(who, cases, args.threads)
@@ -207,6 +212,7 @@ def main(argv=None):
             print(f"{name:<10} {who:<13} " + " ".join(f"{c:>17}" for c in cells)
                   + f" {idle:9.2f}", flush=True)
             del run
+            fastconv.set_num_threads(args.threads)
             time.sleep(args.settle)
 
 

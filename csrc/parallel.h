@@ -2,9 +2,10 @@
  *
  * fc_parallel_for(nthreads, n, grain, fn, ctx) runs fn over [0, n) in chunks and returns when
  * every chunk is done. The calling thread starts on the first chunk at once and every thread,
- * the caller included, claims the next unclaimed items from a shared counter: half of an equal
- * share of what is left, but at least `grain` items (the last chunk may be shorter), so chunks
- * shrink towards the end and threads finish together. Pool threads join as they wake. A thread that sleeps or has lost its
+ * the caller included, claims the next unclaimed items from a shared counter: the caller half
+ * of an equal share of what is left but at least `grain` items, pool threads `grain` items
+ * (the last chunk may be shorter), so threads finish within a grain of each other. Pool
+ * threads join as they wake. A thread that sleeps or has lost its
  * core to another process therefore delays the call by at most the chunk it holds: with none
  * of them awake the caller does all the work at one thread's speed, where a statically divided
  * loop ending at a barrier (an OpenMP `parallel for`) waits for the latest thread to arrive.

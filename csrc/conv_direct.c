@@ -3,9 +3,11 @@
  * by conv_direct_scalar.c, conv_direct_avx2.c and conv_direct_avx512.c. */
 #include "conv_direct.h"
 
-/* Below this many multiply-adds a call runs on one thread: an OpenMP fork/join costs about as
- * much as the second core saves (the (1, 8, 4, 4) x (8, 8, 1, 1) problem: 1.2 us per C call
- * on one thread, 2.8 us on two, Zen 4; 2^17 multiply-adds are ~3 us of one core). */
+/* Below this many multiply-adds a call runs on one thread: handing work to a second thread
+ * costs about as much as the second core saves (the (1, 8, 4, 4) x (8, 8, 1, 1) problem: 1.2
+ * us per C call on one thread, 2.8 us on two with an OpenMP fork/join, Zen 4; waking a
+ * sleeping pool thread is a futex syscall, a few us; 2^17 multiply-adds are ~3 us of one
+ * core). */
 #define FC_DIRECT_MIN_THREADED_MACS 131072.0
 
 /* d itself, or a copy of it in *one that asks for one thread when the problem is tiny. */

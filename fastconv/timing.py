@@ -34,22 +34,32 @@ def gflops(flops: int, seconds: float) -> float:
     return flops / seconds / 1e9
 
 
+# Seconds slept before each burst of interleaved timing. OpenMP runtimes' workers spin after a
+# parallel region (libgomp: GOMP_SPINCOUNT = 300000 rounds, about 10 ms here), and numba's
+# parallel kernels (its "omp" threading layer) and torch run on OpenMP: a C kernel of fastconv's
+# own pool timed right after them shares the cores with those spinners. Measured, direct:c on
+# 64x56x56 3x3, 2 threads, bursts of 3 alternating with direct:numba: best of 15 calls 2.24 ms
+# (1.16 alone), so the dispatcher's measured choice went to numba.
+SETTLE_SECONDS = 0.02
+
+
 def interleaved_best(fns: dict[str, Callable[[], object]], *, rounds: int = 5, burst: int = 3,
-                     slow: float = 1.0) -> dict[str, float]:
+                     slow: float = 1.0, settle: float = SETTLE_SECONDS) -> dict[str, float]:
     """name -> seconds of the fastest call, timing the callables in turn rather than one after
     the other, so a disturbance on a shared machine hits all of them alike.
 
     Each callable runs once untimed, then ``rounds`` rounds give each a burst of ``burst``
-    back-to-back calls (the first call of a burst may meet the previous library's spinning
-    worker threads; the next ones run warm). Callables whose first call took more than
+    back-to-back calls, each burst after ``settle`` seconds of sleep (the previous library's
+    spinning worker threads go quiet; see SETTLE_SECONDS), so the first call of a burst meets
+    idle threads and the next ones run warm. Callables whose first call took more than
     ``slow`` seconds get two rounds of one call.
     """
-    times = interleaved_times(fns, rounds=rounds, burst=burst, slow=slow)
+    times = interleaved_times(fns, rounds=rounds, burst=burst, slow=slow, settle=settle)
     return {name: min(samples) for name, samples in times.items()}
 
 
 def interleaved_times(fns: dict[str, Callable[[], object]], *, rounds: int = 5, burst: int = 3,
-                      slow: float = 1.0) -> dict[str, list[float]]:
+                      slow: float = 1.0, settle: float = SETTLE_SECONDS) -> dict[str, list[float]]:
     """name -> every timed call's seconds, in order, of :func:`interleaved_best`'s schedule
     (the raw samples benchmark reports keep)."""
     first = {}
@@ -63,6 +73,8 @@ def interleaved_times(fns: dict[str, Callable[[], object]], *, rounds: int = 5, 
             is_slow = first[name] > slow
             if is_slow and r >= 2:
                 continue
+            if settle > 0 and len(fns) > 1:
+                time.sleep(settle)
             for _ in range(1 if is_slow else burst):
                 start = time.perf_counter()
                 fn()

@@ -256,9 +256,10 @@ def _measure(problem: ConvProblem, x_shape, weight_shape, opts, weight, prune):
     y = api.logical_output(p, np.empty(p.user_out_shape, dtype))
     # each bound to these operands, as a repeated conv2d call runs it (fastconv.known_calls)
     runs = {o.impl.name: o.impl.bound(p, call.x, call.w, call.bias, y) for o in to_time}
-    # In turns rather than one after the other: a candidate timed right after another backend's
-    # (numba's, onnxruntime's) worker threads went idle would otherwise meet them still spinning on
-    # the cores, and a disturbance from another process hits every candidate alike.
+    # In turns rather than one after the other, each turn after a short sleep
+    # (timing.SETTLE_SECONDS): a candidate timed right after another backend's worker threads
+    # (numba's OpenMP) went idle would otherwise meet them still spinning on the cores, and a
+    # disturbance from another process hits every candidate alike.
     return interleaved_best({name: (lambda run=run: run(call.x, call.w, call.bias, y))
                              for name, run in runs.items()}, rounds=4, burst=3, slow=0.5)
 

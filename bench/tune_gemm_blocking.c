@@ -1,8 +1,8 @@
 /* Sweep of the GEMM cache blocks (MC, KC, NC) for one shape, configurations interleaved in one
  * process (round-robin, best of N rounds each), as used for the table in csrc/gemm.c.
  *
- *   cc -O3 -std=c99 -fopenmp -Icsrc bench/tune_gemm_blocking.c csrc/gemm*.c \
- *      csrc/cpu_features.c -o /tmp/tune_gemm
+ *   cc -O3 -std=c99 -pthread -Icsrc bench/tune_gemm_blocking.c csrc/gemm*.c \
+ *      csrc/cpu_features.c csrc/parallel.c -o /tmp/tune_gemm
  *   /tmp/tune_gemm M K N THREADS ROUNDS MC,KC,NC [MC,KC,NC ...]
  *   /tmp/tune_gemm 1024 1024 1024 1 30 240,256,4080 240,384,4080 120,384,4080
  *

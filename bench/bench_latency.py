@@ -149,10 +149,6 @@ def idle_cpu(after=0.1, window=1.0):
     return (time.process_time() - cpu0) / (time.perf_counter() - wall0)
 
 
-def percentile(values, q):
-    return float(np.percentile(np.asarray(values), q))
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--threads", type=int, default=2)
@@ -207,7 +203,7 @@ def main(argv=None):
                         warm_up(run)
                     times, cpu = time_situation(run, situation, n)
                 cells.append(f"{statistics.median(times) * 1e3:6.2f}/"
-                             f"{percentile(times, 90) * 1e3:6.2f} {cpu:3.1f}")
+                             f"{np.percentile(times, 90) * 1e3:6.2f} {cpu:3.1f}")
             idle = idle_cpu()
             print(f"{name:<10} {who:<13} " + " ".join(f"{c:>17}" for c in cells)
                   + f" {idle:9.2f}", flush=True)

@@ -39,12 +39,10 @@ typedef struct phase_slot {
     double sum[PH_COUNT];
 } __attribute__((aligned(64))) phase_slot;
 
-/* The pool runs at most 256 threads (parallel.c), so calls ask for no more and a call's slots
- * fit on the caller's stack. */
-#define PH_MAX_THREADS 256
-
+/* The pool runs at most FC_PARALLEL_MAX_THREADS threads, so calls ask for no more and a
+ * call's slots fit on the caller's stack. */
 static int call_threads(const fc_conv2d_desc *d) {
-    return FC_MAX(1, FC_MIN(d->nthreads, PH_MAX_THREADS));
+    return FC_MAX(1, FC_MIN(d->nthreads, FC_PARALLEL_MAX_THREADS));
 }
 
 /* A chunk's clock: the running thread's slot (NULL: not profiling) and the last mark. */
@@ -982,7 +980,7 @@ static void apply_run(apply_job *job, int nt) {
 
 fc_status SFX(conv2d_fft_kernel_spectra)(const fc_fft_conv_plan *p, const fc_conv2d_desc *d,
                                          const FT *w, void *spectra, void *ws) {
-    phase_slot slots[PH_MAX_THREADS];
+    phase_slot slots[FC_PARALLEL_MAX_THREADS];
     const int nt = call_threads(d);
     const double t0 = FC_PROFILE_START(d);
     spectra_job job = {p, d, w, (FT *)spectra, (FT *)ws, pc_slots(d, slots, nt)};
@@ -994,7 +992,7 @@ fc_status SFX(conv2d_fft_kernel_spectra)(const fc_fft_conv_plan *p, const fc_con
 fc_status SFX(conv2d_fft_apply)(const fc_fft_conv_plan *p, const fc_conv2d_desc *d,
                                 const void *spectra, const FT *x, const FT *bias, FT *y,
                                 void *ws) {
-    phase_slot slots[PH_MAX_THREADS];
+    phase_slot slots[FC_PARALLEL_MAX_THREADS];
     const int nt = call_threads(d);
     const double t0 = FC_PROFILE_START(d);
     apply_job job = {p, d, (const FT *)spectra, x, bias, y, (FT *)ws, pc_slots(d, slots, nt)};
@@ -1009,7 +1007,7 @@ fc_status SFX(conv2d_fft_apply)(const fc_fft_conv_plan *p, const fc_conv2d_desc 
  * another thread's job could wait for a thread that is asleep: the pool's calls never do. */
 fc_status SFX(conv2d_fft)(const fc_fft_conv_plan *p, const fc_conv2d_desc *d, const FT *w,
                           void *spectra, const FT *x, const FT *bias, FT *y, void *ws) {
-    phase_slot slots[PH_MAX_THREADS];
+    phase_slot slots[FC_PARALLEL_MAX_THREADS];
     const int nt = call_threads(d);
     const double t0 = FC_PROFILE_START(d);
     phase_slot *clocks = pc_slots(d, slots, nt);

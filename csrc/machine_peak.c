@@ -14,8 +14,6 @@
  * latency x FMA ports chains (4 x 2 on Zen 2-4 and Skylake-X); 12 leave margin and still fit
  * the 16 ymm registers of AVX2 with the two constants. */
 #define FC_PEAK_CHAINS 12
-/* threads measured at most (the pool's limit) */
-#define FC_PEAK_MAX_THREADS 256
 
 /* One thread's FMA loop, written once: acc = acc * m + a on FC_PEAK_CHAINS vectors of LANES
  * floats. m just below 1 and a small keep the values finite for any iteration count. The
@@ -78,8 +76,8 @@ static double thread_seconds(void) {
 typedef struct {
     fc_isa isa;
     int64_t iterations;
-    float sums[FC_PEAK_MAX_THREADS];
-    double cpu[FC_PEAK_MAX_THREADS];
+    float sums[FC_PARALLEL_MAX_THREADS];
+    double cpu[FC_PARALLEL_MAX_THREADS];
 } fma_job;
 
 static void fma_thread(void *arg, int64_t begin, int64_t end, int thread) {
@@ -102,7 +100,7 @@ fc_status fc_f32_fma_peak(fc_isa isa, int64_t iterations, int nthreads, double *
         return FC_ERR_INVALID_ARGUMENT;
     if (isa > fc_cpu_isa()) return FC_ERR_ISA_UNAVAILABLE;
     const int lanes = isa == FC_ISA_AVX512 ? 16 : isa == FC_ISA_AVX2 ? 8 : 1;
-    const int team = nthreads < FC_PEAK_MAX_THREADS ? nthreads : FC_PEAK_MAX_THREADS;
+    const int team = nthreads < FC_PARALLEL_MAX_THREADS ? nthreads : FC_PARALLEL_MAX_THREADS;
     fma_job job = {isa, iterations, {0}, {0}};
     fc_parallel_for(team, team, 1, fma_thread, &job);
     float total = 0;
@@ -120,7 +118,7 @@ typedef struct {
     const float *b, *c;
     int64_t n, repeats;
     int team;
-    double cpu[FC_PEAK_MAX_THREADS];
+    double cpu[FC_PARALLEL_MAX_THREADS];
 } triad_job;
 
 /* Thread part t: its static share of the arrays, every repeat (as a static OpenMP loop). */
@@ -143,7 +141,7 @@ fc_status fc_f32_stream_triad(float *a, const float *b, const float *c, int64_t 
                               int64_t repeats, int nthreads, double *bytes, double *seconds) {
     if (!a || !b || !c || !bytes || !seconds || n < 1 || repeats < 1 || nthreads < 1)
         return FC_ERR_INVALID_ARGUMENT;
-    const int team = nthreads < FC_PEAK_MAX_THREADS ? nthreads : FC_PEAK_MAX_THREADS;
+    const int team = nthreads < FC_PARALLEL_MAX_THREADS ? nthreads : FC_PARALLEL_MAX_THREADS;
     triad_job job = {a, b, c, n, repeats, team, {0}};
     fc_parallel_for(team, team, 1, triad_thread, &job);
     double cpu = 0;

@@ -42,7 +42,7 @@
 #define FC_PAUSE() ((void)0)
 #endif
 
-#define FC_POOL_MAX_WORKERS 255
+#define FC_POOL_MAX_WORKERS (FC_PARALLEL_MAX_THREADS - 1)
 /* 100 us: 20-30 Python-level calls' worth of fixed cost, a tenth of a small layer's time; an
  * idle worker costs this much CPU after each call and nothing after that. */
 #define FC_POOL_SPIN_NS 100000

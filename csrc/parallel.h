@@ -23,6 +23,10 @@
 
 #include <stdint.h>
 
+/* Threads a parallel loop runs on at most, the caller included: a kernel may size per-thread
+ * arrays by it (thread indices stay below it whatever nthreads asks). */
+#define FC_PARALLEL_MAX_THREADS 256
+
 typedef void (*fc_range_fn)(void *ctx, int64_t begin, int64_t end, int thread);
 
 void fc_parallel_for(int nthreads, int64_t n, int64_t grain, fc_range_fn fn, void *ctx);

@@ -53,7 +53,44 @@ fc_status fc_f32_conv2d_direct_blocked__scalar(const fc_conv2d_desc *d, const fl
 fc_status fc_f64_conv2d_direct_blocked__scalar(const fc_conv2d_desc *d, const double *x,
                                                const double *w, const double *bias, double *y,
                                                void *workspace, size_t workspace_bytes);
+/* The blocked kernel in two steps (weights packed once): sizes and entries per variant. */
+size_t fc_f32_conv2d_direct_blocked_packed_bytes__scalar(const fc_conv2d_desc *d);
+size_t fc_f32_conv2d_direct_blocked_apply_workspace_size__scalar(const fc_conv2d_desc *d);
+fc_status fc_f32_conv2d_direct_blocked_pack__scalar(const fc_conv2d_desc *d, const float *w, float *packed);
+fc_status fc_f32_conv2d_direct_blocked_apply__scalar(const fc_conv2d_desc *d, const float *packed,
+                                                     const float *x, const float *bias, float *y,
+                                                     void *workspace, size_t workspace_bytes);
+size_t fc_f64_conv2d_direct_blocked_packed_bytes__scalar(const fc_conv2d_desc *d);
+size_t fc_f64_conv2d_direct_blocked_apply_workspace_size__scalar(const fc_conv2d_desc *d);
+fc_status fc_f64_conv2d_direct_blocked_pack__scalar(const fc_conv2d_desc *d, const double *w, double *packed);
+fc_status fc_f64_conv2d_direct_blocked_apply__scalar(const fc_conv2d_desc *d, const double *packed,
+                                                     const double *x, const double *bias, double *y,
+                                                     void *workspace, size_t workspace_bytes);
 #if FC_X86_64
+size_t fc_f32_conv2d_direct_blocked_packed_bytes__avx2(const fc_conv2d_desc *d);
+size_t fc_f32_conv2d_direct_blocked_apply_workspace_size__avx2(const fc_conv2d_desc *d);
+fc_status fc_f32_conv2d_direct_blocked_pack__avx2(const fc_conv2d_desc *d, const float *w, float *packed);
+fc_status fc_f32_conv2d_direct_blocked_apply__avx2(const fc_conv2d_desc *d, const float *packed,
+                                                     const float *x, const float *bias, float *y,
+                                                     void *workspace, size_t workspace_bytes);
+size_t fc_f64_conv2d_direct_blocked_packed_bytes__avx2(const fc_conv2d_desc *d);
+size_t fc_f64_conv2d_direct_blocked_apply_workspace_size__avx2(const fc_conv2d_desc *d);
+fc_status fc_f64_conv2d_direct_blocked_pack__avx2(const fc_conv2d_desc *d, const double *w, double *packed);
+fc_status fc_f64_conv2d_direct_blocked_apply__avx2(const fc_conv2d_desc *d, const double *packed,
+                                                     const double *x, const double *bias, double *y,
+                                                     void *workspace, size_t workspace_bytes);
+size_t fc_f32_conv2d_direct_blocked_packed_bytes__avx512(const fc_conv2d_desc *d);
+size_t fc_f32_conv2d_direct_blocked_apply_workspace_size__avx512(const fc_conv2d_desc *d);
+fc_status fc_f32_conv2d_direct_blocked_pack__avx512(const fc_conv2d_desc *d, const float *w, float *packed);
+fc_status fc_f32_conv2d_direct_blocked_apply__avx512(const fc_conv2d_desc *d, const float *packed,
+                                                     const float *x, const float *bias, float *y,
+                                                     void *workspace, size_t workspace_bytes);
+size_t fc_f64_conv2d_direct_blocked_packed_bytes__avx512(const fc_conv2d_desc *d);
+size_t fc_f64_conv2d_direct_blocked_apply_workspace_size__avx512(const fc_conv2d_desc *d);
+fc_status fc_f64_conv2d_direct_blocked_pack__avx512(const fc_conv2d_desc *d, const double *w, double *packed);
+fc_status fc_f64_conv2d_direct_blocked_apply__avx512(const fc_conv2d_desc *d, const double *packed,
+                                                     const double *x, const double *bias, double *y,
+                                                     void *workspace, size_t workspace_bytes);
 size_t fc_f32_conv2d_direct_blocked_workspace_size__avx2(const fc_conv2d_desc *d);
 size_t fc_f64_conv2d_direct_blocked_workspace_size__avx2(const fc_conv2d_desc *d);
 fc_status fc_f32_conv2d_direct_blocked__avx2(const fc_conv2d_desc *d, const float *x,

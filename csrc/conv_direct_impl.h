@@ -476,8 +476,9 @@ fc_status FC_DFN(conv2d_direct)(const fc_conv2d_desc *d, const FC_T *x, const FC
  *  - vectorise over output channels: a register tile of BKB vectors (FC_OB = BKB*VL output
  *    channels) x BNW output pixels; per input channel and tap, BKB weight vectors are loaded
  *    once and each pixel's input value is broadcast once (BKB + BNW loads for BKB*BNW FMAs);
- *  - weights re-laid out once per call into the workspace as [g][oc block][r][s][c][FC_OB]
- *    (zeros past c_out per group), so the hot loop reads them as one contiguous stream;
+ *  - weights re-laid out as [g][oc block][r][s][c][FC_OB] (zeros past c_out per group), so
+ *    the hot loop reads them as one contiguous stream: into the workspace per call, or once
+ *    for many calls (conv2d_direct_blocked_pack, then _apply: a plan's weights);
  *  - input packed once per call into the workspace as [b][g][row][col][c] with the padding
  *    written as zeros, rows/cols only as far as some output reads: every stride, dilation,
  *    padding and layout (NCHW, NHWC, views) becomes one address pattern with no border at all,
@@ -530,11 +531,24 @@ static size_t FC_DFN(blocked_bytes)(int64_t n) {
     return ((size_t)n * sizeof(FC_T) + FC_WS_ALIGN - 1) / FC_WS_ALIGN * FC_WS_ALIGN;
 }
 
+/* The workspace of the one-call form holds packed weights, bias and input; the form with
+ * weights packed beforehand (conv2d_direct_blocked_pack / _apply) needs bias and input only. */
 size_t FC_DFN(conv2d_direct_blocked_workspace_size)(const fc_conv2d_desc *d) {
     FC_DFN(blocked_geom) g;
     if (!FC_DFN(blocked_geometry)(d, &g)) return 0;
     return FC_DFN(blocked_bytes)(g.n_w) + FC_DFN(blocked_bytes)(g.n_b) +
            FC_DFN(blocked_bytes)(g.n_x) + FC_WS_ALIGN;
+}
+
+size_t FC_DFN(conv2d_direct_blocked_packed_bytes)(const fc_conv2d_desc *d) {
+    FC_DFN(blocked_geom) g;
+    return FC_DFN(blocked_geometry)(d, &g) ? FC_DFN(blocked_bytes)(g.n_w) : 0;
+}
+
+size_t FC_DFN(conv2d_direct_blocked_apply_workspace_size)(const fc_conv2d_desc *d) {
+    FC_DFN(blocked_geom) g;
+    if (!FC_DFN(blocked_geometry)(d, &g)) return 0;
+    return FC_DFN(blocked_bytes)(g.n_b) + FC_DFN(blocked_bytes)(g.n_x) + FC_WS_ALIGN;
 }
 
 /* y tile = bias + sum over r, s, c of w[r][s][c][0:KBc*VL] * x_pixel[r*rstep + s*sstep + c],
@@ -602,14 +616,13 @@ static void FC_DFN(blocked_run)(int kb, const FC_T *const *xpix, const FC_T *w, 
 }
 #undef FC_BUK_CASE
 
-/* Weights -> [g][ocb][r][s][c][FC_OB], zeros past kg; bias -> [g][ocb][FC_OB] (zeros if NULL):
- * blocks [blk0, blk1) of call->nblk. */
+/* Weights -> [g][ocb][r][s][c][FC_OB], zeros past kg: blocks [blk0, blk1) of call->nblk. */
 static void FC_DFN(blocked_pack_weights)(void *arg, int64_t blk0, int64_t blk1, int thread) {
     const FC_DFN(blocked_call) *call = (const FC_DFN(blocked_call) *)arg;
     const fc_conv2d_desc *d = call->d;
     const FC_DFN(blocked_geom) *g = call->g;
-    const FC_T *const w = call->w, *const bias = call->bias;
-    FC_T *const wp = call->wp, *const bp = call->bp;
+    const FC_T *const w = call->w;
+    FC_T *const wp = call->wp;
     const int64_t per_blk = d->kh * d->kw * g->cg * FC_OB;
     (void)thread;
     for (int64_t blk = blk0; blk < blk1; blk++) {
@@ -633,8 +646,20 @@ static void FC_DFN(blocked_pack_weights)(void *arg, int64_t blk0, int64_t blk1, 
         if (kn < FC_OB)
             for (int64_t e = 0; e < per_blk; e += FC_OB)
                 for (int64_t o = kn; o < FC_OB; o++) dst[e + o] = 0;
+    }
+}
+
+/* bias -> [g][ocb][FC_OB], zeros past kg and everywhere when bias is NULL (c_out elements:
+ * one thread). */
+static void FC_DFN(blocked_pack_bias)(const FC_DFN(blocked_call) *call) {
+    const fc_conv2d_desc *d = call->d;
+    const FC_DFN(blocked_geom) *g = call->g;
+    for (int64_t blk = 0; blk < d->groups * g->nocb; blk++) {
+        const int64_t k0 = (blk / g->nocb) * g->kg + (blk % g->nocb) * FC_OB;
+        const int64_t kn = FC_MIN((int64_t)FC_OB, g->kg - (blk % g->nocb) * FC_OB);
         for (int64_t o = 0; o < FC_OB; o++)
-            bp[blk * FC_OB + o] = bias && o < kn ? bias[(k0 + o) * d->bias_stride] : (FC_T)0;
+            call->bp[blk * FC_OB + o] =
+                call->bias && o < kn ? call->bias[(k0 + o) * d->bias_stride] : (FC_T)0;
     }
 }
 
@@ -734,29 +759,33 @@ static void FC_DFN(blocked_tasks)(void *arg, int64_t begin, int64_t end, int thr
     }
 }
 
-fc_status FC_DFN(conv2d_direct_blocked)(const fc_conv2d_desc *d, const FC_T *x, const FC_T *w,
-                                        const FC_T *bias, FC_T *y, void *workspace,
-                                        size_t workspace_bytes) {
-    double t_total = FC_PROFILE_START(d), t = t_total;
-    FC_DFN(blocked_geom) g;
-    if (!FC_DFN(blocked_geometry)(d, &g)) return FC_ERR_UNSUPPORTED;
-    if (workspace_bytes < FC_DFN(conv2d_direct_blocked_workspace_size)(d) || !workspace)
-        return FC_ERR_WORKSPACE_TOO_SMALL;
-    char *ws = (char *)workspace;
-    ws += (FC_WS_ALIGN - (uintptr_t)ws % FC_WS_ALIGN) % FC_WS_ALIGN;
-    FC_T *const wp = (FC_T *)ws;
-    FC_T *const bp = (FC_T *)(ws + FC_DFN(blocked_bytes)(g.n_w));
-    FC_T *const xp = (FC_T *)(ws + FC_DFN(blocked_bytes)(g.n_w) + FC_DFN(blocked_bytes)(g.n_b));
+static void *FC_DFN(blocked_align)(void *p) {
+    return (char *)p + (FC_WS_ALIGN - (uintptr_t)p % FC_WS_ALIGN) % FC_WS_ALIGN;
+}
 
-    FC_DFN(blocked_call) call = {d, &g, x, w, bias, y, wp, bp, xp, 0, 0, 0, 0};
-
-    /* Packing: blocks of weights and rows of input in chunks of about a quarter of a thread's
-     * share, so a thread that starts late leaves its part to the others. */
-    const int nt = d->nthreads;
-    const int64_t nblk = d->groups * g.nocb, nrows = d->n * d->groups * g.hp;
-    fc_parallel_for(nt, nblk, fc_parallel_grain(nblk, nt, 1), FC_DFN(blocked_pack_weights),
-                    &call);
+/* Weights -> wp (n_w elements, FC_WS_ALIGN-aligned), in parallel. */
+static void FC_DFN(blocked_pack_all)(const fc_conv2d_desc *d, const FC_DFN(blocked_geom) * g,
+                                     const FC_T *w, FC_T *wp) {
+    double t = FC_PROFILE_START(d);
+    FC_DFN(blocked_call) call = {d, g, NULL, w, NULL, NULL, wp, NULL, NULL, 0, 0, 0, 0};
+    /* blocks in chunks of about a quarter of a thread's share, so a thread that starts late
+     * leaves its part to the others */
+    const int64_t nblk = d->groups * g->nocb;
+    fc_parallel_for(d->nthreads, nblk, fc_parallel_grain(nblk, d->nthreads, 1),
+                    FC_DFN(blocked_pack_weights), &call);
     FC_PROFILE_ADD(d, kernel_transform, t);
+}
+
+/* Bias and input packing and the multiply, with the weights already packed in wp; bp and xp
+ * in the workspace. */
+static void FC_DFN(blocked_multiply)(const fc_conv2d_desc *d, const FC_DFN(blocked_geom) * g,
+                                     const FC_T *wp, const FC_T *x, const FC_T *bias, FC_T *y,
+                                     FC_T *bp, FC_T *xp) {
+    double t = FC_PROFILE_START(d);
+    FC_DFN(blocked_call) call = {d, g, x, NULL, bias, y, (FC_T *)wp, bp, xp, 0, 0, 0, 0};
+    const int nt = d->nthreads;
+    const int64_t nblk = d->groups * g->nocb, nrows = d->n * d->groups * g->hp;
+    FC_DFN(blocked_pack_bias)(&call);
     fc_parallel_for(nt, nrows, fc_parallel_grain(nrows, nt, 1), FC_DFN(blocked_pack_input),
                     &call);
     FC_PROFILE_ADD(d, input_transform, t);
@@ -768,11 +797,11 @@ fc_status FC_DFN(conv2d_direct_blocked)(const fc_conv2d_desc *d, const FC_T *x, 
      * fewer than 4 per thread. */
     const int64_t npix = d->h_out * d->w_out;
     const int64_t ntile = (npix + FC_BNW - 1) / FC_BNW;
-    const double row_bytes = (double)d->stride_h * (double)(g.wp * g.cg * sizeof(FC_T));
+    const double row_bytes = (double)d->stride_h * (double)(g->wp * g->cg * sizeof(FC_T));
     const int64_t rows = (int64_t)fc_direct_clamp((int64_t)(FC_DIRECT_CHUNK_BYTES / row_bytes), 1,
                                                   d->h_out);
     int64_t chunk = FC_MAX((int64_t)1, (rows * d->w_out + FC_BNW - 1) / FC_BNW);
-    const int64_t want = 4 * (int64_t)d->nthreads;
+    const int64_t want = 4 * (int64_t)nt;
     if (d->n * nblk * ((ntile + chunk - 1) / chunk) < want) {
         const int64_t per_img = (want + d->n * nblk - 1) / (d->n * nblk);
         chunk = FC_MAX((int64_t)1, (ntile + per_img - 1) / per_img);
@@ -786,6 +815,49 @@ fc_status FC_DFN(conv2d_direct_blocked)(const fc_conv2d_desc *d, const FC_T *x, 
     /* one task per claim: the tasks are sized above to number at least 4 per thread */
     fc_parallel_for(nt, ntasks, 1, FC_DFN(blocked_tasks), &call);
     FC_PROFILE_ADD(d, multiply, t);
+}
+
+fc_status FC_DFN(conv2d_direct_blocked)(const fc_conv2d_desc *d, const FC_T *x, const FC_T *w,
+                                        const FC_T *bias, FC_T *y, void *workspace,
+                                        size_t workspace_bytes) {
+    const double t_total = FC_PROFILE_START(d);
+    FC_DFN(blocked_geom) g;
+    if (!FC_DFN(blocked_geometry)(d, &g)) return FC_ERR_UNSUPPORTED;
+    if (workspace_bytes < FC_DFN(conv2d_direct_blocked_workspace_size)(d) || !workspace)
+        return FC_ERR_WORKSPACE_TOO_SMALL;
+    char *const ws = (char *)FC_DFN(blocked_align)(workspace);
+    FC_T *const wp = (FC_T *)ws;
+    FC_T *const bp = (FC_T *)(ws + FC_DFN(blocked_bytes)(g.n_w));
+    FC_T *const xp = (FC_T *)(ws + FC_DFN(blocked_bytes)(g.n_w) + FC_DFN(blocked_bytes)(g.n_b));
+    FC_DFN(blocked_pack_all)(d, &g, w, wp);
+    FC_DFN(blocked_multiply)(d, &g, wp, x, bias, y, bp, xp);
+    if (d->profile) {
+        d->profile->total += fc_now() - t_total;
+        d->profile->calls += 1;
+    }
+    return FC_OK;
+}
+
+fc_status FC_DFN(conv2d_direct_blocked_pack)(const fc_conv2d_desc *d, const FC_T *w,
+                                             FC_T *packed) {
+    FC_DFN(blocked_geom) g;
+    if (!FC_DFN(blocked_geometry)(d, &g)) return FC_ERR_UNSUPPORTED;
+    FC_DFN(blocked_pack_all)(d, &g, w, packed);
+    return FC_OK;
+}
+
+fc_status FC_DFN(conv2d_direct_blocked_apply)(const fc_conv2d_desc *d, const FC_T *packed,
+                                              const FC_T *x, const FC_T *bias, FC_T *y,
+                                              void *workspace, size_t workspace_bytes) {
+    const double t_total = FC_PROFILE_START(d);
+    FC_DFN(blocked_geom) g;
+    if (!FC_DFN(blocked_geometry)(d, &g)) return FC_ERR_UNSUPPORTED;
+    if (workspace_bytes < FC_DFN(conv2d_direct_blocked_apply_workspace_size)(d) || !workspace)
+        return FC_ERR_WORKSPACE_TOO_SMALL;
+    char *const ws = (char *)FC_DFN(blocked_align)(workspace);
+    FC_T *const bp = (FC_T *)ws;
+    FC_T *const xp = (FC_T *)(ws + FC_DFN(blocked_bytes)(g.n_b));
+    FC_DFN(blocked_multiply)(d, &g, packed, x, bias, y, bp, xp);
     if (d->profile) {
         d->profile->total += fc_now() - t_total;
         d->profile->calls += 1;

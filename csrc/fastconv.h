@@ -108,6 +108,30 @@ fc_status fc_f32_conv2d_direct_blocked(const fc_conv2d_desc *d, const float *x, 
 fc_status fc_f64_conv2d_direct_blocked(const fc_conv2d_desc *d, const double *x, const double *w,
                                        const double *bias, double *y, void *workspace,
                                        size_t workspace_bytes);
+/* The same kernel in two steps, for weights that serve many calls (a plan): pack once, apply
+ * per call. The packed buffer (64-byte aligned, packed_size bytes: 0 when this kernel is not
+ * the one for d) starts with a header naming the ISA (the active one when packed), dtype,
+ * channels, groups and kernel size; apply runs that ISA's variant, FC_ERR_ISA_UNAVAILABLE if
+ * this CPU lacks it, FC_ERR_INVALID_ARGUMENT for a buffer packed for other channels or kernel
+ * size. apply's workspace (bias and packed input) is apply_workspace_size(d, packed) bytes.
+ * Results are bit-identical to the one-call form on the same ISA and thread count.
+ * fc_profile: pack adds kernel_transform; apply input_transform and multiply. */
+size_t fc_f32_conv2d_direct_blocked_packed_size(const fc_conv2d_desc *d);
+size_t fc_f64_conv2d_direct_blocked_packed_size(const fc_conv2d_desc *d);
+fc_status fc_f32_conv2d_direct_blocked_pack(const fc_conv2d_desc *d, const float *w, void *packed,
+                                            size_t packed_bytes);
+fc_status fc_f64_conv2d_direct_blocked_pack(const fc_conv2d_desc *d, const double *w,
+                                            void *packed, size_t packed_bytes);
+size_t fc_f32_conv2d_direct_blocked_apply_workspace_size(const fc_conv2d_desc *d,
+                                                         const void *packed);
+size_t fc_f64_conv2d_direct_blocked_apply_workspace_size(const fc_conv2d_desc *d,
+                                                         const void *packed);
+fc_status fc_f32_conv2d_direct_blocked_apply(const fc_conv2d_desc *d, const void *packed,
+                                             const float *x, const float *bias, float *y,
+                                             void *workspace, size_t workspace_bytes);
+fc_status fc_f64_conv2d_direct_blocked_apply(const fc_conv2d_desc *d, const void *packed,
+                                             const double *x, const double *bias, double *y,
+                                             void *workspace, size_t workspace_bytes);
 
 /* depthwise: groups == c_in, c_out = multiplier x c_in (a 1 -> 1 convolution, image
  * filtering, is the one-channel case); any layout, stride, dilation, kernel size; no workspace.

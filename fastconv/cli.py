@@ -16,7 +16,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from . import __version__, get_num_threads, implementations, set_num_threads
+from . import __version__, get_num_threads, implementations, plan, set_num_threads
 from .machine import cpu_model
 from .peers import PEERS, peer_rejection, peer_runners
 from .profiling import PHASE_HEADERS, PHASES, format_table
@@ -174,14 +174,24 @@ def bench_implementations(names: Optional[list[str]], quick: bool) -> tuple[list
     return impls, notes
 
 
-def fastconv_runner(case: Case, impl, x, w, b) -> Callable[[], object]:
+def fastconv_runner(case: Case, impl, x, w, b, weights: str = "per-call") -> Callable[[], object]:
+    """One call of ``impl`` on the case: conv2d / conv1d with the weights as an argument, or
+    for ``weights="plan"`` a plan made with them (packed or transformed once, as inference
+    engines such as onnxruntime do with their initializers)."""
     out = np.empty(case.out_shape, case.dtype)
+    if weights == "plan":
+        p = plan(case.x_shape, case.weight_shape, weight=w, dtype=case.dtype, algo=impl.algo,
+                 backend=impl.backend, **case.kwargs)
+        return lambda: p(x, bias=b, out=out)
     return lambda: case.conv(x, w, b, algo=impl.algo, backend=impl.backend, out=out,
                              **case.kwargs)
 
 
+WEIGHT_MODES = {"per-call": "passed per call", "plan": "prepared once in a plan"}
+
+
 def bench_case(suite: str, case: Case, impls, peers: list[str], threads: int, timing: dict,
-               peak) -> list[dict]:
+               peak, weights: str = "per-call") -> list[dict]:
     """One result dict per implementation and peer (skipped ones with the reason)."""
     problem = case.problem
     x, w, b = make_inputs(case, case_rng(case))
@@ -191,7 +201,7 @@ def bench_case(suite: str, case: Case, impls, peers: list[str], threads: int, ti
         if reason:
             skipped[impl.name] = reason
         else:
-            runners[impl.name] = fastconv_runner(case, impl, x, w, b)
+            runners[impl.name] = fastconv_runner(case, impl, x, w, b, weights)
         kinds[impl.name] = "fastconv"
     for name in peers:
         kinds[name] = "peer"
@@ -334,7 +344,8 @@ def cmd_bench(args) -> int:
     results = []
     mode = "quick timing" if args.quick else "full timing"
     print(f"fastconv {__version__} bench: GFLOP/s (2 x multiply-adds of the direct definition "
-          f"/ best call), {threads} thread(s), {mode}; '*' = fastest in the row")
+          f"/ best call), {threads} thread(s), {mode}, weights {WEIGHT_MODES[args.weights]}; "
+          f"'*' = fastest in the row")
     if peak is not None:
         print(f"measured peak {peak.fma_gflops:.1f} GFLOP/s FMA ({peak.isa}), "
               f"{peak.bandwidth_gbs:.1f} GB/s triad")
@@ -343,7 +354,7 @@ def cmd_bench(args) -> int:
     for suite, cases in suites.items():
         rows = []
         for case in cases:
-            rows += bench_case(suite, case, impls, peers, threads, timing, peak)
+            rows += bench_case(suite, case, impls, peers, threads, timing, peak, args.weights)
             progress.step(f"{suite}: {case.name or case.id}")
         results += rows
         used = {r["implementation"] for r in rows if r["gflops"] is not None}
@@ -355,6 +366,7 @@ def cmd_bench(args) -> int:
                    created=datetime.datetime.now(datetime.timezone.utc).isoformat(),
                    machine=machine_info(threads, peak),
                    settings=dict(suites=list(suites), quick=args.quick, threads=threads,
+                                 weights=args.weights,
                                  implementations=[i.name for i in impls], peers=peers,
                                  timing=timing),
                    results=results)
@@ -653,6 +665,10 @@ def add_bench_arguments(parser) -> None:
     parser.add_argument("--plot", metavar="FILE.png", help="write a roofline plot (matplotlib)")
     parser.add_argument("--quick", action="store_true",
                         help="short timing schedule (< 60 s for the quick suite)")
+    parser.add_argument("--weights", choices=tuple(WEIGHT_MODES), default="per-call",
+                        help="how fastconv gets the weights: per-call (conv2d(x, w), default) "
+                        "or plan (a plan made with them, prepared once, as the peers' "
+                        "inference sessions do)")
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
 
 

@@ -31,7 +31,7 @@ NOT_IMPLEMENTED = "not implemented yet"
 RunFn = Callable[..., None]
 SupportsFn = Callable[[ConvProblem], Optional[str]]
 ApplyFn = Callable[[np.ndarray, Optional[np.ndarray], np.ndarray], None]  # (x, bias, y)
-PrepareFn = Callable[[ConvProblem, np.ndarray], ApplyFn]
+PrepareFn = Callable[[ConvProblem, np.ndarray], Optional[ApplyFn]]  # None: nothing to prepare
 
 
 def supports_everything(problem: ConvProblem) -> Optional[str]:
@@ -75,10 +75,12 @@ class Implementation:
 
     def prepared(self, problem: ConvProblem, w: np.ndarray) -> ApplyFn:
         """``apply(x, bias, y)`` with the weights ``w`` (logical, flip applied) fixed: the
-        entry's prepare hook (weights transformed once), else a private copy of ``w`` and run
+        entry's prepare hook (weights transformed once) where it answers one, else a private
+        copy of ``w`` and run
         (a plan's result must not change when the caller later writes to ``w``)."""
-        if self.prepare is not None:
-            return self.prepare(problem, w)
+        prepared = self.prepare(problem, w) if self.prepare is not None else None
+        if prepared is not None:
+            return prepared
         return _KeptWeights(self, problem, np.array(w, copy=True))
 
     def bound(self, problem: ConvProblem, x, w, bias, y, fixed_w: bool = False) -> RunFn:
@@ -128,7 +130,7 @@ def prepare_winograd_c(problem: ConvProblem, w: np.ndarray):
 REFERENCE = Implementation("reference", "numpy", reference.run_problem)
 
 REGISTRY: tuple[Implementation, ...] = (
-    Implementation("direct", "c", c_backend.conv2d_direct),
+    Implementation("direct", "c", c_backend.conv2d_direct, prepare=c_backend.prepare_direct),
     Implementation("im2col", "c", c_backend.conv2d_im2col),
     Implementation("fft", "c", c_backend.conv2d_fft, c_backend.supports_fft,
                    prepare_fft_c),

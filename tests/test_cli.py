@@ -64,6 +64,17 @@ def test_bench_smoke_table_and_json(tmp_path, capsys):
 
 
 @needs_c
+def test_bench_with_weights_in_a_plan(tmp_path, capsys):
+    path = tmp_path / "bench.json"
+    assert cli.main(["bench", "--suite", "smoke", "--quick", "--quiet", "--impl", *C_IMPLS,
+                     "--compare", "none", "--weights", "plan", "--json", str(path)]) == 0
+    assert "weights prepared once in a plan" in capsys.readouterr().out
+    doc = json.loads(path.read_text())
+    assert doc["settings"]["weights"] == "plan"
+    timed = [r for r in doc["results"] if r["seconds"] is not None]
+    assert {r["layer"] for r in timed} == {case.name or case.id for case in SMOKE}
+
+
 def test_bench_plot_writes_a_png(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     path = tmp_path / "roofline.png"

@@ -36,6 +36,7 @@ def check(dtype, x, w, bias=None, *, conv1d=False, out_view=None, **kw):
     assert not np.isnan(y).any(), "some output elements were not written"
     err = np.linalg.norm(y - ref) / max(np.linalg.norm(ref), 1e-300)
     assert err <= TOL[dtype], f"normwise relative error {err:.3g}"
+    return y
 
 
 def rand(rng, shape, dtype):
@@ -161,8 +162,17 @@ def takes_blocked(x, w, *, conv1d=False, **kw) -> bool:
 
 
 def check_blocked(dtype, x, w, bias=None, **kw):
+    """check(), then the same problem through a plan made with the weights (packed once,
+    c_backend.DirectPrepared): bit-identical to the one-call kernel, twice in a row."""
     assert takes_blocked(x, w, **kw), "expected the channel-blocked kernel"
-    check(dtype, x, w, bias, **kw)
+    y = check(dtype, x, w, bias, **kw)
+    kw.pop("conv1d", None)  # a plan knows conv1d by its 3-D shapes
+    p = fastconv.plan(x.shape, w.shape, dtype=dtype, weight=w, algo="direct", backend="c",
+                      **kw)
+    assert isinstance(p._apply, c_backend.DirectPrepared)
+    for _ in range(2):
+        out = np.full(y.shape, np.nan, dtype=dtype)
+        np.testing.assert_array_equal(p(x, bias=bias, out=out), y)
 
 
 def block_edges(isa, dtype):
@@ -269,3 +279,59 @@ def test_blocked_workspace_budget(isa):
         check(np.float32, x, w, padding=1)
     finally:
         fastconv.workspace.set_workspace_limit(old)
+
+
+def test_packed_weights_follow_the_isa_cap():
+    """A plan's packed weights are made for the ISA active when it was made; under another cap
+    (set_isa) it packs again for that ISA and matches the one-call kernel there bit for bit."""
+    rng = np.random.default_rng(16)
+    x = rand(rng, (1, 8, 9, 9), np.float32)
+    w = rand(rng, (40, 8, 3, 3), np.float32)
+    b = rand(rng, 40, np.float32)
+    p = fastconv.plan(x.shape, w.shape, weight=w, algo="direct", backend="c", padding=1)
+    assert isinstance(p._apply, c_backend.DirectPrepared)
+    try:
+        for isa in reversed(c_backend.supported_isas()):
+            c_backend.set_isa(isa)
+            one_call = fastconv.conv2d(x, w, b, algo="direct", backend="c", padding=1)
+            np.testing.assert_array_equal(p(x, bias=b), one_call)
+            assert c_backend.ISA_NAMES[p._apply._packed[0]] == isa
+    finally:
+        c_backend.set_isa(None)
+
+
+def test_packed_weights_checks(monkeypatch):
+    """apply refuses a packed buffer made for other channels, one whose ISA this CPU lacks,
+    and a short workspace, with the status as an exception (never a wrong result)."""
+    rng = np.random.default_rng(17)
+    x = rand(rng, (1, 8, 9, 9), np.float32)
+    w = rand(rng, (40, 8, 3, 3), np.float32)
+    problem = api.prepare(2, x, w, None, 1, 1, 1, 1, "NCHW", False).problem
+    other = api.prepare(2, x, w[:24], None, 1, 1, 1, 1, "NCHW", False).problem
+    prepared = c_backend.DirectPrepared(problem, w)
+    y = np.empty((1, 40, 9, 9), np.float32)
+    prepared(x, None, y)
+    wrong = c_backend.DirectPrepared(other, w[:24])
+    prepared._packed = wrong._packed
+    with pytest.raises(c_backend.KernelError, match="invalid argument"):
+        prepared(x, None, y)
+    prepared = c_backend.DirectPrepared(problem, w)
+    real_scratch = c_backend.workspace.scratch
+    with monkeypatch.context() as m:  # a workspace 65 bytes short of the size query's answer
+        m.setattr(c_backend.workspace, "scratch",
+                  lambda nbytes: real_scratch(nbytes)[:max(nbytes - 65, 0)])
+        with pytest.raises(c_backend.KernelError, match="workspace"):
+            prepared(x, None, y)
+    isa, packed = prepared._packed
+
+    def forged(header_isa):  # the buffer with another ISA in its header (int32 at byte 4)
+        buf = packed.copy()
+        buf[4:8] = np.frombuffer(np.int32(header_isa).tobytes(), np.uint8)
+        return isa, buf
+    prepared._packed = forged(3)  # no such ISA
+    with pytest.raises(c_backend.KernelError, match="invalid argument"):
+        prepared(x, None, y)
+    if c_backend.cpu_isa() != "avx512":  # an ISA this CPU cannot run
+        prepared._packed = forged(2)
+        with pytest.raises(RuntimeError, match="instruction set"):
+            prepared(x, None, y)

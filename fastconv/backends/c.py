@@ -355,6 +355,76 @@ def bind_direct(problem: ConvProblem, x, w, bias, y, fixed_w: bool = False):
 conv2d_direct.bind = bind_direct
 
 
+class DirectPrepared:
+    """direct:c's per-weight state where the channel-blocked kernel serves the problem (see
+    ``prepare_direct``): the weights packed once for the active ISA, as a fastconv.plan with
+    weights keeps them; a call packs only the bias and the input. A copy of the weights stays
+    so that a changed ISA cap (``set_isa``) packs again, once, for the new ISA."""
+
+    def __init__(self, problem: ConvProblem, w: np.ndarray):
+        self.problem = problem
+        self.w = np.array(w, copy=True)
+        self._packed = self._pack()
+
+    def _pack(self) -> tuple[int, np.ndarray]:
+        """(ISA index, packed buffer) for the active ISA."""
+        packed_size, pack, _, _ = _direct_packed_functions(self.problem.np_dtype)
+        d = weight_desc(self.problem, self.w)
+        packed = _aligned_workspace(packed_size(d))
+        check_status(pack(d, pointer(self.w), pointer(packed), packed.size), "direct:c")
+        return _native()[1].fc_active_isa(), packed
+
+    def _packed_for_active_isa(self) -> np.ndarray:
+        isa, packed = self._packed
+        if isa != _native()[1].fc_active_isa():
+            self._packed = self._pack()  # one tuple: threads sharing the plan see old or new
+            isa, packed = self._packed
+        return packed
+
+    def __call__(self, x, bias, y) -> None:
+        self.bind(x, bias, y)(x, None, bias, y)
+
+    def bind(self, x, bias, y):
+        """``run(x, w, bias, y)`` (``w`` ignored) for operands with the dtypes and strides of
+        these, as ``bind_direct``."""
+        ffi = _native()[0]
+        _, _, ws_size, apply_fn = _direct_packed_functions(self.problem.np_dtype)
+        packed = self._packed_for_active_isa()
+        packed_pointer = ffi.from_buffer(packed)
+        d = bound_desc(self.problem, x, x, bias, y)  # the weight's strides are not used here
+        nbytes = max(int(ws_size(d, packed_pointer)), 1)
+        px, pb, py = pointer_function(x), pointer_function(bias), pointer_function(y)
+        slot, call_desc = PROFILE_SLOT, _profiled_desc
+        scratch, bytes_pointer = workspace.scratch, ffi.from_buffer
+
+        def run(x, w, bias, y, packed=packed):  # packed: kept alive with the pointer
+            ws = scratch(nbytes)
+            status = apply_fn(d if slot.profile is None else call_desc(d), packed_pointer,
+                              px(x), pb(bias), py(y), bytes_pointer(ws), ws.nbytes)
+            if status:
+                check_status(status, "direct:c")
+        return run
+
+
+def prepare_direct(problem: ConvProblem, w: np.ndarray) -> Optional[DirectPrepared]:
+    """direct:c in a plan: a DirectPrepared where conv2d_direct would take the channel-blocked
+    kernel (dense enough, within the workspace budget), else None (the plain kernel has nothing
+    to keep but the weights)."""
+    size_fn, _, _ = _direct_functions(problem.np_dtype)
+    if problem.n == 0 or not size_fn(problem_desc(problem), workspace.get_workspace_limit()):
+        return None
+    return DirectPrepared(problem, w)
+
+
+@functools.cache
+def _direct_packed_functions(dtype: np.dtype):
+    """(packed size, pack, apply workspace size, apply) of direct:c's two-step form."""
+    lib = _native()[1]
+    name = f"fc_{_PREFIX[dtype]}_conv2d_direct_blocked"
+    return (getattr(lib, name + "_packed_size"), getattr(lib, name + "_pack"),
+            getattr(lib, name + "_apply_workspace_size"), getattr(lib, name + "_apply"))
+
+
 @functools.cache
 def _direct_functions(dtype: np.dtype):
     """(blocked workspace-size query, blocked kernel, workspace-free kernel) of direct:c."""

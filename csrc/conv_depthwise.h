@@ -42,6 +42,9 @@
 #define FC_DW_ROWSMAX 512
 #define FC_DW_BUFMAX 16384
 #define FC_DW_WMAX 16384
+/* Packed channel path: elements of a task's packed input rows and of its outputs (two stack
+ * buffers, each within a 32 KiB L1 for float32). */
+#define FC_DW_PACKMAX 8192
 
 fc_status fc_f32_conv2d_depthwise__scalar(const fc_conv2d_desc *d, const float *x,
                                           const float *w, const float *bias, float *y);

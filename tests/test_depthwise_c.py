@@ -5,7 +5,10 @@ Its paths: the row path (NCHW, or any layout it cannot vectorise along channels)
 into a ring, split into stride_w phases, and runs tiles of R output rows x NV vectors (R*NV <= 12
 or 24; rows cut into balanced blocks, widths into balanced tiles, wide rows into column chunks);
 the channel path (NHWC, multiplier 1, at least one vector of channels) runs P pixels x CV channel
-vectors with a masked channel remainder and one-pixel border tiles; kernels beyond 64 taps a side
+vectors with a masked channel remainder and one-pixel border tiles; the packed channel path (NCHW,
+multiplier 1, at least one vector of channels, output rows of at most one vector) copies bands of
+input rows into a zero-padded [row][col][channel] buffer and runs the channel path's tiles on
+it; kernels beyond 64 taps a side
 or strides beyond 16 take the generic loops. The cases below reach each path and sit below, on
 and above the vector widths (1, 4, 8, 16) for float32 and float64, with NaN-poisoned (and
 strided) outputs and strided, offset, negatively strided inputs, against the float64 oracle.
@@ -76,7 +79,18 @@ CASES = [
     c2(1, 1, 9, 10, 4, 3, 3, padding=1),
     c1(2, 6, 40, 6, 9, groups=6, padding=4),
     c1(1, 5, 300, 10, 33, groups=5, padding=16, stride=2),
+    # NCHW rows of at most one vector: packed channel path (channel blocks and remainders,
+    # strides, dilation, asymmetric padding, bands of rows, widths 1 to 7)
+    *(dw(c, 9, 7, 3, padding=1) for c in (8, 16, 17, 33, 40, 65)),
+    dw(24, 14, 14, 3, stride=2, padding=1),
+    dw(20, 9, 4, 5, padding=2, n=2),
+    dw(16, 200, 3, 3, padding=1),
+    dw(16, 12, 7, 3, dilation=2, padding=2, bias=False),
+    dw(17, 11, 9, 3, stride=(2, 1), padding=((0, 2), (1, 0))),
+    dw(9, 7, 1, 3, padding=1),
+    dw(18, 10, 6, 7, padding=3, stride=2),
 ]
+PACKED = CASES[-13:]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -86,7 +100,7 @@ def test_depthwise_matches_oracle(isa, case, dtype):
 
 
 # Strided (non-contiguous, offset, negatively strided) inputs and a strided out, on a subset.
-STRIDED = [CASES[i] for i in (0, 5, 22, 27, 30, 33, 35, 41, 46, 50)]
+STRIDED = [CASES[i] for i in (0, 5, 22, 27, 30, 33, 35, 41, 46, 50)] + PACKED[::3]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -149,6 +149,34 @@ static inline GD_T GD_SN(bias_at)(const GD_OP *op, int bias_on_cols, int64_t i, 
     return op->bias[(bias_on_cols ? j : i) * op->bias_stride];
 }
 
+/* The bias of rows i.. (or columns j.., bias_on_cols) added to the me x ne tile at cp, just
+ * stored and still in L1. Loops without a branch per element and, for a bias per row, a
+ * contiguous inner loop the compiler vectorises: the per-element form with the choice inside
+ * added 0.09 ms to a 96 x 16 x 12544 GEMM of 0.26 ms (Zen 4, 2 threads). */
+static inline void GD_SN(add_bias)(const GD_OP *op, int bias_on_cols, GD_T *cp, int64_t i,
+                                   int64_t j, int64_t me, int64_t ne) {
+    const int64_t rsc = op->rsc, csc = op->csc, bs = op->bias_stride;
+    if (!bias_on_cols) {
+        for (int64_t r = 0; r < me; r++) {
+            const GD_T bv = op->bias[(i + r) * bs];
+            GD_T *row = cp + r * rsc;
+            if (csc == 1)
+                for (int64_t c = 0; c < ne; c++) row[c] += bv;
+            else
+                for (int64_t c = 0; c < ne; c++) row[c * csc] += bv;
+        }
+    } else {
+        const GD_T *bias = op->bias + j * bs;
+        for (int64_t r = 0; r < me; r++) {
+            GD_T *row = cp + r * rsc;
+            if (csc == 1 && bs == 1)
+                for (int64_t c = 0; c < ne; c++) row[c] += bias[c];
+            else
+                for (int64_t c = 0; c < ne; c++) row[c * csc] += bias[c * bs];
+        }
+    }
+}
+
 static inline void GD_SN(tile)(const GD_OP *op, GD_UKFN uk, int64_t kc, const GD_T *ap,
                                int64_t ars, int64_t acs, const GD_T *bp, int64_t i, int64_t j,
                                int64_t me, int64_t ne, int first, int last, int bias_on_cols,
@@ -159,10 +187,7 @@ static inline void GD_SN(tile)(const GD_OP *op, GD_UKFN uk, int64_t kc, const GD
     if (g == 0 || j % g + ne <= g) {
         GD_T *cp = op->c + i * rsc + GD_SN(col_offset)(j, csc, g, op->c_gs);
         uk(kc, ap, ars, acs, bp, op->alpha, beta, cp, rsc, csc, me, ne);
-        if (add_bias)
-            for (int64_t r = 0; r < me; r++)
-                for (int64_t c = 0; c < ne; c++)
-                    cp[r * rsc + c * csc] += GD_SN(bias_at)(op, bias_on_cols, i + r, j + c);
+        if (add_bias) GD_SN(add_bias)(op, bias_on_cols, cp, i, j, me, ne);
         return;
     }
     /* The tile straddles a group boundary of C: compute it aside, then scatter. */

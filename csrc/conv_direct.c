@@ -9,15 +9,22 @@
  * costs about as much as the second core saves (the (1, 8, 4, 4) x (8, 8, 1, 1) problem: 1.2
  * us per C call on one thread, 2.8 us on two with an OpenMP fork/join, Zen 4; waking a
  * sleeping pool thread is a futex syscall, a few us; 2^17 multiply-adds are ~3 us of one
- * core). */
+ * core). Depthwise kernels do about an eighth of the multiply-adds per second (one per
+ * loaded input vector instead of a register tile's worth; Zen 4, AVX-512, one thread: 4-6
+ * GMAC/s on MobileNet's and ShuffleNet's 3x3 layers), so the same few microseconds are an
+ * eighth of the multiply-adds: 240 x 14 x 14 -> 7 x 7 stride 2 (106k) took 28.4 us on one
+ * thread, 20.1 us on two. */
 #define FC_DIRECT_MIN_THREADED_MACS 131072.0
+#define FC_DEPTHWISE_MIN_THREADED_MACS (FC_DIRECT_MIN_THREADED_MACS / 8)
 
 /* d itself, or a copy of it in *one that asks for one thread when the problem is tiny. */
 static const fc_conv2d_desc *fc_direct_threads(const fc_conv2d_desc *d, fc_conv2d_desc *one) {
     if (d->nthreads <= 1 || d->groups < 1) return d; /* the kernels' checks judge the rest */
     const double macs = (double)d->n * (double)d->c_out * (double)d->h_out * (double)d->w_out *
                         (double)(d->c_in / d->groups) * (double)d->kh * (double)d->kw;
-    if (d->nthreads <= 1 || macs >= FC_DIRECT_MIN_THREADED_MACS) return d;
+    const double min_macs = d->groups == d->c_in ? FC_DEPTHWISE_MIN_THREADED_MACS
+                                                 : FC_DIRECT_MIN_THREADED_MACS;
+    if (macs >= min_macs) return d;
     *one = *d;
     one->nthreads = 1;
     return one;

@@ -104,6 +104,31 @@ fc_status fc_f64_conv2d_direct(const fc_conv2d_desc *d, const double *x, const d
 FC_DIRECT_BLOCKED_ENTRIES(float, f32)
 FC_DIRECT_BLOCKED_ENTRIES(double, f64)
 
+/* ---- which of the two kernels --------------------------------------------------------------- */
+/* Output channels of a block of the blocked kernel on `isa` (FC_BKB vectors). */
+static int64_t fc_direct_block_channels(fc_isa isa, int dtype_bytes) {
+    switch (isa) {
+#if FC_X86_64
+    case FC_ISA_AVX512: return FC_DIRECT_AVX512_BKB * (64 / dtype_bytes);
+    case FC_ISA_AVX2: return FC_DIRECT_AVX2_BKB * (32 / dtype_bytes);
+#endif
+    default: return FC_DIRECT_SCALAR_BKB;
+    }
+}
+
+int fc_direct_blocked_preferred(const fc_conv2d_desc *d, int dtype_bytes) {
+    if (!d || d->groups < 1 || d->c_out < 1 || (dtype_bytes != 4 && dtype_bytes != 8)) return 0;
+    const int64_t ob = fc_direct_block_channels(fc_active_isa(), dtype_bytes);
+    const int64_t kg = d->c_out / d->groups;
+    const int64_t padded = fc_div_up(kg, ob) * ob;
+    if ((double)kg < FC_DIRECT_BLOCKED_MIN_FILL * (double)padded) return 0;
+    const int64_t reduction = (d->c_in / d->groups) * d->kh * d->kw;
+    const int channels_last_y = d->y_stride[1] == 1 && d->c_out > 1;
+    if (!channels_last_y && d->stride_w == 1 && reduction < FC_DIRECT_BLOCKED_MIN_REDUCTION)
+        return 0;
+    return 1;
+}
+
 /* ---- the channel-blocked kernel in two steps (weights packed once) ----------------------- */
 #define FC_DIRECT_PACKED_MAGIC 0x44697262u /* "Dirb" */
 #define FC_DIRECT_PACKED_HEADER 64         /* bytes before the packed weights */

@@ -29,6 +29,19 @@
 #define FC_DIRECT_AVX2_BNW 6
 #define FC_DIRECT_AVX512_BKB 2
 #define FC_DIRECT_AVX512_BNW 12
+/* When the w-vectorised kernel beats the blocked one (fc_direct_blocked_preferred). Per call,
+ * 2 threads, Zen 4 with AVX-512, the w-vectorised kernel's time over the blocked one's:
+ *  - MIN_FILL: output channels per group over the blocks' lanes below 0.8 (the last block of
+ *    each group mostly idle): ShuffleNet's 1x1 layers with 20 and 40 channels per group
+ *    0.53-0.62, MobileNet v2's 96 -> 24 0.61, SqueezeNet's 64 -> 16 0.66, wav2vec2's grouped
+ *    48 -> 48 (kernel 128) 0.36; at 0.83 and above (ShuffleNet's 80) 0.92-1.18.
+ *  - MIN_REDUCTION: with NCHW output and stride 1, input channels x taps below 32: a tile's
+ *    few FMAs no longer hide its transposed stores (MobileNet v2's 16 -> 96 1x1 0.50,
+ *    VGG-16's 3 -> 64 3x3 0.66, SqueezeNet's 16 -> 64 1x1 0.79); at 32 and above 1.06-1.61;
+ *    with stride 2 the w-vectorised kernel packs its input and loses (stems: 1.17-1.51). */
+#define FC_DIRECT_BLOCKED_MIN_FILL 0.8
+#define FC_DIRECT_BLOCKED_MIN_REDUCTION 32
+
 /* Input bytes a task of the blocked kernel covers (its rows stay in L2 while every output
  * channel block passes over them): half of this machine's L2, the rest is for weights. */
 #define FC_DIRECT_CHUNK_BYTES ((double)fc_cache_l2() / 2.0)

@@ -108,6 +108,11 @@ fc_status fc_f32_conv2d_direct_blocked(const fc_conv2d_desc *d, const float *x, 
 fc_status fc_f64_conv2d_direct_blocked(const fc_conv2d_desc *d, const double *x, const double *w,
                                        const double *bias, double *y, void *workspace,
                                        size_t workspace_bytes);
+/* Whether the channel-blocked kernel is expected to be the faster of the two for d on the
+ * active ISA (the rule is in conv_direct.h: output-channel blocks mostly full, and with NCHW
+ * output a reduction long enough to hide its stores); 0 when the workspace-free kernel is. d's
+ * y strides say whether the output is channels-last. dtype_bytes: 4 or 8. */
+int fc_direct_blocked_preferred(const fc_conv2d_desc *d, int dtype_bytes);
 /* The same kernel in two steps, for weights that serve many calls (a plan): pack once, apply
  * per call. The packed buffer (64-byte aligned, packed_size bytes: 0 when this kernel is not
  * the one for d) starts with a header naming the ISA (the active one when packed), dtype,

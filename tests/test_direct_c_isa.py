@@ -18,6 +18,19 @@ c_backend = pytest.importorskip("fastconv.backends.c")
 
 
 TOL = {np.float32: 2e-6, np.float64: 1e-12}  # normwise relative error
+
+
+@pytest.fixture(autouse=True)
+def blocked_wherever_it_runs(monkeypatch):
+    """direct:c takes the channel-blocked kernel wherever it can run, not only where its rule
+    prefers it (c_backend.direct_prefers_blocked): the cases below sit at its edges (a few
+    channels past a block, short reductions), where the rule would take the other kernel.
+    test_rule_picks_the_kernel checks the rule itself."""
+    from fastconv import dispatch
+    monkeypatch.setattr(c_backend, "direct_prefers_blocked", lambda d, dtype: True)
+    dispatch.select.cache_clear()  # no call bound before the patch is reused
+    yield
+    dispatch.select.cache_clear()
 DTYPES = [np.float32, np.float64]
 
 
@@ -335,3 +348,36 @@ def test_packed_weights_checks(monkeypatch):
         prepared._packed = forged(2)
         with pytest.raises(RuntimeError, match="instruction set"):
             prepared(x, None, y)
+
+
+def test_rule_picks_the_kernel(monkeypatch):
+    """Under direct:c's own rule (the fixture's patch undone) a problem whose output-channel
+    blocks would be mostly idle, or whose NCHW reduction is short, runs the workspace-free
+    kernel, and a plan made with its weights gives the same bits; a problem with full blocks
+    and a long reduction runs the blocked kernel, packed once in a plan."""
+    from fastconv import dispatch
+    monkeypatch.undo()
+    dispatch.select.cache_clear()
+    rng = np.random.default_rng(18)
+    isa = c_backend.active_isa()
+    ob = BLOCKED_TILE[isa][0] * LANES[isa][np.float32]
+    x8, x2 = rand(rng, (1, 8, 9, 9), np.float32), rand(rng, (1, 2, 9, 9), np.float32)
+    cases = ((x8, rand(rng, (ob // 2 + 1, 8, 3, 3), np.float32), False),  # block half full
+             (x2, rand(rng, (ob, 2, 3, 3), np.float32), False),     # 2 x 9 = 18 < 32 per output
+             (x8, rand(rng, (2 * ob, 8, 3, 3), np.float32), True))  # 72 per output, full blocks
+
+    def forced(x, w, blocked):  # one kernel or the other, whatever the rule says
+        with monkeypatch.context() as m:
+            m.setattr(c_backend, "direct_prefers_blocked", lambda d, dtype: blocked)
+            dispatch.select.cache_clear()
+            y = fastconv.conv2d(x, w, algo="direct", backend="c", padding=1)
+        dispatch.select.cache_clear()
+        return y
+
+    for x, w, blocked in cases:
+        assert takes_blocked(x, w, padding=1)  # the blocked kernel could run each
+        y = fastconv.conv2d(x, w, algo="direct", backend="c", padding=1)
+        np.testing.assert_array_equal(y, forced(x, w, blocked))
+        p = fastconv.plan(x.shape, w.shape, weight=w, algo="direct", backend="c", padding=1)
+        assert isinstance(p._apply, c_backend.DirectPrepared) == blocked
+        np.testing.assert_array_equal(p(x), y)

@@ -13,7 +13,7 @@ from typing import Optional
 import numpy as np
 
 from .. import machine_params, workspace
-from ..problem import ConvProblem
+from ..problem import CHANNELS_LAST, ConvProblem
 from ..threads import get_num_threads
 
 ISA_NAMES = ("scalar", "avx2", "avx512")  # index = fc_isa value
@@ -331,7 +331,7 @@ def bind_direct(problem: ConvProblem, x, w, bias, y, fixed_w: bool = False):
     its ``w`` argument (a plan's weights)."""
     size_fn, blocked_fn, plain_fn = _direct_functions(problem.np_dtype)
     d = bound_desc(problem, x, w, bias, y)
-    nbytes = size_fn(d, workspace.get_workspace_limit())
+    nbytes = _blocked_workspace(problem, d)
     pointers = bound_pointers(x, w, bias, y, fixed_w)
     slot, call_desc = PROFILE_SLOT, _profiled_desc
     if nbytes:
@@ -353,6 +353,21 @@ def bind_direct(problem: ConvProblem, x, w, bias, y, fixed_w: bool = False):
 
 
 conv2d_direct.bind = bind_direct
+
+
+def direct_prefers_blocked(d, dtype: np.dtype) -> bool:
+    """Whether direct:c's channel-blocked kernel is expected to beat its workspace-free one on
+    the problem of descriptor ``d`` (csrc/conv_direct.h states the rule and its measurements)."""
+    return bool(_native()[1].fc_direct_blocked_preferred(d, np.dtype(dtype).itemsize))
+
+
+def _blocked_workspace(problem: ConvProblem, d) -> int:
+    """Workspace bytes of direct:c's channel-blocked kernel for descriptor ``d``, or 0 when the
+    workspace-free kernel serves the problem (the blocked one is not preferred, cannot run it,
+    or would pass the workspace budget)."""
+    if not direct_prefers_blocked(d, problem.np_dtype):
+        return 0
+    return _direct_functions(problem.np_dtype)[0](d, workspace.get_workspace_limit())
 
 
 class DirectPrepared:
@@ -386,12 +401,17 @@ class DirectPrepared:
 
     def bind(self, x, bias, y):
         """``run(x, w, bias, y)`` (``w`` ignored) for operands with the dtypes and strides of
-        these, as ``bind_direct``."""
+        these, as ``bind_direct``: the packed weights, or the kept ones through the
+        workspace-free kernel where conv2d_direct would take that one now (another ISA cap or
+        workspace limit, an output layout the plan did not expect), so that a plan's results
+        are always a bare call's."""
         ffi = _native()[0]
+        d = bound_desc(self.problem, x, x, bias, y)  # the weight's strides are not used here
+        if not _blocked_workspace(self.problem, d):
+            return bind_direct(self.problem, x, self.w, bias, y, fixed_w=True)
         _, _, ws_size, apply_fn = _direct_packed_functions(self.problem.np_dtype)
         packed = self._packed_for_active_isa()
         packed_pointer = ffi.from_buffer(packed)
-        d = bound_desc(self.problem, x, x, bias, y)  # the weight's strides are not used here
         nbytes = max(int(ws_size(d, packed_pointer)), 1)
         px, pb, py = pointer_function(x), pointer_function(bias), pointer_function(y)
         slot, call_desc = PROFILE_SLOT, _profiled_desc
@@ -410,8 +430,12 @@ def prepare_direct(problem: ConvProblem, w: np.ndarray) -> Optional[DirectPrepar
     """direct:c in a plan: a DirectPrepared where conv2d_direct would take the channel-blocked
     kernel (dense enough, within the workspace budget), else None (the plain kernel has nothing
     to keep but the weights)."""
-    size_fn, _, _ = _direct_functions(problem.np_dtype)
-    if problem.n == 0 or not size_fn(problem_desc(problem), workspace.get_workspace_limit()):
+    if problem.n == 0:
+        return None
+    d = problem_desc(problem)
+    # whether the calls' output will be channels-last (the rule reads y's channel stride)
+    d.y_stride[1] = 1 if problem.layout in CHANNELS_LAST else problem.h_out * problem.w_out
+    if not _blocked_workspace(problem, d):
         return None
     return DirectPrepared(problem, w)
 

@@ -471,6 +471,10 @@ typedef struct FC_DWFN(dw_chan_ctx) {
     int64_t nblocks;             /* channel blocks of FC_CV vectors */
     int64_t band_rows, nbands;
     int64_t j_lo, j_hi;          /* output columns whose taps all lie inside the row */
+    /* packed channel path (below) only: */
+    int packed;                  /* the tasks copy NCHW planes into [row][col][channel] */
+    int64_t ncol;                /* columns of a packed row: all that the outputs read */
+    fc_conv2d_desc pd;           /* d with the strides of the stack buffers (what tiles read) */
 } FC_DWFN(dw_chan_ctx);
 
 #define FC_CB (FC_CV * FC_VL) /* channels of a block */
@@ -631,31 +635,6 @@ static int FC_DWFN(dw_chan_plan)(FC_DWFN(dw_chan_ctx) *ctx) {
     return 1;
 }
 
-/* Tasks [begin, end) of the grid (image, channel block, band), the band fastest, counted from
- * the first one as in dw_rows_range. */
-static void FC_DWFN(dw_chan_range)(void *arg, int64_t begin, int64_t end, int thread) {
-    const FC_DWFN(dw_chan_ctx) *ctx = (const FC_DWFN(dw_chan_ctx) *)arg;
-    const fc_conv2d_desc *d = ctx->d;
-    const int64_t nb = ctx->nbands, ncb = ctx->nblocks;
-    int64_t band = begin % nb, cb = begin / nb % ncb, b = begin / nb / ncb;
-    (void)thread;
-    for (int64_t task = begin; task < end; task++) {
-        const int64_t ia = band * ctx->band_rows;
-        FC_DWFN(dw_chan_task)(ctx, b, cb, ia, FC_MIN(ia + ctx->band_rows, d->h_out));
-        if (++band == nb) {
-            band = 0;
-            if (++cb == ncb) cb = 0, b++;
-        }
-    }
-}
-
-static void FC_DWFN(dw_chan)(const FC_DWFN(dw_chan_ctx) *ctx) {
-    const fc_conv2d_desc *d = ctx->d;
-    const int64_t ntasks = d->n * ctx->nblocks * ctx->nbands;
-    fc_parallel_for(d->nthreads, ntasks, fc_parallel_grain(ntasks, d->nthreads, 1),
-                    FC_DWFN(dw_chan_range), (void *)ctx);
-}
-
 /* ---- packed channel path (NCHW planes, vectorised along channels) ---------------------------
  * The row path vectorises along the output width: on small planes (MobileNet's and ShuffleNet's
  * 7x7 to 28x28, stride 2 above all) most lanes idle and each plane's set-up (packing its rows,
@@ -666,21 +645,13 @@ static void FC_DWFN(dw_chan)(const FC_DWFN(dw_chan_ctx) *ctx) {
  * outputs, kept as [pixel][channel], back to the channel planes. Weights are packed once per
  * task as in the channel path. */
 
-typedef struct FC_DWFN(dw_packed_ctx) {
-    FC_DWFN(dw_chan_ctx) chan; /* the arguments; its d is the caller's descriptor */
-    fc_conv2d_desc pd;         /* d with the strides of the stack buffers (what the tiles read) */
-    int64_t ncol;              /* columns of a packed row: all that the outputs read */
-    int64_t band_rows, nbands;
-} FC_DWFN(dw_packed_ctx);
-
 /* Input rows read by output rows [ia, ib): ((ib - ia) - 1) * stride_h + (kh - 1) * dil_h + 1. */
 static int64_t FC_DWFN(dw_packed_rows)(const fc_conv2d_desc *d, int64_t out_rows) {
     return (out_rows - 1) * d->stride_h + (d->kh - 1) * d->dil_h + 1;
 }
 
-static void FC_DWFN(dw_packed_task)(const FC_DWFN(dw_packed_ctx) *pctx, int64_t b, int64_t cb,
+static void FC_DWFN(dw_packed_task)(const FC_DWFN(dw_chan_ctx) *ctx, int64_t b, int64_t cb,
                                     int64_t ia, int64_t ib) {
-    const FC_DWFN(dw_chan_ctx) *ctx = &pctx->chan;
     const fc_conv2d_desc *d = ctx->d;
     const int64_t c0 = cb * FC_CB, nch = FC_MIN(FC_CB, d->c_out - c0);
     const int cv = (int)fc_div_up(nch, FC_VL);
@@ -693,7 +664,7 @@ static void FC_DWFN(dw_packed_task)(const FC_DWFN(dw_packed_ctx) *pctx, int64_t 
     /* input rows ih0 .. ih0 + nr - 1, columns -pad_left .. -pad_left + ncol - 1 */
     FC_T xbuf[FC_DW_PACKMAX];
     FC_T ybuf[FC_DW_PACKMAX];
-    const int64_t ncol = pctx->ncol, nr = FC_DWFN(dw_packed_rows)(d, ib - ia);
+    const int64_t ncol = ctx->ncol, nr = FC_DWFN(dw_packed_rows)(d, ib - ia);
     const int64_t ih0 = ia * d->stride_h - d->pad_top;
     const int64_t col_lo = FC_MIN(d->pad_left, ncol), col_hi = FC_MAX(col_lo, FC_MIN(ncol, d->pad_left + d->w));
     const int64_t xs1 = d->x_stride[1], xs3 = d->x_stride[3];
@@ -717,8 +688,8 @@ static void FC_DWFN(dw_packed_task)(const FC_DWFN(dw_packed_ctx) *pctx, int64_t 
         }
     }
 
-    const fc_conv2d_desc *pd = &pctx->pd;
-    const FC_DWFN(dw_chan_ctx) packed_ctx = {pd, NULL, NULL, NULL, NULL, 0, 0, 0, 0, 0};
+    FC_DWFN(dw_chan_ctx) packed_ctx = *ctx; /* its tiles read the buffers' strides */
+    packed_ctx.d = &ctx->pd;
     const int64_t w_out = d->w_out, sw = d->stride_w, kh = d->kh, kw = d->kw;
     for (int64_t i = ia; i < ib; i++) {
         const FC_T *xrow = xbuf + (i - ia) * d->stride_h * ncol * FC_CB;
@@ -749,38 +720,45 @@ static void FC_DWFN(dw_packed_task)(const FC_DWFN(dw_packed_ctx) *pctx, int64_t 
  * MobileNet v2's and ShuffleNet's 3x3 layers, 1 and 2 threads: AVX-512 (16 lanes) 0.41-0.83x
  * the row path's time with 7 and 14 output columns, 1.2-2.3x with 28; AVX2 (8 lanes)
  * 0.58-0.64x with 7 columns. */
-static int FC_DWFN(dw_packed_plan)(FC_DWFN(dw_packed_ctx) *pctx) {
-    const fc_conv2d_desc *d = pctx->chan.d;
+static int FC_DWFN(dw_packed_plan)(FC_DWFN(dw_chan_ctx) *ctx) {
+    const fc_conv2d_desc *d = ctx->d;
     if (d->c_out != d->c_in || d->c_in < FC_VL || d->w_out > FC_VL) return 0;
     if (d->kh * d->kw * FC_CB > FC_DW_WMAX) return 0;
-    pctx->ncol = (d->w_out - 1) * d->stride_w + (d->kw - 1) * d->dil_w + 1;
-    const int64_t row_elems = pctx->ncol * FC_CB;
+    ctx->ncol = (d->w_out - 1) * d->stride_w + (d->kw - 1) * d->dil_w + 1;
+    const int64_t row_elems = ctx->ncol * FC_CB;
     /* most output rows a band may have: input rows and output rows within the buffers */
     int64_t most = FC_DW_PACKMAX / (d->w_out * FC_CB);
     while (most >= 1 && FC_DWFN(dw_packed_rows)(d, most) * row_elems > FC_DW_PACKMAX) most--;
     if (most < 1) return 0;
-    pctx->chan.nblocks = fc_div_up(d->c_out, FC_CB);
-    pctx->band_rows = FC_MIN(most, fc_dw_band_rows(d->n * pctx->chan.nblocks, d->h_out, 1,
+    ctx->nblocks = fc_div_up(d->c_out, FC_CB);
+    ctx->band_rows = FC_MIN(most, fc_dw_band_rows(d->n * ctx->nblocks, d->h_out, 1,
                                                    d->nthreads));
-    pctx->nbands = fc_div_up(d->h_out, pctx->band_rows);
-    pctx->pd = *d;
-    pctx->pd.x_stride[1] = 1;
-    pctx->pd.x_stride[2] = row_elems;
-    pctx->pd.x_stride[3] = FC_CB;
-    pctx->pd.y_stride[1] = 1;
-    pctx->pd.y_stride[3] = FC_CB;
+    ctx->nbands = fc_div_up(d->h_out, ctx->band_rows);
+    ctx->pd = *d;
+    ctx->pd.x_stride[1] = 1;
+    ctx->pd.x_stride[2] = row_elems;
+    ctx->pd.x_stride[3] = FC_CB;
+    ctx->pd.y_stride[1] = 1;
+    ctx->pd.y_stride[3] = FC_CB;
+    ctx->packed = 1;
     return 1;
 }
 
-static void FC_DWFN(dw_packed_range)(void *arg, int64_t begin, int64_t end, int thread) {
-    const FC_DWFN(dw_packed_ctx) *pctx = (const FC_DWFN(dw_packed_ctx) *)arg;
-    const fc_conv2d_desc *d = pctx->chan.d;
-    const int64_t nb = pctx->nbands, ncb = pctx->chan.nblocks;
+/* Tasks [begin, end) of the grid (image, channel block, band), the band fastest, counted from
+ * the first one as in dw_rows_range. */
+static void FC_DWFN(dw_chan_range)(void *arg, int64_t begin, int64_t end, int thread) {
+    const FC_DWFN(dw_chan_ctx) *ctx = (const FC_DWFN(dw_chan_ctx) *)arg;
+    const fc_conv2d_desc *d = ctx->d;
+    const int64_t nb = ctx->nbands, ncb = ctx->nblocks;
     int64_t band = begin % nb, cb = begin / nb % ncb, b = begin / nb / ncb;
     (void)thread;
     for (int64_t task = begin; task < end; task++) {
-        const int64_t ia = band * pctx->band_rows;
-        FC_DWFN(dw_packed_task)(pctx, b, cb, ia, FC_MIN(ia + pctx->band_rows, d->h_out));
+        const int64_t ia = band * ctx->band_rows;
+        const int64_t ib = FC_MIN(ia + ctx->band_rows, d->h_out);
+        if (ctx->packed)
+            FC_DWFN(dw_packed_task)(ctx, b, cb, ia, ib);
+        else
+            FC_DWFN(dw_chan_task)(ctx, b, cb, ia, ib);
         if (++band == nb) {
             band = 0;
             if (++cb == ncb) cb = 0, b++;
@@ -788,11 +766,11 @@ static void FC_DWFN(dw_packed_range)(void *arg, int64_t begin, int64_t end, int 
     }
 }
 
-static void FC_DWFN(dw_packed)(const FC_DWFN(dw_packed_ctx) *pctx) {
-    const fc_conv2d_desc *d = pctx->chan.d;
-    const int64_t ntasks = d->n * pctx->chan.nblocks * pctx->nbands;
+static void FC_DWFN(dw_chan)(const FC_DWFN(dw_chan_ctx) *ctx) {
+    const fc_conv2d_desc *d = ctx->d;
+    const int64_t ntasks = d->n * ctx->nblocks * ctx->nbands;
     fc_parallel_for(d->nthreads, ntasks, fc_parallel_grain(ntasks, d->nthreads, 1),
-                    FC_DWFN(dw_packed_range), (void *)pctx);
+                    FC_DWFN(dw_chan_range), (void *)ctx);
 }
 
 /* ---- generic fallback ---------------------------------------------------------------------- */
@@ -842,15 +820,11 @@ static void FC_DWFN(dw_generic)(const FC_DWFN(dw_rows_ctx) *ctx) {
 fc_status FC_DWFN(conv2d_depthwise)(const fc_conv2d_desc *d, const FC_T *x, const FC_T *w,
                                     const FC_T *bias, FC_T *y) {
     double t = FC_PROFILE_START(d);
-    FC_DWFN(dw_chan_ctx) chan = {d, x, w, bias, y, 0, 0, 0, 0, 0};
-    FC_DWFN(dw_packed_ctx) packed;
-    packed.chan = chan;
+    FC_DWFN(dw_chan_ctx) chan = {.d = d, .x = x, .w = w, .bias = bias, .y = y};
     FC_DWFN(dw_rows_ctx) rows = {d, x, w, bias, y, d->c_out / d->c_in, 0, 0, 0, 0, 0, 0, 0, 0,
                                  0, 0, 0, {0}};
-    if (FC_DWFN(dw_chan_plan)(&chan))
+    if (FC_DWFN(dw_chan_plan)(&chan) || FC_DWFN(dw_packed_plan)(&chan))
         FC_DWFN(dw_chan)(&chan);
-    else if (FC_DWFN(dw_packed_plan)(&packed))
-        FC_DWFN(dw_packed)(&packed);
     else if (FC_DWFN(dw_rows_plan)(&rows))
         FC_DWFN(dw_rows)(&rows);
     else

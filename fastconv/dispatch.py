@@ -127,13 +127,14 @@ def options(problem: ConvProblem, algos: Optional[tuple[str, ...]],
 
 
 def choose(problem: ConvProblem, algos: Optional[tuple[str, ...]], backend: Optional[str],
-           threads: int, use_cache: bool = True) -> Choice:
+           threads: int, use_cache: bool = True, prepared: bool = False) -> Choice:
     """The choice for an already effective request, with every option and where it came from;
     NotImplementedError (with every reason) when nothing can run, MemoryError when only the
-    workspace limit stands in the way."""
+    workspace limit stands in the way. ``prepared``: for a plan made with its weights (a
+    measurement of such plans comes first, then one of calls bringing their weights)."""
     opts = tuple(options(problem, algos, backend))
     while True:
-        choice = _choose_among(problem, algos, backend, threads, use_cache, opts)
+        choice = _choose_among(problem, algos, backend, threads, use_cache, opts, prepared)
         # options() ranked on a cheap availability check (numba installed, not imported):
         # the full probe confirms the one chosen, and a failure rejects it and chooses again
         reason = choice.impl.reason
@@ -144,7 +145,7 @@ def choose(problem: ConvProblem, algos: Optional[tuple[str, ...]], backend: Opti
 
 
 def _choose_among(problem: ConvProblem, algos, backend, threads: int, use_cache: bool,
-                  opts: tuple[Option, ...]) -> Choice:
+                  opts: tuple[Option, ...], prepared: bool = False) -> Choice:
     accepted = [o for o in opts if o.reason is None]
     if not accepted:
         wanted = " or ".join(filter(None, ["/".join(algos) if algos else None, backend])) or "any"
@@ -155,11 +156,16 @@ def _choose_among(problem: ConvProblem, algos, backend, threads: int, use_cache:
         raise error(f"{problem.id} is not supported by {wanted} implementation: {reasons}")
     entry = None
     if use_cache and len(accepted) > 1:
-        entry = plan_cache.lookup(plan_cache.make_key(problem, algos, backend, threads))
-        if entry is not None:
+        for with_weights in ((True, False) if prepared else (False,)):
+            entry = plan_cache.lookup(plan_cache.make_key(problem, algos, backend, threads,
+                                                          with_weights))
+            if entry is None:
+                continue
             for option in accepted:
                 if option.impl.name == entry.impl:
-                    return Choice(option.impl, "plan cache (measured)", opts, entry)
+                    source = ("plan cache (measured, weights prepared)" if with_weights
+                              else "plan cache (measured)")
+                    return Choice(option.impl, source, opts, entry)
     source = "only option" if len(accepted) == 1 else "heuristic (cost model)"
     return Choice(accepted[0].impl, source, opts, entry)
 

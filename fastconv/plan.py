@@ -232,10 +232,21 @@ def _problem_of(x_shape, weight_shape, dtype, stride, padding, dilation, groups,
     return call.problem, (call.w if weight is not None else None)
 
 
+def _prepared_run(impl, problem: ConvProblem, w4, x4, b4, y):
+    """``run(x, w, bias, y)`` (``w`` ignored) of ``impl`` with ``w4`` prepared as a plan
+    prepares it, bound to these operands where the prepared state can be."""
+    apply = impl.prepared(problem, w4)
+    bind = getattr(apply, "bind", None)
+    if bind is not None:
+        return bind(x4, b4, y)
+    return lambda x, w, bias, y: apply(x, bias, y)
+
+
 def _measure(problem: ConvProblem, x_shape, weight_shape, opts, weight, prune):
     """{impl name: seconds} of the accepted candidates within ``prune`` x the best estimate
     (the reference only when nothing else runs), on standard-normal data of the problem's
-    layout, through the same views the API passes."""
+    layout, through the same views the API passes; with ``weight``, each with those weights
+    prepared once, as the plan will run."""
     accepted = [o for o in opts if o.reason is None]
     compiled = [o for o in accepted if o.impl is not REFERENCE] or accepted
     best_estimate = min(o.estimate for o in compiled)
@@ -254,8 +265,13 @@ def _measure(problem: ConvProblem, x_shape, weight_shape, opts, weight, prune):
     call = api.prepare(p.spatial_dims, x, w, b, *_user_geometry(p), p.groups, p.layout, p.flip,
                        dtype=dtype)
     y = api.logical_output(p, np.empty(p.user_out_shape, dtype))
-    # each bound to these operands, as a repeated conv2d call runs it (fastconv.known_calls)
-    runs = {o.impl.name: o.impl.bound(p, call.x, call.w, call.bias, y) for o in to_time}
+    # each bound to these operands, as a repeated conv2d call runs it (fastconv.known_calls),
+    # or, for a plan made with its weights, as that plan runs: weights prepared once
+    if weight is None:
+        runs = {o.impl.name: o.impl.bound(p, call.x, call.w, call.bias, y) for o in to_time}
+    else:
+        runs = {o.impl.name: _prepared_run(o.impl, p, call.w, call.x, call.bias, y)
+                for o in to_time}
     # In turns rather than one after the other, each turn after a short sleep
     # (timing.SETTLE_SECONDS): a candidate timed right after another backend's worker threads
     # (numba's OpenMP) went idle would otherwise meet them still spinning on the cores, and a
@@ -337,18 +353,21 @@ def plan(x_shape: Sequence[int], weight_shape: Sequence[int], *, dtype="float32"
     algos, backend_name = api._parse_algo(algo), api._parse_backend(backend)
     algos, backend_name = dispatch.effective_request(algos, backend_name)
     threads = get_num_threads()
+    prepared = weight is not None
     choice = dispatch.choose(problem, algos, backend_name, threads,
-                             use_cache=not (mode == "measure" and remeasure))
+                             use_cache=not (mode == "measure" and remeasure), prepared=prepared)
     impl, source, timings = choice.impl, choice.source, {}
     if choice.cached is not None:
         timings = choice.cached.timings
     accepted = [o for o in choice.options if o.reason is None]
-    if mode == "measure" and choice.cached is None and len(accepted) > 1:
+    measured_here = choice.cached is not None and choice.source.endswith("weights prepared)")
+    if (mode == "measure" and len(accepted) > 1
+            and (choice.cached is None or (prepared and not measured_here))):
         timings = _measure(problem, x_shape, weight_shape, choice.options, weight, prune)
         best = min(timings, key=timings.get)
         impl = next(o.impl for o in accepted if o.impl.name == best)
         source = "measured"
-        plan_cache.store(plan_cache.make_key(problem, algos, backend_name, threads),
+        plan_cache.store(plan_cache.make_key(problem, algos, backend_name, threads, prepared),
                          plan_cache.Entry(best, timings[best], timings))
         dispatch.select.cache_clear()  # conv2d(algo="auto") picks the measured choice up
     rows = []

@@ -59,10 +59,14 @@ def _active_isa() -> str:
 
 
 def make_key(problem, algos: Optional[tuple[str, ...]], backend: Optional[str],
-             threads: int) -> str:
-    """The cache key: one readable string (``fastconv explain`` users can grep the file)."""
+             threads: int, prepared: bool = False) -> str:
+    """The cache key: one readable string (``fastconv explain`` users can grep the file).
+    ``prepared``: the choice for a plan made with its weights (timed with them prepared once,
+    which can rank implementations otherwise than calls that bring their weights)."""
     from . import __version__
     request = f"{'/'.join(algos) if algos else 'auto'}@{backend or 'auto'}"
+    if prepared:
+        request += "+weights"
     return "|".join((problem.id, problem.dtype, problem.layout, request, f"t{threads}",
                      cpu_model(), _active_isa(), __version__))
 

@@ -274,6 +274,35 @@ def test_measure_mode_times_stores_and_is_reused(monkeypatch):
     assert "measured ms" in str(again.explain())
 
 
+def test_measure_mode_with_weights_times_them_prepared(monkeypatch):
+    """A plan made with its weights is measured as it runs (weights prepared once) and its
+    choice is stored apart: calls that bring their weights keep their own choice."""
+    case = c2(1, 8, 14, 14, 16, 3, 3, padding=1)
+    if len([o for o in accepted(case.problem) if o.impl is not REFERENCE]) < 2:
+        pytest.skip("needs two compiled implementations")
+    x, w, b = make_inputs(case, case_rng(case))
+    plan_module = sys.modules["fastconv.plan"]
+    timed_prepared = []
+    real = plan_module._prepared_run
+    monkeypatch.setattr(plan_module, "_prepared_run",
+                        lambda impl, *a: timed_prepared.append(impl.name) or real(impl, *a))
+    p = fastconv.plan(case.x_shape, case.weight_shape, weight=w, mode="measure", prune=None,
+                      **case.kwargs)
+    measured = {r.impl: r.measured for r in p.explain().rows if r.measured is not None}
+    assert p.explain().source == "measured" and sorted(timed_prepared) == sorted(measured)
+    threads = fastconv.get_num_threads()
+    entry = plan_cache.lookup(plan_cache.make_key(case.problem, None, None, threads, True))
+    assert entry.impl == p.impl.name and entry.timings == measured
+    assert plan_cache.lookup(plan_cache.make_key(case.problem, None, None, threads)) is None
+    monkeypatch.setattr(plan_module, "_measure", lambda *a: pytest.fail("measured again"))
+    again = fastconv.plan(case.x_shape, case.weight_shape, weight=w, **case.kwargs)
+    assert again.impl is p.impl
+    assert again.explain().source == "plan cache (measured, weights prepared)"
+    assert "plan cache" not in fastconv.plan(case.x_shape, case.weight_shape,
+                                             **case.kwargs).explain().source
+    np.testing.assert_allclose(again(x, bias=b), oracle(case, x, w, b), rtol=1e-4, atol=1e-4)
+
+
 def test_measure_mode_prunes_hopeless_candidates():
     case = c2(1, 1, 96, 96, 1, 31, 31, padding=15)
     opts = [o for o in accepted(case.problem) if o.impl is not REFERENCE]

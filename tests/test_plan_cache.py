@@ -170,6 +170,7 @@ def test_every_key_part_invalidates(monkeypatch):
     assert key_of(CASE.replace(padding=0).problem, threads=2) != base
     assert plan_cache.make_key(problem, ("direct",), None, 2) != base
     assert plan_cache.make_key(problem, None, "c", 2) != base
+    assert plan_cache.make_key(problem, None, None, 2, prepared=True) != base
     for target, name, value in ((plan_cache, "cpu_model", lambda: "Some Other CPU"),
                                 (plan_cache, "_active_isa", lambda: "scalar-ish"),
                                 (fastconv, "__version__", "999.0")):

@@ -301,7 +301,7 @@ def write_machine_page(out_dir: str, slug: str, suites, docs, command: str, info
     lines = ["---", "html_theme.sidebar_secondary.remove: true", "---", "", f"# {title}", ""]
     if quick:
         lines += ["```{note}", "This page comes from the short timing schedule (`--quick`: two "
-                  "rounds of two calls per contender), a check that the page generator works, "
+                  "rounds of bursts per contender), a check that the page generator works, "
                   "not a final measurement.", "```", ""]
     lines += [
         "| | |", "|---|---|",
@@ -312,8 +312,8 @@ def write_machine_page(out_dir: str, slug: str, suites, docs, command: str, info
         f"| measured peak | {peak}, {settings['threads']} thread(s) (`fastconv.machine.peak`) |",
         f"| threads | {settings['threads']} for fastconv and every peer |",
         f"| timing | {'quick' if quick else 'full'} schedule: "
-        f"{settings['timing']['rounds']} rounds of {settings['timing']['burst']} calls per "
-        f"contender, interleaved, best call |",
+        f"{settings['timing']['rounds']} rounds of a burst (at least "
+        f"{settings['timing']['burst']} calls and 5 ms) per contender, interleaved, best call |",
         "| versions | " + ", ".join(f"{k} {v}" for k, v in ver.items()) + " |",
         f"| date | {created[:16].replace('T', ' ')} UTC |",
         *([f"| load average | {info['load']} |"] if info.get("load", "-") != "-" else []),

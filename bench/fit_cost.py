@@ -8,9 +8,9 @@
 Every CPU implementation (c and numba backends) is timed through the public API on every
 layer of testing.SUITES plus the scaled-down SMALL_MODEL_LAYERS (small problems pin down the
 per-call overhead), best of several calls after a warm-up. Then, per implementation, the
-non-negative coefficients of cost.features() are fitted to the log of the measured times, and
-fastconv/cost_constants.py is rewritten with the date, machine and command beside them (the
-fit needs scipy: pip install ".[scipy]"). Rerun on a quiet machine whenever kernels change.
+non-negative coefficients of cost.features() are fitted to the log of the measured times
+(fastconv.cost_fit), and fastconv/cost_constants.py is rewritten with the date, machine and
+command beside them. Rerun on a quiet machine whenever kernels change.
 """
 from __future__ import annotations
 
@@ -19,7 +19,6 @@ import csv
 import dataclasses
 import datetime
 import json
-import math
 import os
 import sys
 import time
@@ -28,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 import fastconv
-from fastconv import cost, testing
+from fastconv import cost, cost_fit, testing
 from fastconv.problem import ConvProblem
 from fastconv.registry import REGISTRY
 from fastconv.timing import best_time
@@ -133,8 +132,8 @@ def problem_of(row) -> ConvProblem:
 
 def fit(rows) -> tuple[dict[str, dict[str, float]], list[str]]:
     """Per implementation: coefficients >= 0 of cost.features() minimising the error of
-    log(predicted time) against log(measured time)."""
-    from scipy.optimize import least_squares, nnls
+    log(predicted time) against log(measured time) (fastconv.cost_fit, the fit
+    ``fastconv tune --machine`` makes too)."""
     by_impl: dict[str, list[tuple[ConvProblem, float]]] = {}
     for row in rows:
         by_impl.setdefault(row["impl"], []).append((problem_of(row), float(row["seconds"])))
@@ -142,34 +141,11 @@ def fit(rows) -> tuple[dict[str, dict[str, float]], list[str]]:
     for name, samples in sorted(by_impl.items()):
         algo, backend = name.split(":")
         feats = [cost.features(p, algo, backend) for p, _ in samples]
-        names = sorted({k for f in feats for k, v in f.items() if v})
-        a = np.array([[f.get(k, 0.0) for k in names] for f in feats])
-        t = np.array([s for _, s in samples])
-        scale = a.max(axis=0)  # columns to ~1 so that the solvers are well conditioned
-        a_scaled = a / scale
-        # Start: NNLS on the relative error; then minimise the error of log(time), which treats
-        # 3x too slow and 3x too fast alike (the relative-error fit favours predicting too
-        # little: predicting 0 costs 1, 3x too much costs 4) -- what regret cares about.
-        start, _ = nnls(a_scaled / t[:, None], np.ones(len(t)), maxiter=50 * len(names))
-        floor = 1e-3 * t.min()
-
-        def log_error(c):
-            return np.log(a_scaled @ c + floor) - np.log(t)
-        # The per-call overhead cannot exceed the fastest call measured: without this bound,
-        # small problems slowed by a loaded machine (a descheduled OpenMP thread costs a time
-        # slice) make the fit charge every call milliseconds.
-        upper = np.full(len(names), np.inf)
-        if "call" in names:
-            upper[names.index("call")] = t.min() / scale[names.index("call")]
-        start = np.minimum(np.maximum(start, 1e-12 * start.max()), upper * (1 - 1e-9))
-        # soft_l1: a timing hit by a descheduled thread (10x off) must not drag the fit
-        coef = least_squares(log_error, start, bounds=(0, upper), x_scale="jac",
-                             loss="soft_l1", f_scale=0.5).x / scale
-        constants[name] = {k: float(c) for k, c in zip(names, coef) if c > 0}
-        ratio = (a @ coef) / t
+        t = [s for _, s in samples]
+        constants[name] = cost_fit.fit_coefficients(feats, t)
+        geomean, median, low, high = cost_fit.log_error_summary(constants[name], feats, t)
         report.append(f"{name:14s} {len(t):4d} rows  predicted/measured: geomean "
-                      f"{math.exp(np.mean(np.log(ratio))):.3f}, median {np.median(ratio):.3f}, "
-                      f"range {ratio.min():.2f} .. {ratio.max():.2f}")
+                      f"{geomean:.3f}, median {median:.3f}, range {low:.2f} .. {high:.2f}")
     return constants, report
 
 

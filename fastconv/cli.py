@@ -578,16 +578,17 @@ def tune_machine_command(args) -> int:
                      f"{d_score / t_score:.3f}"])
     print("\nGEMM cache blocks (mc/kc/nc); speed-up = derived geomean time / tuned")
     print(format_table(("dtype:isa", "derived", "tuned", "speed-up"), rows))
-    if report.cost:
-        rows = [[name, f"{cal['call'] * 1e6:.1f}", f"{cal['scale']:.3f}",
-                 str(report.cost_fit[name][0]), f"{report.cost_fit[name][1]:.3f}"]
-                for name, cal in report.cost.items()]
-        print("\nCost model calibration: estimate = call + scale x (fitted model - its call)")
-        print(format_table(("implementation", "call us", "scale", "layers", "geomean error"),
-                           rows))
-        before, after = report.cost_regret
-        print(f"choices on the calibration suite: regret {before:.3f} -> {after:.3f} "
-              "(geometric mean of t(chosen) / t(fastest))")
+    if report.cost_fit:
+        rows = [[name, str(n_rows), f"{error:.2f}x", "yes" if name in report.cost else "no"]
+                for name, (n_rows, error) in report.cost_fit.items()]
+        print("\nCost model refit on this machine (coefficients of fastconv.cost's features)")
+        print(format_table(("implementation", "layers", "fit error", "stored"), rows))
+        verdict = report.cost_verdict
+        print("choices on calibration layers the refit did not see (4-fold cross-validation):"
+              f" regret {verdict.builtin_regret[0]:.3f} (worst {verdict.builtin_regret[1]:.2f}) "
+              f"built in -> {verdict.refit_regret[0]:.3f} (worst {verdict.refit_regret[1]:.2f}) "
+              f"refit; prediction error {verdict.builtin_error:.2f}x -> "
+              f"{verdict.refit_error:.2f}x (geometric means)")
     for note in report.notes:
         print(f"note: {note}")
     print(f"\nstored in {report.path} ({report.seconds:.0f} s); `fastconv tune --machine "
@@ -702,12 +703,12 @@ def add_tune_arguments(parser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
     parser.add_argument("--machine", action="store_true",
                         help="instead of layers: measure this CPU's GEMM cache blocks and "
-                        "calibrate the cost model, stored in the cache directory for every "
+                        "refit the cost model, stored in the cache directory for every "
                         "later process")
     parser.add_argument("--budget", type=float, default=180.0, metavar="SECONDS",
                         help="time budget of --machine (default 180)")
     parser.add_argument("--no-calibrate", action="store_true",
-                        help="--machine: GEMM blocks only, no cost calibration")
+                        help="--machine: GEMM blocks only, no cost model refit")
     parser.add_argument("--reset", action="store_true",
                         help="remove the --machine tuning file (back to derived parameters)")
 
@@ -742,7 +743,7 @@ COMMANDS: dict[str, Command] = {
     "profile": Command("per-phase times of the chosen kernels per layer",
                        add_profile_arguments, cmd_profile),
     "tune": Command("measure every layer of a suite and remember the winners (plan cache); "
-                    "--machine: this CPU's GEMM blocks and cost calibration",
+                    "--machine: this CPU's GEMM blocks and cost model",
                     add_tune_arguments, cmd_tune),
     "explain": Command("every implementation for a problem: reasons, estimates, the choice",
                        add_explain_arguments, cmd_explain),

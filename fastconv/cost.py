@@ -5,9 +5,11 @@ An estimate is a dot product: ``seconds = sum(coefficient[f] * feature[f])`` ove
 of the implementation's algorithm (FLOP-like counts, element counts that stand for bytes moved,
 and ``call`` = 1 for the per-call overhead). The feature functions below are the only code; the
 coefficients live in fastconv/cost_constants.py, written by ``bench/fit_cost.py`` with the date,
-machine and command beside them. A new implementation therefore needs constants, not code: an
-``algo:backend`` pair without fitted constants gets CONSERVATIVE (slower than anything fitted),
-so it is chosen automatically only where nothing else can run, until the next fit.
+machine and command beside them, or, after ``fastconv tune --machine``, in the tuning file,
+fitted the same way (fastconv.cost_fit) on this machine. A new implementation therefore needs
+constants, not code: an ``algo:backend`` pair without fitted constants gets CONSERVATIVE
+(slower than anything fitted), so it is chosen automatically only where nothing else can run,
+until the next fit.
 
 Accuracy guards come before costs (scipy's choose_conv_method does the same): under algo="auto"
 an algorithm outside its guard is rejected with the reason, whatever its estimate. An explicit
@@ -167,35 +169,33 @@ def features(problem: ConvProblem, algo: str, backend: str) -> dict[str, float]:
     return FEATURES.get(algo, generic_features)(problem, backend)
 
 
-def constants(name: str) -> tuple[dict[str, float], bool]:
-    """(coefficients, fitted?) of implementation ``name`` ("algo:backend")."""
+def builtin_constants(name: str) -> tuple[dict[str, float], bool]:
+    """(coefficients, fitted?) of implementation ``name`` ("algo:backend") from
+    fastconv/cost_constants.py, CONSERVATIVE for a pair never fitted."""
     from .cost_constants import CONSTANTS
     fitted = CONSTANTS.get(name)
     return (fitted, True) if fitted else (CONSERVATIVE, False)
 
 
-def estimate(problem: ConvProblem, algo: str, backend: str) -> float:
-    """Estimated seconds of one call of ``algo:backend`` on ``problem``: the fitted model, or,
-    after ``fastconv tune --machine``, its calibration to this machine (a per-call time and
-    one scale on the rest of the estimate, fitted on a calibration suite;
-    fastconv.machine_params)."""
-    name = f"{algo}:{backend}"
-    seconds = fitted_estimate(problem, algo, backend)
-    coeffs, fitted = constants(name)
-    calibration = machine_params.cost_calibration(name)
-    if calibration is not None and fitted:
-        work = max(seconds - coeffs.get("call", 0.0), 0.0)
-        seconds = calibration["call"] + calibration["scale"] * work
-    return seconds
+def constants(name: str) -> tuple[dict[str, float], bool]:
+    """(coefficients, fitted?) the dispatcher uses for ``name``: this machine's, fitted by
+    ``fastconv tune --machine`` (fastconv.machine_params), where the tuning file has them;
+    otherwise the built-in ones."""
+    tuned = machine_params.tuned_cost(name)
+    return (tuned, True) if tuned else builtin_constants(name)
 
 
-def fitted_estimate(problem: ConvProblem, algo: str, backend: str) -> float:
-    """The fitted model's seconds for ``algo:backend`` on ``problem``, before any calibration
-    (what ``fastconv tune --machine`` calibrates against)."""
-    coeffs, fitted = constants(f"{algo}:{backend}")
-    # an unfitted pair's conservative rates apply to the direct count whatever its features
+def estimate_with(coefficients: dict[str, float], fitted: bool, problem: ConvProblem,
+                  algo: str, backend: str) -> float:
+    """Seconds of one call of ``algo:backend`` on ``problem`` under ``coefficients``; an
+    unfitted pair's conservative rates apply to the direct count whatever its features."""
     feats = features(problem, algo, backend) if fitted else generic_features(problem, backend)
-    return sum(coeffs.get(f, 0.0) * value for f, value in feats.items())
+    return sum(coefficients.get(f, 0.0) * value for f, value in feats.items())
+
+
+def estimate(problem: ConvProblem, algo: str, backend: str) -> float:
+    """Estimated seconds of one call of ``algo:backend`` on ``problem``."""
+    return estimate_with(*constants(f"{algo}:{backend}"), problem, algo, backend)
 
 
 # ---- accuracy guards (algo="auto" only) ------------------------------------------------------

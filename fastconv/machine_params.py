@@ -1,5 +1,5 @@
 """The machine parameters the C kernels run with: cache sizes, GEMM cache blocks, and the
-cost model's per-implementation calibration.
+cost model's coefficients fitted on this machine.
 
 Each parameter set comes from one of three sources, best first:
 
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 import platform
 import time
@@ -33,7 +34,9 @@ from pathlib import Path
 from typing import Optional
 
 FILE_NAME = "machine.json"
-FORMAT = 1
+# 2: "cost" holds each implementation's fitted coefficients (format 1 held a per-call time and
+# a scale, which a file of that format can no longer be read as)
+FORMAT = 2
 SYSFS_CACHE = Path("/sys/devices/system/cpu/cpu0/cache")
 
 
@@ -156,7 +159,8 @@ def derive_gemm_blocking(mr: int, nr: int, itemsize: int, caches: CacheSizes) ->
 @dataclass
 class Tuned:
     """What ``fastconv tune --machine`` stored: per "dtype:isa" GEMM blocks, per implementation
-    cost-model calibration (``{"call": seconds, "scale": factor}``), and when."""
+    the cost model's coefficients (``{feature: seconds per unit}``, fastconv.cost), and
+    when."""
     gemm: dict[str, dict]
     cost: dict[str, dict]
     created: float
@@ -197,10 +201,11 @@ def load_tuned(isa: str, path: Optional[Path] = None) -> Optional[Tuned]:
             if not all(isinstance(blk.get(f), int) and blk[f] > 0
                        for f in ("mr", "nr", "mc", "kc", "nc")):
                 raise ValueError(f"gemm blocks {key!r} are not positive integers")
-        for name, cal in cost.items():
-            if not all(isinstance(cal.get(f), (int, float)) and cal[f] >= 0
-                       for f in ("call", "scale")) or not cal["scale"] > 0:
-                raise ValueError(f"cost calibration {name!r} is malformed")
+        for name, coefficients in cost.items():
+            if not isinstance(coefficients, dict) or not coefficients or not all(
+                    isinstance(v, (int, float)) and math.isfinite(v) and v >= 0
+                    for v in coefficients.values()):
+                raise ValueError(f"cost coefficients {name!r} are not non-negative numbers")
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         warnings.warn(f"fastconv: ignoring the tuning file {path}: it is not valid ({exc}); "
                       "using derived parameters (rerun `fastconv tune --machine`)",
@@ -247,7 +252,7 @@ class Active:
     caches: CacheSizes
     gemm: dict[str, dict]         # "float32:avx512" -> blocks
     gemm_source: dict[str, str]   # same keys -> "tuned on DATE" / "derived ..." / "built in"
-    cost: dict[str, dict]         # implementation -> {"call", "scale"} (tuned only)
+    cost: dict[str, dict]         # implementation -> {feature: coefficient} (tuned only)
     cost_source: str
 
 
@@ -264,6 +269,7 @@ def set_active(value: Optional[Active]) -> None:
     _active = value
 
 
-def cost_calibration(name: str) -> Optional[dict]:
-    """The tuned calibration of implementation ``name`` ({"call", "scale"}), if any."""
+def tuned_cost(name: str) -> Optional[dict]:
+    """The cost coefficients ``fastconv tune --machine`` fitted for implementation ``name``
+    on this machine, if any."""
     return _active.cost.get(name) if _active is not None else None

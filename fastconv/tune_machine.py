@@ -9,11 +9,11 @@ candidate in turn, best of several rounds, so a disturbance hits all of them ali
    (x 1/2, 1, 2), then nc (x 1/2, 1). The score is the geometric mean of the times over
    GEMM_SHAPES (square, and the M x K x N of ResNet-50's layers); a candidate must beat the
    incumbent by TIE to replace it, so noise does not move the blocks.
-2. The cost model's calibration, per CPU implementation (numba's when its on-disk cache is
-   warm): each is timed on a calibration suite (a spread of layers from the model suites,
-   full size and scaled down), and a per-call time ``call`` and a ``scale`` on the rest of
-   the fitted model's estimate are fitted (least squares on relative error). The dispatcher
-   then ranks with ``call + scale x (estimate - fitted call)`` (fastconv.cost.estimate).
+2. The cost model, per CPU implementation (numba's when its on-disk cache is warm): each is
+   timed on a calibration suite (the layers of the model suites, full size and scaled down), and the coefficients of its features are fitted again on these timings, as
+   bench/fit_cost.py fits the built-in ones (fastconv.cost_fit). The refit is stored only if
+   it chooses better than the built-in model on layers it was not fitted on (4-fold
+   cross-validation over the layers: regret t(chosen) / t(fastest), then prediction error).
 
 The results go to ``<cache dir>/machine.json`` with the CPU model, ISA and fastconv version;
 every later process on this machine applies them when the C extension loads. The whole run is
@@ -28,8 +28,9 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from . import cost, machine_params, testing
+from . import cost, cost_fit, machine_params, testing
 from .backends import c as c_backend
+from .problem import ConvProblem
 from .registry import REGISTRY
 from .threads import get_num_threads
 from .timing import best_time
@@ -45,19 +46,21 @@ TIE = 0.01          # a candidate must be 1% faster (geomean) than the incumbent
 GEMM_ROUNDS = 7
 DTYPES = ("float32", "float64")
 CALIBRATION_ROUNDS = 5
+CV_FOLDS = 4        # cross-validation of the cost refit: each layer judged by a fit without it
 SLOW_CALL = 0.25    # seconds of timed calls per layer and implementation at most
 
 
 @dataclass
 class TuneReport:
     """What a run found: per "dtype:isa" the derived and the tuned blocks with their scores
-    (geomean seconds), per implementation the calibration and its fit, and the file."""
+    (geomean seconds), per implementation the refit cost coefficients (stored or not) with
+    their rows and fit error, the cross-validation verdict, and the file."""
     gemm: dict[str, dict] = field(default_factory=dict)
     gemm_derived: dict[str, dict] = field(default_factory=dict)
     gemm_score: dict[str, tuple[float, float]] = field(default_factory=dict)
     cost: dict[str, dict] = field(default_factory=dict)
     cost_fit: dict[str, tuple[int, float]] = field(default_factory=dict)
-    cost_regret: tuple[float, float] = (math.nan, math.nan)
+    cost_verdict: Optional["CostVerdict"] = None
     path: Optional[str] = None
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
@@ -147,11 +150,24 @@ def tune_gemm(dtype: str, deadline: float, nthreads: int) -> tuple[dict, dict, f
     return derived, best, derived_score or math.nan, best_score or math.nan
 
 
-# ---- cost calibration --------------------------------------------------------------------
+# ---- cost model refit ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class CostSample:
+    """One timed call of one implementation on one calibration layer."""
+    case: str
+    problem: ConvProblem
+    features: dict
+    seconds: float
+    auto: bool  # algo="auto" may choose this implementation for this layer (accuracy guards)
+
+
 def calibration_cases() -> tuple[testing.Case, ...]:
-    """Every third layer of each model suite, full size and scaled down to 16 channels (the
-    small ones pin down the per-call time)."""
-    picked = [case for cases in testing.SUITES.values() for case in cases[::3]]
+    """Every layer of each model suite, full size and scaled down to 16 channels (the small
+    ones pin down the per-call time), taken a suite at a time in turn so that a run cut short
+    by its budget still covers every suite."""
+    suites = [list(cases) for cases in testing.SUITES.values()]
+    picked = [case for layer in range(max(map(len, suites)))
+              for cases in suites if layer < len(cases) for case in (cases[layer],)]
     return testing.unique(picked + [testing.scaled_down(case) for case in picked])
 
 
@@ -160,21 +176,6 @@ def _time_case(call: Callable[[], object], rounds: int) -> float:
     calls or SLOW_CALL seconds (a slow layer: one timed call)."""
     return best_time(call, min_repeats=rounds, max_repeats=100, min_total=0.02,
                      max_total=SLOW_CALL)
-
-
-def fit_calibration(estimates: list[float], calls: list[float],
-                    measured: list[float]) -> tuple[float, float]:
-    """(call, scale) minimising sum(((call + scale * (e - c)) / t - 1)^2), call >= 0,
-    scale > 0: a weighted linear least-squares fit, refitted with call = 0 if it came out
-    negative."""
-    work = np.maximum(np.asarray(estimates) - np.asarray(calls), 0.0)
-    t = np.asarray(measured)
-    a = np.stack([1.0 / t, work / t], axis=1)
-    (call, scale), *_ = np.linalg.lstsq(a, np.ones_like(t), rcond=None)
-    if call < 0 or scale <= 0:
-        scale = float(np.dot(work / t, np.ones_like(t)) / max(np.dot(work / t, work / t), 1e-30))
-        call = 0.0
-    return float(call), float(max(scale, 1e-6))
 
 
 def calibrated_backends(progress: Callable[[str], None]) -> tuple[str, ...]:
@@ -192,36 +193,13 @@ def calibrated_backends(progress: Callable[[str], None]) -> tuple[str, ...]:
     return ("c",)
 
 
-def choice_regret(timed: dict[str, dict[str, tuple[float, float, float]]],
-                  calibration: dict[str, dict]) -> float:
-    """Geometric mean over the calibration layers of t(the model's choice) / t(the fastest),
-    the choice made as the dispatcher makes it (lowest estimate among the implementations
-    algo="auto" may use) with ``calibration`` applied ({} for the fitted model alone)."""
-    regrets = []
-    for per_impl in timed.values():
-        if len(per_impl) < 2:
-            continue
-        def estimate(name):
-            fitted, call0, _ = per_impl[name]
-            cal = calibration.get(name)
-            return fitted if cal is None else cal["call"] + cal["scale"] * max(fitted - call0,
-                                                                               0.0)
-        chosen = min(per_impl, key=estimate)
-        fastest = min(t for _, _, t in per_impl.values())
-        regrets.append(per_impl[chosen][2] / fastest)
-    return _geomean(regrets) if regrets else 1.0
-
-
-def calibrate_costs(deadline: float, progress: Callable[[str], None]) -> tuple[dict, float,
-                                                                                 float]:
-    """({implementation: {"call", "scale", "rows", "geomean_error"}}, regret of the fitted
-    model's choices, regret with the calibration) for every available CPU implementation with
-    fitted constants (numba's only with a warm cache), from the calibration suite."""
+def time_calibration(deadline: float, progress: Callable[[str], None]
+                     ) -> dict[str, list[CostSample]]:
+    """Per available CPU implementation (numba's only with a warm cache), its timings on the
+    calibration suite, until the suite or the time runs out."""
     backends = calibrated_backends(progress)
-    impls = [impl for impl in REGISTRY if impl.backend in backends and impl.available
-             and cost.constants(impl.name)[1]]
-    rows: dict[str, list[tuple[float, float, float]]] = {impl.name: [] for impl in impls}
-    timed: dict[str, dict[str, tuple[float, float, float]]] = {}
+    impls = [impl for impl in REGISTRY if impl.backend in backends and impl.available]
+    samples: dict[str, list[CostSample]] = {impl.name: [] for impl in impls}
     for case in calibration_cases():
         if time.perf_counter() > deadline:
             progress("calibration: out of time; fitting on the layers measured so far")
@@ -236,29 +214,104 @@ def calibrate_costs(deadline: float, progress: Callable[[str], None]) -> tuple[d
             def call(impl=impl):
                 case.conv(x, w, b, algo=impl.algo, backend=impl.backend, out=out,
                           **case.kwargs)
-            seconds = _time_case(call, CALIBRATION_ROUNDS)
-            fitted = cost.fitted_estimate(problem, impl.algo, impl.backend)
-            call0 = cost.constants(impl.name)[0].get("call", 0.0)
-            rows[impl.name].append((fitted, call0, seconds))
-            if cost.guard(problem, impl.algo) is None:  # one algo="auto" may choose
-                timed.setdefault(case.id, {})[impl.name] = rows[impl.name][-1]
-    result = {}
-    for name, data in rows.items():
-        if len(data) < 4:
+            samples[impl.name].append(CostSample(
+                case.id, problem, cost.features(problem, impl.algo, impl.backend),
+                _time_case(call, CALIBRATION_ROUNDS), cost.guard(problem, impl.algo) is None))
+    return samples
+
+
+def fit_costs(samples: dict[str, list[CostSample]]) -> dict[str, dict[str, float]]:
+    """Coefficients per implementation with enough layers to fit them (two more than it has
+    features), fitted as bench/fit_cost.py fits the built-in ones; a feature these layers never
+    exercise keeps its built-in coefficient."""
+    fitted = {}
+    for name, rows in samples.items():
+        builtin, was_fitted = cost.builtin_constants(name)
+        n_features = len({k for r in rows for k, v in r.features.items() if v})
+        if len(rows) < n_features + 2:
             continue
-        est, calls, measured = (list(v) for v in zip(*data))
-        call, scale = fit_calibration(est, calls, measured)
-        predicted = [call + scale * max(e - c, 0.0) for e, c in zip(est, calls)]
-        error = _geomean([max(p / m, m / p) for p, m in zip(predicted, measured)])
-        result[name] = {"call": call, "scale": scale, "rows": len(data),
-                        "geomean_error": error}
-    return result, choice_regret(timed, {}), choice_regret(timed, result)
+        fitted[name] = cost_fit.fit_coefficients([r.features for r in rows],
+                                                 [r.seconds for r in rows],
+                                                 prior=builtin if was_fitted else None)
+    return fitted
+
+
+def _predict(name: str, sample: CostSample, coefficients: dict[str, dict]) -> float:
+    if name in coefficients:
+        return cost_fit.predict(coefficients[name], sample.features)
+    return cost.estimate_with(*cost.builtin_constants(name), sample.problem, *name.split(":"))
+
+
+def _regrets(samples: dict[str, list[CostSample]], coefficients: dict[str, dict],
+             cases: Optional[set] = None) -> dict[str, float]:
+    """Per calibration layer (those in ``cases``, or all): t(the model's choice) / t(the
+    fastest), the choice made as the dispatcher makes it (lowest estimate among the
+    implementations algo="auto" may use) under ``coefficients`` (built-in ones for the
+    implementations it lacks)."""
+    by_case: dict[str, dict[str, CostSample]] = {}
+    for name, rows in samples.items():
+        for r in rows:
+            if r.auto and (cases is None or r.case in cases):
+                by_case.setdefault(r.case, {})[name] = r
+    out = {}
+    for case, per_impl in by_case.items():
+        if len(per_impl) < 2:
+            continue
+        chosen = min(per_impl, key=lambda name: _predict(name, per_impl[name], coefficients))
+        out[case] = per_impl[chosen].seconds / min(r.seconds for r in per_impl.values())
+    return out
+
+
+def _log_error(samples: dict[str, list[CostSample]], coefficients: dict[str, dict],
+               cases: Optional[set] = None) -> list[float]:
+    return [abs(math.log(max(_predict(name, r, coefficients), 1e-12) / r.seconds))
+            for name, rows in samples.items() for r in rows
+            if cases is None or r.case in cases]
+
+
+@dataclass
+class CostVerdict:
+    """How the refit model chose on layers it was not fitted on (cross-validation), against
+    the built-in model on the same layers."""
+    builtin_regret: tuple[float, float]   # (geomean, worst) of t(chosen) / t(fastest)
+    refit_regret: tuple[float, float]
+    builtin_error: float                  # geomean of max(predicted/measured, its inverse)
+    refit_error: float
+
+    @property
+    def better(self) -> bool:
+        """The refit chooses better, or as well (within 0.1%) and predicts times better."""
+        builtin, refit = self.builtin_regret[0], self.refit_regret[0]
+        return refit < builtin * (1 - 1e-3) or (refit <= builtin * (1 + 1e-3)
+                                                and self.refit_error < self.builtin_error)
+
+
+def cross_validate(samples: dict[str, list[CostSample]], folds: int = CV_FOLDS) -> CostVerdict:
+    """Fit on all layers but one fold, judge the choices and predictions on that fold; every
+    layer is judged once, by a fit that never saw it."""
+    cases = list(dict.fromkeys(r.case for rows in samples.values() for r in rows))
+    held_regret: dict[str, float] = {}
+    held_error: list[float] = []
+    for k in range(folds):
+        held = set(cases[k::folds])
+        train = {name: [r for r in rows if r.case not in held] for name, rows in samples.items()}
+        refit = fit_costs(train)
+        held_regret.update(_regrets(samples, refit, held))
+        held_error += _log_error(samples, refit, held)
+    builtin_regret = _regrets(samples, {})
+
+    def summary(regrets):
+        values = list(regrets.values()) or [1.0]
+        return _geomean(values), max(values)
+    return CostVerdict(summary(builtin_regret), summary(held_regret),
+                       math.exp(float(np.mean(_log_error(samples, {})))),
+                       math.exp(float(np.mean(held_error))) if held_error else math.inf)
 
 
 # ---- the command -------------------------------------------------------------------------
 def tune_machine(budget_s: float = 180.0, progress: Callable[[str], None] = print,
                  dtypes=DTYPES, calibrate: bool = True) -> TuneReport:
-    """Measure the GEMM blocks (per dtype, active ISA) and the cost calibration, store them in
+    """Measure the GEMM blocks (per dtype, active ISA) and refit the cost model, store them in
     the tuning file, and apply them to this process."""
     reason = c_backend.unavailable_reason()
     if reason:
@@ -283,23 +336,23 @@ def tune_machine(budget_s: float = 180.0, progress: Callable[[str], None] = prin
         gemm_store[key] = tuned
     cost_store: dict[str, dict] = {}
     if calibrate:
-        progress("cost model calibration (calibration suite) ...")
-        deadline = start + budget_s * 0.95
-        fitted, regret_model, regret_calibrated = calibrate_costs(deadline, progress)
-        report.cost_regret = (regret_model, regret_calibrated)
-        for name, fit in fitted.items():
-            report.cost_fit[name] = (fit["rows"], fit["geomean_error"])
-        # kept only when it chooses better on the layers it was fitted on: a per-call time and
-        # one scale per implementation can fit the times well and still rank two close
-        # implementations worse than the fitted model (seen on Zen 4: regret 1.10 -> 1.16)
-        if regret_calibrated < regret_model * (1.0 - TIE):
-            cost_store = {name: {"call": fit["call"], "scale": fit["scale"]}
-                          for name, fit in fitted.items()}
+        progress("cost model refit (calibration suite) ...")
+        samples = time_calibration(start + budget_s * 0.95, progress)
+        verdict = cross_validate(samples)
+        report.cost_verdict = verdict
+        refit = fit_costs(samples)
+        for name, coefficients in refit.items():
+            rows = samples[name]
+            report.cost_fit[name] = (len(rows), math.exp(float(np.mean(
+                _log_error({name: rows}, {name: coefficients})))))
+        if verdict.better:
+            cost_store = refit
         else:
             report.notes.append(
-                f"cost calibration not stored: the dispatcher's choices on the calibration "
-                f"suite had a regret of {regret_calibrated:.3f} with it and "
-                f"{regret_model:.3f} without (geometric mean of t(chosen) / t(fastest))")
+                "cost refit not stored: on layers it was not fitted on, the dispatcher chose "
+                f"with regret {verdict.refit_regret[0]:.3f} (built-in model "
+                f"{verdict.builtin_regret[0]:.3f}) and predicted times within "
+                f"{verdict.refit_error:.2f}x (built-in {verdict.builtin_error:.2f}x)")
         report.cost = cost_store
     path = machine_params.store_tuned(c_backend.cpu_isa(), gemm_store, cost_store)
     report.path = str(path)

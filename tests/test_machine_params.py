@@ -84,7 +84,7 @@ def _tuned_blocks(isa):
 def test_tuning_file_round_trip(tuning_dir):
     best = cb.cpu_isa()
     gemm = _tuned_blocks(best)
-    cost = {"im2col:c": {"call": 2e-5, "scale": 1.25}}
+    cost = {"im2col:c": {"call": 2e-5, "mac_padded": 3e-11, "lowered": 1e-10}}
     path = machine_params.store_tuned(best, gemm, cost)
     assert path == tuning_dir / "machine.json"
     loaded = machine_params.load_tuned(best)
@@ -94,20 +94,20 @@ def test_tuning_file_round_trip(tuning_dir):
         dtype, isa = key.split(":")
         assert cb.gemm_blocking(isa, dtype)["kc"] == 48
         assert active.gemm_source[key].startswith("tuned on ")
-    assert machine_params.cost_calibration("im2col:c") == cost["im2col:c"]
-    # the tuned calibration reaches the cost model: call + scale x (estimate - fitted call)
+    assert machine_params.tuned_cost("im2col:c") == cost["im2col:c"]
+    # the tuned coefficients replace the built-in ones in the cost model
     from fastconv import cost as cost_model
     from fastconv import testing
     problem = testing.SMOKE[0].problem
-    coeffs, _ = cost_model.constants("im2col:c")
+    assert cost_model.constants("im2col:c") == (cost["im2col:c"], True)
     feats = cost_model.features(problem, "im2col", "c")
-    raw = sum(coeffs.get(f, 0.0) * v for f, v in feats.items())
-    want = 2e-5 + 1.25 * (raw - coeffs["call"])
-    assert cost_model.estimate(problem, "im2col", "c") == pytest.approx(want, rel=1e-9)
+    want = sum(cost["im2col:c"].get(f, 0.0) * v for f, v in feats.items())
+    assert cost_model.estimate(problem, "im2col", "c") == pytest.approx(want, rel=1e-12)
     assert machine_params.remove_tuned() and not path.exists()
     active = cb.reload_machine_params()
     assert not active.gemm_source[f"float32:{cb.active_isa()}"].startswith("tuned")
-    assert machine_params.cost_calibration("im2col:c") is None
+    assert machine_params.tuned_cost("im2col:c") is None
+    assert cost_model.constants("im2col:c") == cost_model.builtin_constants("im2col:c")
 
 
 @pytest.mark.parametrize("field,value", [("cpu", "Another CPU 9000"), ("isa", "scalar-x"),
@@ -126,10 +126,15 @@ def test_foreign_tuning_file_is_ignored(tuning_dir, field, value):
 
 
 @pytest.mark.parametrize("text", ["not json {", "[]", '{"format": 99}',
-                                  '{"format": 1, "gemm": {"float32:avx2": {"mr": -1}}, '
+                                  '{"format": 2, "gemm": {"float32:avx2": {"mr": -1}}, '
                                   '"cost": {}, "created": 0}',
-                                  '{"format": 1, "gemm": {}, "cost": {"x:c": {"call": 1}}, '
-                                  '"created": 0}'])
+                                  '{"format": 2, "gemm": {}, "cost": {"x:c": {"call": -1}}, '
+                                  '"created": 0}',
+                                  '{"format": 2, "gemm": {}, "cost": {"x:c": {}}, '
+                                  '"created": 0}',
+                                  # an older file: a per-call time and a scale per implementation
+                                  '{"format": 1, "gemm": {}, "cost": {"x:c": {"call": 1e-5, '
+                                  '"scale": 1.2}}, "created": 0}'])
 def test_corrupt_tuning_file_is_ignored(tuning_dir, text):
     (tuning_dir / "machine.json").write_text(text)
     with pytest.warns(RuntimeWarning, match="not valid"):
@@ -193,13 +198,70 @@ def test_odd_blockings_stay_correct(tuning_dir, dtype, isa):
         cb.set_isa(None)
 
 
-def test_calibration_fit_recovers_known_constants():
-    from fastconv.tune_machine import fit_calibration
-    est = [1e-4, 5e-4, 2e-3, 1e-2, 3e-5]
-    calls = [2e-5] * 5
-    measured = [3e-6 + 1.7 * (e - c) for e, c in zip(est, calls)]
-    call, scale = fit_calibration(est, calls, measured)
-    assert call == pytest.approx(3e-6, rel=1e-6) and scale == pytest.approx(1.7, rel=1e-6)
+def test_cost_fit_recovers_known_coefficients():
+    """Times made exactly by known coefficients are fitted back to them."""
+    from fastconv import cost_fit
+    rng = np.random.default_rng(3)
+    truth = {"call": 4e-6, "mac": 2e-11, "out": 3e-10}
+    rows = [{"call": 1.0, "mac": float(m), "out": float(o), "in": 0.0}
+            for m, o in zip(rng.uniform(1e3, 1e9, 40), rng.uniform(10, 1e6, 40))]
+    seconds = [cost_fit.predict(truth, r) for r in rows]
+    got = cost_fit.fit_coefficients(rows, seconds, prior={"in": 7e-10, "mac_dw": 1e-11})
+    for name, value in truth.items():
+        assert got[name] == pytest.approx(value, rel=1e-6)
+    # features no row exercises keep the prior's coefficient ("in" is zero on every row)
+    assert got["in"] == 7e-10 and got["mac_dw"] == 1e-11
+
+
+def test_cost_fit_bounds_and_robustness():
+    """The per-call time never exceeds the fastest call, coefficients are never negative,
+    and one timing 10x off (a descheduled thread) barely moves the fit."""
+    from fastconv import cost_fit
+    truth = {"call": 5e-6, "mac": 1e-11}
+    rows = [{"call": 1.0, "mac": float(m)} for m in np.geomspace(1e4, 1e9, 30)]
+    seconds = [cost_fit.predict(truth, r) for r in rows]
+    seconds[17] *= 10
+    got = cost_fit.fit_coefficients(rows, seconds)
+    assert got["mac"] == pytest.approx(truth["mac"], rel=0.05)
+    assert got["call"] <= min(seconds) * (1 + 1e-9)
+    # a feature that only makes things cheaper is dropped (coefficient 0), not made negative
+    rows = [dict(r, out=float(i)) for i, r in enumerate(rows)]
+    assert all(v >= 0 for v in cost_fit.fit_coefficients(rows, seconds).values())
+
+
+def test_nnls_matches_the_unconstrained_solution_when_it_is_feasible():
+    from fastconv import cost_fit
+    rng = np.random.default_rng(0)
+    a = rng.uniform(0.1, 1.0, (20, 4))
+    x = np.array([0.5, 2.0, 0.0, 1.5])
+    assert np.allclose(cost_fit.nnls(a, a @ x), x, atol=1e-10)
+    # an infeasible optimum is clamped: the component that wants to be negative is 0
+    b = a @ np.array([1.0, -1.0, 0.5, 0.2])
+    got = cost_fit.nnls(a, b)
+    assert (got >= 0).all() and got[1] == 0.0
+
+
+def test_refit_is_judged_on_layers_it_did_not_see():
+    """The cross-validation's verdict follows the choices: on a machine where direct:c is 4x
+    slower and im2col:c 4x faster than the built-in model says, the built-in model picks
+    direct:c where im2col:c is faster and the refit does not."""
+    from fastconv import cost, testing, tune_machine
+    truth = {"direct:c": 4.0, "im2col:c": 0.25}
+    samples = {name: [] for name in truth}
+    for case in testing.SUITES["resnet50"] + testing.SUITES["squeezenet1_1"]:
+        p = case.problem
+        for name, factor in truth.items():
+            algo, backend = name.split(":")
+            seconds = factor * cost.estimate_with(*cost.builtin_constants(name), p, algo,
+                                                  backend)
+            samples[name].append(tune_machine.CostSample(
+                case.id, p, cost.features(p, algo, backend), seconds, True))
+    verdict = tune_machine.cross_validate(samples)
+    assert verdict.builtin_regret[0] > 1.0
+    assert verdict.refit_regret == pytest.approx((1.0, 1.0))
+    assert verdict.refit_error == pytest.approx(1.0, rel=1e-3)
+    assert verdict.builtin_error == pytest.approx(4.0)
+    assert verdict.better
 
 
 def test_tune_machine_end_to_end(tuning_dir, monkeypatch):

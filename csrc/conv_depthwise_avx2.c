@@ -6,6 +6,7 @@
 #include <immintrin.h>
 
 FC_BEGIN_TARGET(FC_TARGET_AVX2)
+#include "vec_transpose_avx2.h"
 
 /* Lanes t < n of 32- and 64-bit lane masks. */
 static inline __m256i fc_dw_avx2_mask_ps(int64_t n) {
@@ -35,6 +36,7 @@ static inline __m256i fc_dw_avx2_mask_pd(int64_t n) {
 #define FC_VMASK_FIRST(n) fc_dw_avx2_mask_ps(n)
 #define FC_VLOAD_MASK(p, m) _mm256_maskload_ps(p, m)
 #define FC_VSTORE_MASK(p, m, v) _mm256_maskstore_ps(p, m, v)
+#define FC_VTRANSPOSE(r) fc_transpose_8x8_ps(r)
 #include "conv_depthwise_impl.h"
 
 #define FC_T double
@@ -50,6 +52,7 @@ static inline __m256i fc_dw_avx2_mask_pd(int64_t n) {
 #define FC_VMASK_FIRST(n) fc_dw_avx2_mask_pd(n)
 #define FC_VLOAD_MASK(p, m) _mm256_maskload_pd(p, m)
 #define FC_VSTORE_MASK(p, m, v) _mm256_maskstore_pd(p, m, v)
+#define FC_VTRANSPOSE(r) fc_transpose_4x4_pd(r)
 #include "conv_depthwise_impl.h"
 
 FC_END_TARGET

@@ -6,6 +6,7 @@
 #include <immintrin.h>
 
 FC_BEGIN_TARGET(FC_TARGET_AVX512)
+#include "vec_transpose_avx512.h"
 
 #define FC_ISA avx512
 #define FC_ACC FC_DW_AVX512_ACC
@@ -30,6 +31,7 @@ FC_BEGIN_TARGET(FC_TARGET_AVX512)
 #define FC_VMASK_FIRST(n) ((__mmask16)FC_DW_AVX512_MASK(n))
 #define FC_VLOAD_MASK(p, m) _mm512_maskz_loadu_ps(m, p)
 #define FC_VSTORE_MASK(p, m, v) _mm512_mask_storeu_ps(p, m, v)
+#define FC_VTRANSPOSE(r) fc_transpose_16x16_ps(r)
 #include "conv_depthwise_impl.h"
 
 #define FC_T double
@@ -45,6 +47,7 @@ FC_BEGIN_TARGET(FC_TARGET_AVX512)
 #define FC_VMASK_FIRST(n) ((__mmask8)FC_DW_AVX512_MASK(n))
 #define FC_VLOAD_MASK(p, m) _mm512_maskz_loadu_pd(m, p)
 #define FC_VSTORE_MASK(p, m, v) _mm512_mask_storeu_pd(p, m, v)
+#define FC_VTRANSPOSE(r) fc_transpose_8x8_pd(r)
 #include "conv_depthwise_impl.h"
 
 #undef FC_DW_AVX512_MASK

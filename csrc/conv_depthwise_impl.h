@@ -11,6 +11,7 @@
  *   FC_VZERO()  FC_VSET1(s)  FC_VLOAD(p)  FC_VSTORE(p, v)  FC_VFMA(a, b, c) = a * b + c
  *   FC_VMASK_FIRST(n)    mask of lanes t < n (0 < n <= FC_VL)
  *   FC_VLOAD_MASK(p, m), FC_VSTORE_MASK(p, m, v)   lanes outside m are neither read nor written
+ *   FC_VTRANSPOSE(r)     in-place FC_VL x FC_VL transpose of FC_VEC r[FC_VL]
  * and gets fc_<FC_TNAME>_conv2d_depthwise__<FC_ISA>() (prototype in conv_depthwise.h).
  *
  * Problem: groups == c_in, so output channel k reads input channel k / mult alone (mult =
@@ -642,8 +643,9 @@ static int FC_DWFN(dw_chan_plan)(FC_DWFN(dw_chan_ctx) *ctx) {
  * block of FC_CB channels: it copies the input rows the band reads into a stack buffer as
  * [row][col][channel] with the padding written as zeros, runs the channel path's tiles on it
  * (every pixel interior: the full-width tile everywhere, no tap ranges), and writes the band's
- * outputs, kept as [pixel][channel], back to the channel planes. Weights are packed once per
- * task as in the channel path. */
+ * outputs, kept as [pixel][channel], back to the channel planes. Both copies move FC_VL x FC_VL
+ * blocks through an in-register transpose (element by element they took 7x the FMAs' time on
+ * 120 channels 28x28 stride 2). Weights are packed once per task as in the channel path. */
 
 /* Input rows read by output rows [ia, ib): ((ib - ia) - 1) * stride_h + (kh - 1) * dil_h + 1. */
 static int64_t FC_DWFN(dw_packed_rows)(const fc_conv2d_desc *d, int64_t out_rows) {
@@ -679,7 +681,29 @@ static void FC_DWFN(dw_packed_task)(const FC_DWFN(dw_chan_ctx) *ctx, int64_t b, 
         FC_DWFN(dw_zero)(dst, col_lo * FC_CB);
         FC_DWFN(dw_zero)(dst + col_hi * FC_CB, (ncol - col_hi) * FC_CB);
         const FC_T *src = xb + ih * d->x_stride[2] + (col_lo - d->pad_left) * xs3;
-        /* 8 channels' rows at a time: 8 read streams, each column's 8 values one short run */
+        if (xs3 == 1) {
+            /* runs of FC_VL columns of FC_VL channels, transposed in registers: vector q is then
+             * column col + q's FC_VL channels (the channels past nch of the last block zeros) */
+            for (int64_t ca = 0; ca < nch; ca += FC_VL) {
+                const int64_t cn = FC_MIN((int64_t)FC_VL, nch - ca);
+                for (int64_t col = col_lo; col < col_hi; col += FC_VL) {
+                    const int64_t m = FC_MIN((int64_t)FC_VL, col_hi - col);
+                    const FC_T *s = src + (col - col_lo) + ca * xs1;
+                    FC_VEC v[FC_VL];
+                    if (m == FC_VL) {
+                        for (int64_t q = 0; q < cn; q++) v[q] = FC_VLOAD(s + q * xs1);
+                    } else {
+                        const FC_VMASK mask = FC_VMASK_FIRST(m);
+                        for (int64_t q = 0; q < cn; q++) v[q] = FC_VLOAD_MASK(s + q * xs1, mask);
+                    }
+                    for (int64_t q = cn; q < FC_VL; q++) v[q] = FC_VZERO();
+                    FC_VTRANSPOSE(v);
+                    for (int64_t q = 0; q < m; q++) FC_VSTORE(dst + (col + q) * FC_CB + ca, v[q]);
+                }
+            }
+            continue;
+        }
+        /* strided columns: 8 channels' rows at a time, 8 read streams */
         for (int64_t ca = 0; ca < nch; ca += 8) {
             const int64_t cn = FC_MIN((int64_t)8, nch - ca);
             for (int64_t col = col_lo; col < col_hi; col++)
@@ -705,6 +729,30 @@ static void FC_DWFN(dw_packed_task)(const FC_DWFN(dw_chan_ctx) *ctx, int64_t b, 
 
     const int64_t ys1 = d->y_stride[1], ys2 = d->y_stride[2], ys3 = d->y_stride[3];
     FC_T *yb = ctx->y + b * d->y_stride[0] + c0 * ys1;
+    if (ys3 == 1) {
+        /* runs of FC_VL output columns of FC_VL channels, transposed in registers: vector l is
+         * then channel ca + l's run */
+        for (int64_t i = ia; i < ib; i++)
+            for (int64_t j0 = 0; j0 < w_out; j0 += FC_VL) {
+                const int64_t m = FC_MIN((int64_t)FC_VL, w_out - j0);
+                const FC_VMASK run_mask = FC_VMASK_FIRST(m);
+                const FC_T *src = ybuf + ((i - ia) * w_out + j0) * FC_CB;
+                FC_T *dst = yb + i * ys2 + j0;
+                for (int64_t ca = 0; ca < nch; ca += FC_VL) {
+                    const int64_t cn = FC_MIN((int64_t)FC_VL, nch - ca);
+                    FC_VEC v[FC_VL];
+                    for (int64_t q = 0; q < m; q++) v[q] = FC_VLOAD(src + q * FC_CB + ca);
+                    for (int64_t q = m; q < FC_VL; q++) v[q] = FC_VZERO();
+                    FC_VTRANSPOSE(v);
+                    if (m == FC_VL)
+                        for (int64_t l = 0; l < cn; l++) FC_VSTORE(dst + (ca + l) * ys1, v[l]);
+                    else
+                        for (int64_t l = 0; l < cn; l++)
+                            FC_VSTORE_MASK(dst + (ca + l) * ys1, run_mask, v[l]);
+                }
+            }
+        return;
+    }
     for (int64_t c = 0; c < nch; c++)
         for (int64_t i = ia; i < ib; i++) {
             FC_T *dst = yb + c * ys1 + i * ys2;
@@ -717,9 +765,9 @@ static void FC_DWFN(dw_packed_task)(const FC_DWFN(dw_chan_ctx) *ctx, int64_t b, 
  * (FC_VL columns), one output channel per input channel, at least one vector of channels; a
  * band's input and output must fit the stack buffers (FC_DW_PACKMAX elements each). Rows of
  * two vectors or more keep the row path, whose lanes they fill. Measured on Zen 4, float32,
- * MobileNet v2's and ShuffleNet's 3x3 layers, 1 and 2 threads: AVX-512 (16 lanes) 0.41-0.83x
- * the row path's time with 7 and 14 output columns, 1.2-2.3x with 28; AVX2 (8 lanes)
- * 0.58-0.64x with 7 columns. */
+ * MobileNet v2's and ShuffleNet's 3x3 layers, 1 and 2 threads: AVX-512 (16 lanes) 0.40-0.71x
+ * the row path's time with 7 and 14 output columns, 1.1-1.25x with 28 (bands of one output
+ * row there: the packed input rows outgrow the buffer); AVX2 (8 lanes) 0.41-0.69x with 7. */
 static int FC_DWFN(dw_packed_plan)(FC_DWFN(dw_chan_ctx) *ctx) {
     const fc_conv2d_desc *d = ctx->d;
     if (d->c_out != d->c_in || d->c_in < FC_VL || d->w_out > FC_VL) return 0;
@@ -857,3 +905,4 @@ fc_status FC_DWFN(conv2d_depthwise)(const fc_conv2d_desc *d, const FC_T *x, cons
 #undef FC_VMASK_FIRST
 #undef FC_VLOAD_MASK
 #undef FC_VSTORE_MASK
+#undef FC_VTRANSPOSE

@@ -22,6 +22,7 @@
 #define FC_VMASK_FIRST(n) ((n) > 0)
 #define FC_VLOAD_MASK(p, m) ((m) ? *(p) : 0.0f)
 #define FC_VSTORE_MASK(p, m, v) ((m) ? (void)(*(p) = (v)) : (void)0)
+#define FC_VTRANSPOSE(r) ((void)(r)) /* one lane: a 1x1 transpose */
 #include "conv_depthwise_impl.h"
 
 #define FC_T double
@@ -37,4 +38,5 @@
 #define FC_VMASK_FIRST(n) ((n) > 0)
 #define FC_VLOAD_MASK(p, m) ((m) ? *(p) : 0.0)
 #define FC_VSTORE_MASK(p, m, v) ((m) ? (void)(*(p) = (v)) : (void)0)
+#define FC_VTRANSPOSE(r) ((void)(r)) /* one lane: a 1x1 transpose */
 #include "conv_depthwise_impl.h"

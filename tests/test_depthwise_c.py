@@ -80,7 +80,7 @@ CASES = [
     c1(2, 6, 40, 6, 9, groups=6, padding=4),
     c1(1, 5, 300, 10, 33, groups=5, padding=16, stride=2),
     # NCHW rows of at most one vector: packed channel path (channel blocks and remainders,
-    # strides, dilation, asymmetric padding, bands of rows, widths 1 to 7)
+    # strides, dilation, asymmetric padding, bands of rows, widths 1 to 16)
     *(dw(c, 9, 7, 3, padding=1) for c in (8, 16, 17, 33, 40, 65)),
     dw(24, 14, 14, 3, stride=2, padding=1),
     dw(20, 9, 4, 5, padding=2, n=2),
@@ -89,8 +89,13 @@ CASES = [
     dw(17, 11, 9, 3, stride=(2, 1), padding=((0, 2), (1, 0))),
     dw(9, 7, 1, 3, padding=1),
     dw(18, 10, 6, 7, padding=3, stride=2),
+    # rows of 14 to 16 output columns: input rows of two vectors and more (the transposed
+    # packing's column remainders), whole-vector output rows
+    dw(20, 28, 28, 3, stride=2, padding=1),
+    dw(40, 9, 30, 3, stride=2, padding=1, n=2),
+    dw(33, 6, 16, 3, padding=1),
 ]
-PACKED = CASES[-13:]
+PACKED = CASES[-16:]
 
 
 @pytest.mark.parametrize("dtype", DTYPES)

@@ -37,6 +37,14 @@ static inline __m256i fc_dw_avx2_mask_pd(int64_t n) {
 #define FC_VLOAD_MASK(p, m) _mm256_maskload_ps(p, m)
 #define FC_VSTORE_MASK(p, m, v) _mm256_maskstore_ps(p, m, v)
 #define FC_VTRANSPOSE(r) fc_transpose_8x8_ps(r)
+/* shuffle_ps picks lanes 0, 2 (1, 3) of each 128-bit half of a and b: a0 a2 b0 b2 | a4 a6 b4 b6;
+ * the 64-bit permute puts the halves in order */
+#define FC_VDEINTERLEAVE(a, b, even, odd)                                                         \
+    ((even) = _mm256_castpd_ps(_mm256_permute4x64_pd(                                             \
+         _mm256_castps_pd(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0))), _MM_SHUFFLE(3, 1, 2, 0))), \
+     (odd) = _mm256_castpd_ps(_mm256_permute4x64_pd(                                              \
+         _mm256_castps_pd(_mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1))), _MM_SHUFFLE(3, 1, 2, 0))))
+#define FC_VSTORE_MASK_FAST 0
 #include "conv_depthwise_impl.h"
 
 #define FC_T double
@@ -53,6 +61,10 @@ static inline __m256i fc_dw_avx2_mask_pd(int64_t n) {
 #define FC_VLOAD_MASK(p, m) _mm256_maskload_pd(p, m)
 #define FC_VSTORE_MASK(p, m, v) _mm256_maskstore_pd(p, m, v)
 #define FC_VTRANSPOSE(r) fc_transpose_4x4_pd(r)
+#define FC_VDEINTERLEAVE(a, b, even, odd)                                                         \
+    ((even) = _mm256_permute4x64_pd(_mm256_unpacklo_pd(a, b), _MM_SHUFFLE(3, 1, 2, 0)),          \
+     (odd) = _mm256_permute4x64_pd(_mm256_unpackhi_pd(a, b), _MM_SHUFFLE(3, 1, 2, 0)))
+#define FC_VSTORE_MASK_FAST 0
 #include "conv_depthwise_impl.h"
 
 FC_END_TARGET

@@ -32,6 +32,12 @@ FC_BEGIN_TARGET(FC_TARGET_AVX512)
 #define FC_VLOAD_MASK(p, m) _mm512_maskz_loadu_ps(m, p)
 #define FC_VSTORE_MASK(p, m, v) _mm512_mask_storeu_ps(p, m, v)
 #define FC_VTRANSPOSE(r) fc_transpose_16x16_ps(r)
+#define FC_VDEINTERLEAVE(a, b, even, odd)                                                         \
+    ((even) = _mm512_permutex2var_ps(a, _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, \
+                                                          22, 24, 26, 28, 30), b),                \
+     (odd) = _mm512_permutex2var_ps(a, _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21,  \
+                                                         23, 25, 27, 29, 31), b))
+#define FC_VSTORE_MASK_FAST 1
 #include "conv_depthwise_impl.h"
 
 #define FC_T double
@@ -48,6 +54,10 @@ FC_BEGIN_TARGET(FC_TARGET_AVX512)
 #define FC_VLOAD_MASK(p, m) _mm512_maskz_loadu_pd(m, p)
 #define FC_VSTORE_MASK(p, m, v) _mm512_mask_storeu_pd(p, m, v)
 #define FC_VTRANSPOSE(r) fc_transpose_8x8_pd(r)
+#define FC_VDEINTERLEAVE(a, b, even, odd)                                                         \
+    ((even) = _mm512_permutex2var_pd(a, _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14), b),        \
+     (odd) = _mm512_permutex2var_pd(a, _mm512_setr_epi64(1, 3, 5, 7, 9, 11, 13, 15), b))
+#define FC_VSTORE_MASK_FAST 1
 #include "conv_depthwise_impl.h"
 
 #undef FC_DW_AVX512_MASK

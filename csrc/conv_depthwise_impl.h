@@ -11,7 +11,9 @@
  *   FC_VZERO()  FC_VSET1(s)  FC_VLOAD(p)  FC_VSTORE(p, v)  FC_VFMA(a, b, c) = a * b + c
  *   FC_VMASK_FIRST(n)    mask of lanes t < n (0 < n <= FC_VL)
  *   FC_VLOAD_MASK(p, m), FC_VSTORE_MASK(p, m, v)   lanes outside m are neither read nor written
+ *   FC_VSTORE_MASK_FAST  1 where a masked store costs about a plain one (AVX-512), else 0
  *   FC_VTRANSPOSE(r)     in-place FC_VL x FC_VL transpose of FC_VEC r[FC_VL]
+ *   FC_VDEINTERLEAVE(a, b, even, odd)   even = elements 0, 2, .. of a then b; odd = 1, 3, ..
  * and gets fc_<FC_TNAME>_conv2d_depthwise__<FC_ISA>() (prototype in conv_depthwise.h).
  *
  * Problem: groups == c_in, so output channel k reads input channel k / mult alone (mult =
@@ -121,6 +123,18 @@ typedef struct FC_DWFN(dw_rows_ctx) {
     fc_dw_split tiles[2];  /* column tiles of a full chunk [0] and of the last chunk [1] */
 } FC_DWFN(dw_rows_ctx);
 
+/* dst[0, n) = lanes t < n of v (0 < n < FC_VL). AVX-512's mask stores cost a plain store; AVX2's
+ * vmaskmov stores are slow on AMD Zen, so there the lanes go through a stack vector. */
+FC_DW_INLINE void FC_DWFN(dw_store_first)(FC_T *dst, FC_VEC v, int n) {
+#if FC_VSTORE_MASK_FAST
+    FC_VSTORE_MASK(dst, FC_VMASK_FIRST(n), v);
+#else
+    FC_T tmp[FC_VL];
+    FC_VSTORE(tmp, v);
+    for (int j = 0; j < n; j++) dst[j] = tmp[j];
+#endif
+}
+
 /* Stores R x NV accumulator vectors at column col of the output rows (ncols valid). */
 FC_DW_INLINE void FC_DWFN(dw_rows_store)(const int R, const int NV, FC_VEC (*acc)[FC_NV],
                                           FC_T *const *rows, int64_t col, int64_t ys3,
@@ -130,8 +144,19 @@ FC_DW_INLINE void FC_DWFN(dw_rows_store)(const int R, const int NV, FC_VEC (*acc
         for (int rho = 0; rho < R; rho++)
 #pragma GCC unroll 4
             for (int v = 0; v < NV; v++) FC_VSTORE(rows[rho] + col + v * FC_VL, acc[rho][v]);
-    } else { /* ragged end or strided y: through a stack tile (vmaskmov stores are slow on
-              * AMD Zen, and this is the rare tile) */
+    } else if (ys3 == 1) { /* ragged end: whole vectors, then the first nc % FC_VL lanes */
+        const int64_t nc = FC_MIN(ncols, (int64_t)NV * FC_VL);
+        const int full = (int)(nc / FC_VL), rest = (int)(nc % FC_VL);
+        for (int rho = 0; rho < R; rho++) {
+#pragma GCC unroll 4
+            for (int v = 0; v < NV; v++) { /* (to NV, not full: the compiler sees the bound) */
+                if (v < full)
+                    FC_VSTORE(rows[rho] + col + v * FC_VL, acc[rho][v]);
+                else if (v == full && rest)
+                    FC_DWFN(dw_store_first)(rows[rho] + col + v * FC_VL, acc[rho][v], rest);
+            }
+        }
+    } else { /* strided y: through a stack tile */
         FC_T tmp[FC_NV * FC_VL];
         const int64_t nc = FC_MIN(ncols, (int64_t)NV * FC_VL);
         for (int rho = 0; rho < R; rho++) {
@@ -236,10 +261,12 @@ FC_DW_INLINE void FC_DWFN(dw_rows_ukernel3)(const int R, const int NV, const int
 #error "conv_depthwise_impl.h: the jump table below assumes FC_NV == 3"
 #endif
 
-static void FC_DWFN(dw_rows_run)(int R, int nv, const FC_T *const *rp, int64_t sh, int64_t dh,
-                                 int64_t col, int64_t kh,
-                                 int64_t kw, const int64_t *off, const FC_T *wt, FC_T bias,
-                                 FC_T *const *rows, int64_t ys3, int64_t ncols) {
+/* (No library calls in the run functions: the ragged-end copies of strided rows.) */
+FC_NO_LIBCALLS static void FC_DWFN(dw_rows_run)(int R, int nv, const FC_T *const *rp,
+                                                int64_t sh, int64_t dh, int64_t col, int64_t kh,
+                                                int64_t kw, const int64_t *off, const FC_T *wt,
+                                                FC_T bias, FC_T *const *rows, int64_t ys3,
+                                                int64_t ncols) {
     switch (R * 4 + nv) {
         FC_DW_CASES_1_4(1) FC_DW_CASES_5_8(1) FC_DW_CASES_9_12(1) FC_DW_CASES_13_24(1)
         FC_DW_CASES_1_4(2) FC_DW_CASE(5, 2) FC_DW_CASE(6, 2)
@@ -273,9 +300,10 @@ static void FC_DWFN(dw_rows_run)(int R, int nv, const FC_T *const *rp, int64_t s
 #error "conv_depthwise_impl.h: FC_ACC3 must be 6 or 12"
 #endif
 
-static void FC_DWFN(dw_rows_run3)(int R, int nv, int sh, const FC_T *const *rp, int64_t col,
-                                  const int64_t *off, const FC_T *wt, FC_T bias,
-                                  FC_T *const *rows, int64_t ys3, int64_t ncols) {
+FC_NO_LIBCALLS static void FC_DWFN(dw_rows_run3)(int R, int nv, int sh, const FC_T *const *rp,
+                                                 int64_t col, const int64_t *off, const FC_T *wt,
+                                                 FC_T bias, FC_T *const *rows, int64_t ys3,
+                                                 int64_t ncols) {
     switch ((sh * 32 + R) * 4 + nv) {
         FC_DW_CASES3(1) FC_DW_CASES3(2) FC_DW_CASES3_HI(1) FC_DW_CASES3_HI(2)
     default:
@@ -289,6 +317,35 @@ FC_DW_INLINE void FC_DWFN(dw_zero)(FC_T *dst, int64_t n) {
     for (int64_t e = 0; e < n; e += FC_VL) FC_VSTORE(dst + e, FC_VZERO());
 }
 
+/* dw_pack_row for stride 2 on a contiguous row: both phases in one pass, each pair of input
+ * vectors split into its even and odd columns (gcc's vectorisation of the strided copy, one
+ * phase at a time, took half of a 144-channel 56x56 layer's time). Zeros first, then the
+ * copies, so a whole-vector zero store past its range is overwritten; phase 0's tail is zeroed
+ * before phase 1's data, which its last store may reach. */
+FC_NO_LIBCALLS static void FC_DWFN(dw_pack_row2)(const FC_T *xrow, int64_t col0, int64_t pl,
+                                                 const int64_t *lo_q, const int64_t *hi_q,
+                                                 FC_T *dst) {
+    FC_T *restrict even = dst, *restrict odd = dst + pl;
+    FC_DWFN(dw_zero)(even, lo_q[0]);
+    FC_DWFN(dw_zero)(odd, lo_q[1]);
+    FC_DWFN(dw_zero)(even + hi_q[0], pl - hi_q[0]);
+    /* position e of phase q holds column col0 + q + 2 e; both phases valid on [lo, hi) */
+    const int64_t lo = FC_MAX(lo_q[0], lo_q[1]), hi = FC_MAX(lo, FC_MIN(hi_q[0], hi_q[1]));
+    for (int64_t e = lo_q[0]; e < FC_MIN(lo, hi_q[0]); e++) even[e] = xrow[col0 + 2 * e];
+    for (int64_t e = lo_q[1]; e < FC_MIN(lo, hi_q[1]); e++) odd[e] = xrow[col0 + 1 + 2 * e];
+    int64_t e = lo;
+    for (; e + FC_VL <= hi; e += FC_VL) {
+        const FC_T *src = xrow + col0 + 2 * e;
+        FC_VEC ev, od;
+        FC_VDEINTERLEAVE(FC_VLOAD(src), FC_VLOAD(src + FC_VL), ev, od);
+        FC_VSTORE(even + e, ev);
+        FC_VSTORE(odd + e, od);
+    }
+    for (int64_t t = e; t < hi_q[0]; t++) even[t] = xrow[col0 + 2 * t];
+    for (int64_t t = e; t < hi_q[1]; t++) odd[t] = xrow[col0 + 1 + 2 * t];
+    FC_DWFN(dw_zero)(odd + hi_q[1], pl - hi_q[1]);
+}
+
 /* Packs input row xrow into dst: for every phase q < sw, pl positions e holding
  * x[col0 + q + e * sw], zero outside [0, w), i.e. outside [lo[q], hi[q]) (computed per task,
  * not per row: integer divisions cost more than the copy of a short row). Each phase is written
@@ -298,6 +355,10 @@ FC_NO_LIBCALLS static void FC_DWFN(dw_pack_row)(const fc_conv2d_desc *d, const F
                                                 int64_t col0, int64_t pl, const int64_t *lo_q,
                                                 const int64_t *hi_q, FC_T *dst) {
     const int64_t sw = d->stride_w, xs3 = d->x_stride[3];
+    if (sw == 2 && xs3 == 1) {
+        FC_DWFN(dw_pack_row2)(xrow, col0, pl, lo_q, hi_q, dst);
+        return;
+    }
     for (int64_t q = 0; q < sw; q++, dst += pl) {
         const int64_t lo = lo_q[q], hi = hi_q[q];
         FC_DWFN(dw_zero)(dst, lo);
@@ -319,8 +380,10 @@ FC_NO_LIBCALLS static void FC_DWFN(dw_pack_row)(const fc_conv2d_desc *d, const F
 }
 
 /* Output rows [ia, ib) and column chunk jc of plane (b, k). */
-static void FC_DWFN(dw_rows_task)(const FC_DWFN(dw_rows_ctx) *ctx, int64_t b, int64_t k,
-                                  int64_t band, int64_t jc) {
+/* No library calls: a task is a few hundred cycles, and gcc turns its 3-tap weight rows and the
+ * zero row into memcpy / memset calls that cost 12% of a 144-channel 56x56 stride-2 layer. */
+FC_NO_LIBCALLS static void FC_DWFN(dw_rows_task)(const FC_DWFN(dw_rows_ctx) *ctx, int64_t b,
+                                                 int64_t k, int64_t band, int64_t jc) {
     const fc_conv2d_desc *d = ctx->d;
     const int64_t kh = d->kh, kw = d->kw, sh = d->stride_h, sw = d->stride_w;
     const int64_t dh = d->dil_h;
@@ -652,8 +715,8 @@ static int64_t FC_DWFN(dw_packed_rows)(const fc_conv2d_desc *d, int64_t out_rows
     return (out_rows - 1) * d->stride_h + (d->kh - 1) * d->dil_h + 1;
 }
 
-static void FC_DWFN(dw_packed_task)(const FC_DWFN(dw_chan_ctx) *ctx, int64_t b, int64_t cb,
-                                    int64_t ia, int64_t ib) {
+FC_NO_LIBCALLS static void FC_DWFN(dw_packed_task)(const FC_DWFN(dw_chan_ctx) *ctx, int64_t b,
+                                                   int64_t cb, int64_t ia, int64_t ib) {
     const fc_conv2d_desc *d = ctx->d;
     const int64_t c0 = cb * FC_CB, nch = FC_MIN(FC_CB, d->c_out - c0);
     const int cv = (int)fc_div_up(nch, FC_VL);
@@ -906,3 +969,5 @@ fc_status FC_DWFN(conv2d_depthwise)(const fc_conv2d_desc *d, const FC_T *x, cons
 #undef FC_VLOAD_MASK
 #undef FC_VSTORE_MASK
 #undef FC_VTRANSPOSE
+#undef FC_VDEINTERLEAVE
+#undef FC_VSTORE_MASK_FAST

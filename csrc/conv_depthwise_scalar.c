@@ -23,6 +23,8 @@
 #define FC_VLOAD_MASK(p, m) ((m) ? *(p) : 0.0f)
 #define FC_VSTORE_MASK(p, m, v) ((m) ? (void)(*(p) = (v)) : (void)0)
 #define FC_VTRANSPOSE(r) ((void)(r)) /* one lane: a 1x1 transpose */
+#define FC_VDEINTERLEAVE(a, b, even, odd) ((even) = (a), (odd) = (b))
+#define FC_VSTORE_MASK_FAST 1
 #include "conv_depthwise_impl.h"
 
 #define FC_T double
@@ -39,4 +41,6 @@
 #define FC_VLOAD_MASK(p, m) ((m) ? *(p) : 0.0)
 #define FC_VSTORE_MASK(p, m, v) ((m) ? (void)(*(p) = (v)) : (void)0)
 #define FC_VTRANSPOSE(r) ((void)(r)) /* one lane: a 1x1 transpose */
+#define FC_VDEINTERLEAVE(a, b, even, odd) ((even) = (a), (odd) = (b))
+#define FC_VSTORE_MASK_FAST 1
 #include "conv_depthwise_impl.h"

@@ -6,6 +6,7 @@
 #include <immintrin.h>
 
 FC_BEGIN_TARGET(FC_TARGET_AVX2)
+#include "vec_transpose_avx2.h"
 
 /* Lanes lo <= t < hi of 32- and 64-bit lane masks (0 <= lo, hi <= lanes). */
 static inline __m256i fc_avx2_mask_ps(int lo, int hi) {
@@ -37,6 +38,9 @@ static inline __m256i fc_avx2_mask_pd(int lo, int hi) {
 #define FC_VFMA(a, b, c) _mm256_fmadd_ps(a, b, c)
 #define FC_VMASK_RANGE(lo, hi) fc_avx2_mask_ps(lo, hi)
 #define FC_VLOAD_MASK(p, m) _mm256_maskload_ps(p, m)
+#define FC_VSTORE_MASK(p, m, v) _mm256_maskstore_ps(p, m, v)
+#define FC_VSTORE_MASK_FAST 0 /* vmaskmov stores are slow on AMD Zen */
+#define FC_VTRANSPOSE(r) fc_transpose_8x8_ps(r)
 #include "conv_direct_impl.h"
 
 #define FC_T double
@@ -51,6 +55,9 @@ static inline __m256i fc_avx2_mask_pd(int lo, int hi) {
 #define FC_VFMA(a, b, c) _mm256_fmadd_pd(a, b, c)
 #define FC_VMASK_RANGE(lo, hi) fc_avx2_mask_pd(lo, hi)
 #define FC_VLOAD_MASK(p, m) _mm256_maskload_pd(p, m)
+#define FC_VSTORE_MASK(p, m, v) _mm256_maskstore_pd(p, m, v)
+#define FC_VSTORE_MASK_FAST 0
+#define FC_VTRANSPOSE(r) fc_transpose_4x4_pd(r)
 #include "conv_direct_impl.h"
 
 FC_END_TARGET

@@ -6,6 +6,7 @@
 #include <immintrin.h>
 
 FC_BEGIN_TARGET(FC_TARGET_AVX512)
+#include "vec_transpose_avx512.h"
 
 #define FC_ISA avx512
 #define FC_KB FC_DIRECT_AVX512_KB
@@ -28,6 +29,9 @@ FC_BEGIN_TARGET(FC_TARGET_AVX512)
 #define FC_VFMA(a, b, c) _mm512_fmadd_ps(a, b, c)
 #define FC_VMASK_RANGE(lo, hi) ((__mmask16)FC_AVX512_MASK(lo, hi))
 #define FC_VLOAD_MASK(p, m) _mm512_maskz_loadu_ps(m, p)
+#define FC_VSTORE_MASK(p, m, v) _mm512_mask_storeu_ps(p, m, v)
+#define FC_VSTORE_MASK_FAST 1
+#define FC_VTRANSPOSE(r) fc_transpose_16x16_ps(r)
 #include "conv_direct_impl.h"
 
 #define FC_T double
@@ -42,6 +46,9 @@ FC_BEGIN_TARGET(FC_TARGET_AVX512)
 #define FC_VFMA(a, b, c) _mm512_fmadd_pd(a, b, c)
 #define FC_VMASK_RANGE(lo, hi) ((__mmask8)FC_AVX512_MASK(lo, hi))
 #define FC_VLOAD_MASK(p, m) _mm512_maskz_loadu_pd(m, p)
+#define FC_VSTORE_MASK(p, m, v) _mm512_mask_storeu_pd(p, m, v)
+#define FC_VSTORE_MASK_FAST 1
+#define FC_VTRANSPOSE(r) fc_transpose_8x8_pd(r)
 #include "conv_direct_impl.h"
 
 #undef FC_AVX512_MASK

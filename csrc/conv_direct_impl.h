@@ -15,6 +15,9 @@
  *                        hi <= lo)
  *   FC_VLOAD_MASK(p, m)  lanes outside m read as 0 and their memory is never touched (it may
  *                        lie outside the array)
+ *   FC_VSTORE_MASK(p, m, v)  lanes outside m are not written
+ *   FC_VSTORE_MASK_FAST  1 where a masked store costs about a plain one (AVX-512), else 0
+ *   FC_VTRANSPOSE(r)     in-place FC_VL x FC_VL transpose of FC_VEC r[FC_VL]
  * and gets fc_<FC_TNAME>_conv2d_direct__<FC_ISA>() (prototype in conv_direct.h).
  *
  * Design (one thread task = one output row of a block of 2*FC_KB output channels of one image):
@@ -707,6 +710,45 @@ static void FC_DFN(blocked_pack_input)(void *arg, int64_t row0, int64_t row1, in
     }
 }
 
+/* dst[0, n) = lanes t < n of v (0 < n <= FC_VL). */
+FC_ALWAYS_INLINE void FC_DFN(store_first)(FC_T *dst, FC_VEC v, int64_t n) {
+    if (n == FC_VL) {
+        FC_VSTORE(dst, v);
+        return;
+    }
+#if FC_VSTORE_MASK_FAST
+    FC_VSTORE_MASK(dst, FC_VMASK_RANGE(0, n), v);
+#else
+    FC_T tmp[FC_VL];
+    FC_VSTORE(tmp, v);
+    for (int64_t t = 0; t < n; t++) dst[t] = tmp[t];
+#endif
+}
+
+/* A tile's outputs out[pixel][channel] (np pixels, kn channels) into channel planes (y unit
+ * stride along w; pixel jj at yblk + yoff[jj], channel o plane_stride apart): runs of up to
+ * FC_VL pixels adjacent in y go through FC_VL x FC_VL transposes, one vector store per channel
+ * and run instead of one scalar store per element (those cost more than the multiply-adds of
+ * a layer with few input channels: a stem, a grouped 1x1). */
+FC_ALWAYS_INLINE void FC_DFN(blocked_store_planes)(const FC_T *out, int64_t np, int64_t kn,
+                                                   const int64_t *yoff, FC_T *yblk,
+                                                   int64_t plane_stride) {
+    for (int64_t jj0 = 0; jj0 < np;) {
+        int64_t m = 1;
+        while (m < FC_VL && jj0 + m < np && yoff[jj0 + m] == yoff[jj0] + m) m++;
+        for (int64_t o0 = 0; o0 < kn; o0 += FC_VL) {
+            const int64_t cn = FC_MIN((int64_t)FC_VL, kn - o0);
+            FC_VEC v[FC_VL];
+            for (int64_t q = 0; q < m; q++) v[q] = FC_VLOAD(out + (jj0 + q) * FC_OB + o0);
+            for (int64_t q = m; q < FC_VL; q++) v[q] = FC_VZERO();
+            FC_VTRANSPOSE(v);
+            for (int64_t l = 0; l < cn; l++)
+                FC_DFN(store_first)(yblk + (o0 + l) * plane_stride + yoff[jj0], v[l], m);
+        }
+        jj0 += m;
+    }
+}
+
 /* Tasks [begin, end) of the multiply: task = (image, chunk of pixel tiles, output channel
  * block), the block fastest (see conv2d_direct_blocked). */
 static void FC_DFN(blocked_tasks)(void *arg, int64_t begin, int64_t end, int thread) {
@@ -750,6 +792,8 @@ static void FC_DFN(blocked_tasks)(void *arg, int64_t begin, int64_t end, int thr
             if (d->y_stride[1] == 1 && kn == FC_OB) { /* channels-last y */
                 for (int64_t jj = 0; jj < np; jj++)
                     for (int64_t o = 0; o < FC_OB; o++) yblk[yoff[jj] + o] = out[jj * FC_OB + o];
+            } else if (d->y_stride[3] == 1) {
+                FC_DFN(blocked_store_planes)(out, np, kn, yoff, yblk, d->y_stride[1]);
             } else {
                 for (int64_t o = 0; o < kn; o++)
                     for (int64_t jj = 0; jj < np; jj++)
@@ -891,3 +935,6 @@ fc_status FC_DFN(conv2d_direct_blocked_apply)(const fc_conv2d_desc *d, const FC_
 #undef FC_VFMA
 #undef FC_VMASK_RANGE
 #undef FC_VLOAD_MASK
+#undef FC_VSTORE_MASK
+#undef FC_VSTORE_MASK_FAST
+#undef FC_VTRANSPOSE

@@ -20,6 +20,9 @@
 #define FC_VFMA(a, b, c) ((a) * (b) + (c))
 #define FC_VMASK_RANGE(lo, hi) ((lo) <= 0 && 0 < (hi))
 #define FC_VLOAD_MASK(p, m) ((m) ? *(p) : 0.0f)
+#define FC_VSTORE_MASK(p, m, v) ((m) ? (void)(*(p) = (v)) : (void)0)
+#define FC_VSTORE_MASK_FAST 1
+#define FC_VTRANSPOSE(r) ((void)(r)) /* one lane: a 1x1 transpose */
 #include "conv_direct_impl.h"
 
 #define FC_T double
@@ -34,4 +37,7 @@
 #define FC_VFMA(a, b, c) ((a) * (b) + (c))
 #define FC_VMASK_RANGE(lo, hi) ((lo) <= 0 && 0 < (hi))
 #define FC_VLOAD_MASK(p, m) ((m) ? *(p) : 0.0)
+#define FC_VSTORE_MASK(p, m, v) ((m) ? (void)(*(p) = (v)) : (void)0)
+#define FC_VSTORE_MASK_FAST 1
+#define FC_VTRANSPOSE(r) ((void)(r)) /* one lane: a 1x1 transpose */
 #include "conv_direct_impl.h"

@@ -106,13 +106,15 @@ def fft_geometry(p: ConvProblem, backend: str) -> tuple[int, int, int]:
 
 
 def fft_features(p: ConvProblem, backend: str) -> dict[str, float]:
-    """Forward transforms of every input and kernel plane, the complex contraction over input
-    channels, inverse transforms of every output plane; plus the element traffic."""
+    """Forward transforms of every input plane, the complex contraction over input channels,
+    inverse transforms of every output plane; plus the element traffic; ``kernel_fft_flop``:
+    the kernel planes' transforms (a plan makes them once)."""
     points, tiles, log_n = fft_geometry(p, backend)
     data_planes = p.n * (p.c_in + p.c_out) * tiles
     kernel_planes = p.c_out * p.c_in_per_group
     return {"call": 1.0,
-            "fft_flop": float((data_planes + kernel_planes) * points * log_n),
+            "fft_flop": float(data_planes * points * log_n),
+            "kernel_fft_flop": float(kernel_planes * points * log_n),
             "fft_mac": float(p.n * p.c_out * p.c_in_per_group * tiles * points) / 2,
             "out": _out_elems(p), "in": _in_elems(p)}
 
@@ -135,7 +137,7 @@ def winograd_features(p: ConvProblem, backend: str) -> dict[str, float]:
     group, winograd:c pads input channels to a vector and output channels to two (its
     microkernel's columns), so a depthwise problem (one channel per group) does 8 x 16 times
     the useful work; and each group is its own pass of three barrier-separated stages
-    ("groups")."""
+    ("groups"). ``kernel_transform``: the weights' transform (a plan makes it once)."""
     m = winograd_tile(p, backend)
     tiles = p.n * -(-p.h_out // m) * -(-p.w_out // m)
     points = (m + 2) ** 2
@@ -143,7 +145,8 @@ def winograd_features(p: ConvProblem, backend: str) -> dict[str, float]:
     kpad = _padded(p.c_out_per_group, 2 * WINOGRAD_LANES)
     return {"call": 1.0,
             "mac": float(tiles * points * p.groups * cpad * kpad),
-            "transform": float(points * p.groups * (tiles * (cpad + kpad) + cpad * kpad)),
+            "transform": float(points * p.groups * tiles * (cpad + kpad)),
+            "kernel_transform": float(points * p.groups * cpad * kpad),
             "groups": float(p.groups),
             "out": _out_elems(p), "in": _in_elems(p)}
 
@@ -152,6 +155,14 @@ def generic_features(p: ConvProblem, backend: str) -> dict[str, float]:
     """Any other algorithm (the reference, ones added later): the direct multiply-adds."""
     return {"call": 1.0, "mac": float(p.macs), "out": _out_elems(p)}
 
+
+# The features that count the weights' own transform, which a plan made with its weights pays
+# once (fastconv.plan: the implementation's prepare hook) instead of per call. direct:c's
+# weight packing has none: a feature for it (weight elements of the channel-blocked kernel)
+# made the fitted model's per-call choices worse (regret 1.034 -> 1.069 on one timing table).
+WEIGHT_FEATURES: dict[str, tuple[str, ...]] = {
+    "fft": ("kernel_fft_flop",), "winograd": ("kernel_transform",),
+}
 
 FEATURES: dict[str, Callable[[ConvProblem, str], dict[str, float]]] = {
     "direct": direct_features, "im2col": im2col_features, "fft": fft_features,
@@ -186,16 +197,19 @@ def constants(name: str) -> tuple[dict[str, float], bool]:
 
 
 def estimate_with(coefficients: dict[str, float], fitted: bool, problem: ConvProblem,
-                  algo: str, backend: str) -> float:
-    """Seconds of one call of ``algo:backend`` on ``problem`` under ``coefficients``; an
-    unfitted pair's conservative rates apply to the direct count whatever its features."""
+                  algo: str, backend: str, prepared: bool = False) -> float:
+    """Seconds of one call of ``algo:backend`` on ``problem`` under ``coefficients``
+    (``prepared``: the weights' transform already made, WEIGHT_FEATURES left out); an unfitted
+    pair's conservative rates apply to the direct count whatever its features."""
     feats = features(problem, algo, backend) if fitted else generic_features(problem, backend)
-    return sum(coefficients.get(f, 0.0) * value for f, value in feats.items())
+    skip = WEIGHT_FEATURES.get(algo, ()) if prepared else ()
+    return sum(coefficients.get(f, 0.0) * value for f, value in feats.items() if f not in skip)
 
 
-def estimate(problem: ConvProblem, algo: str, backend: str) -> float:
-    """Estimated seconds of one call of ``algo:backend`` on ``problem``."""
-    return estimate_with(*constants(f"{algo}:{backend}"), problem, algo, backend)
+def estimate(problem: ConvProblem, algo: str, backend: str, prepared: bool = False) -> float:
+    """Estimated seconds of one call of ``algo:backend`` on ``problem``; ``prepared``: by a
+    plan holding the implementation's prepared weights."""
+    return estimate_with(*constants(f"{algo}:{backend}"), problem, algo, backend, prepared)
 
 
 # ---- accuracy guards (algo="auto" only) ------------------------------------------------------

@@ -109,9 +109,11 @@ def _rejection(impl: Implementation, problem: ConvProblem, algos, backend) -> Op
 
 
 def options(problem: ConvProblem, algos: Optional[tuple[str, ...]],
-            backend: Optional[str]) -> list[Option]:
+            backend: Optional[str], prepared: bool = False) -> list[Option]:
     """The implementations the request allows: accepted ones by estimated cost (the reference
-    last), then the rejected ones with their reasons, in registry order."""
+    last), then the rejected ones with their reasons, in registry order. ``prepared``: the
+    estimates of a plan holding prepared weights (those with a prepare hook skip the weights'
+    transform)."""
     accepted, rejected = [], []
     for impl in REGISTRY:
         if (algos is not None and impl.algo not in algos) or (backend is not None
@@ -119,7 +121,9 @@ def options(problem: ConvProblem, algos: Optional[tuple[str, ...]],
             continue
         why = _rejection(impl, problem, algos, backend)
         if why is None:
-            accepted.append(Option(impl, None, cost.estimate(problem, impl.algo, impl.backend)))
+            estimate = cost.estimate(problem, impl.algo, impl.backend,
+                                     prepared and impl.prepare is not None)
+            accepted.append(Option(impl, None, estimate))
         else:
             rejected.append(Option(impl, why, None))
     accepted.sort(key=lambda o: (o.impl is REFERENCE, o.estimate))  # stable: ties keep order
@@ -132,7 +136,7 @@ def choose(problem: ConvProblem, algos: Optional[tuple[str, ...]], backend: Opti
     NotImplementedError (with every reason) when nothing can run, MemoryError when only the
     workspace limit stands in the way. ``prepared``: for a plan made with its weights (a
     measurement of such plans comes first, then one of calls bringing their weights)."""
-    opts = tuple(options(problem, algos, backend))
+    opts = tuple(options(problem, algos, backend, prepared))
     while True:
         choice = _choose_among(problem, algos, backend, threads, use_cache, opts, prepared)
         # options() ranked on a cheap availability check (numba installed, not imported):

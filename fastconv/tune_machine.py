@@ -10,7 +10,8 @@ candidate in turn, best of several rounds, so a disturbance hits all of them ali
    GEMM_SHAPES (square, and the M x K x N of ResNet-50's layers); a candidate must beat the
    incumbent by TIE to replace it, so noise does not move the blocks.
 2. The cost model, per CPU implementation (numba's when its on-disk cache is warm): each is
-   timed on a calibration suite (the layers of the model suites, full size and scaled down), and the coefficients of its features are fitted again on these timings, as
+   timed on a calibration suite (the layers of the model suites, full size and scaled down),
+   and the coefficients of its features are fitted again on these timings, as
    bench/fit_cost.py fits the built-in ones (fastconv.cost_fit). The refit is stored only if
    it chooses better than the built-in model on layers it was not fitted on (4-fold
    cross-validation over the layers: regret t(chosen) / t(fastest), then prediction error).

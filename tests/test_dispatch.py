@@ -49,6 +49,9 @@ def test_work_counts_follow_the_algorithms():
         small, "numba")["fft_mac"]
     assert cost.direct_features(large, "c")["mac"] == 25 * cost.direct_features(
         small, "c")["mac"]
+    # a plan with prepared weights skips the kernel's own transform
+    for algo, name in (("winograd", "kernel_transform"), ("fft", "kernel_fft_flop")):
+        assert name in cost.WEIGHT_FEATURES[algo] and cost.features(p, algo, "c")[name] > 0
 
 
 def test_workspace_limit_steers_the_choice_and_refuses_with_memory_error():
@@ -337,3 +340,17 @@ def test_auto_result_is_the_chosen_implementations_result():
         case.conv(x, w, b, **case.kwargs),
         case.conv(x, w, b, algo=impl.algo, backend=impl.backend, **case.kwargs))
 
+
+
+def test_plans_with_weights_are_ranked_on_prepared_estimates():
+    """A plan made with its weights ranks the implementations with a prepare hook without
+    their weights' transform (winograd's kernel transform, fft's kernel spectra); the others
+    keep their per-call estimates."""
+    p = c2(1, 512, 7, 7, 512, 3, 3, padding=1).problem
+    per_call = {o.impl.name: o.estimate for o in dispatch.options(p, None, None)
+                if o.reason is None}
+    prepared = {o.impl.name: o.estimate for o in dispatch.options(p, None, None, prepared=True)
+                if o.reason is None}
+    assert prepared["winograd:c"] < per_call["winograd:c"]
+    assert prepared["im2col:c"] == per_call["im2col:c"]  # no prepare hook
+    assert all(prepared[name] <= per_call[name] for name in per_call)

@@ -79,6 +79,10 @@ CASES = [
     c2(1, 1, 9, 10, 4, 3, 3, padding=1),
     c1(2, 6, 40, 6, 9, groups=6, padding=4),
     c1(1, 5, 300, 10, 33, groups=5, padding=16, stride=2),
+    # stride-2 rows of several vectors, asymmetric padding: both phases split in one pass,
+    # with the phases' valid ranges differing at both ends
+    dw(3, 9, 70, 3, stride=2, padding=((1, 0), (0, 3))),
+    dw(2, 7, 67, 5, stride=2, padding=((2, 2), (4, 1))),
     # NCHW rows of at most one vector: packed channel path (channel blocks and remainders,
     # strides, dilation, asymmetric padding, bands of rows, widths 1 to 16)
     *(dw(c, 9, 7, 3, padding=1) for c in (8, 16, 17, 33, 40, 65)),

@@ -238,9 +238,13 @@ def fit_costs(samples: dict[str, list[CostSample]]) -> dict[str, dict[str, float
 
 
 def _predict(name: str, sample: CostSample, coefficients: dict[str, dict]) -> float:
-    if name in coefficients:
-        return cost_fit.predict(coefficients[name], sample.features)
-    return cost.estimate_with(*cost.builtin_constants(name), sample.problem, *name.split(":"))
+    """Seconds of ``sample`` under ``coefficients``, or the built-in ones where those lack
+    ``name``; the sample's features serve both (only an unfitted pair's conservative rates
+    need the generic count)."""
+    builtin, was_fitted = cost.builtin_constants(name)
+    if name in coefficients or was_fitted:
+        return cost_fit.predict(coefficients.get(name, builtin), sample.features)
+    return cost.estimate_with(builtin, False, sample.problem, *name.split(":"))
 
 
 def _regrets(samples: dict[str, list[CostSample]], coefficients: dict[str, dict],

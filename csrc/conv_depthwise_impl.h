@@ -798,7 +798,6 @@ FC_NO_LIBCALLS static void FC_DWFN(dw_packed_task)(const FC_DWFN(dw_chan_ctx) *c
         for (int64_t i = ia; i < ib; i++)
             for (int64_t j0 = 0; j0 < w_out; j0 += FC_VL) {
                 const int64_t m = FC_MIN((int64_t)FC_VL, w_out - j0);
-                const FC_VMASK run_mask = FC_VMASK_FIRST(m);
                 const FC_T *src = ybuf + ((i - ia) * w_out + j0) * FC_CB;
                 FC_T *dst = yb + i * ys2 + j0;
                 for (int64_t ca = 0; ca < nch; ca += FC_VL) {
@@ -811,7 +810,7 @@ FC_NO_LIBCALLS static void FC_DWFN(dw_packed_task)(const FC_DWFN(dw_chan_ctx) *c
                         for (int64_t l = 0; l < cn; l++) FC_VSTORE(dst + (ca + l) * ys1, v[l]);
                     else
                         for (int64_t l = 0; l < cn; l++)
-                            FC_VSTORE_MASK(dst + (ca + l) * ys1, run_mask, v[l]);
+                            FC_DWFN(dw_store_first)(dst + (ca + l) * ys1, v[l], (int)m);
                 }
             }
         return;
